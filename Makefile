@@ -1,0 +1,54 @@
+# Concurrency Lab. `make help` lists the targets.
+SHELL := /bin/bash
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DB ?= .data/concurrency-lab.sqlite
+BIN_RELEASE := .build/release/concurrency-lab
+
+.PHONY: help deps build release run test test-swift test-e2e bench bench-quick soak clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: ## install the Debian packages the build needs (only those missing)
+	@scripts/install-deps.sh build
+
+build: deps ## debug build
+	$(SWIFT) build
+
+release: deps ## optimised build of the concurrency-lab executable
+	$(SWIFT) build -c release --product concurrency-lab
+
+run: release ## build and serve on $(HOST):$(PORT) with the SQLite store in $(DB)
+	@mkdir -p $(dir $(DB))
+	@echo "serving on http://$(HOST):$(PORT)/ (store: $(DB)); Ctrl-C stops"
+	$(BIN_RELEASE) serve --host $(HOST) --port $(PORT) --db $(DB)
+
+test: ## install what the tests need, then run every test (Swift, then browser and e2e)
+	@scripts/install-deps.sh test
+	$(MAKE) test-swift
+	$(MAKE) test-e2e
+
+test-swift: ## unit and integration tests (swift test)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+test-e2e: ## browser and contract tests against a release server (Tests/e2e)
+	$(SWIFT) build -c release --product concurrency-lab
+	Tests/e2e/run.sh $(BIN_RELEASE)
+
+bench: ## full benchmark against the reference peers (long)
+	@scripts/install-deps.sh bench
+	Benchmarks/run.sh full
+
+bench-quick: ## the same rows, shorter (under 3 minutes)
+	@scripts/install-deps.sh bench
+	Benchmarks/run.sh quick
+
+soak: ## long memory soak (not part of make test)
+	$(SWIFT) build -c release --product concurrency-lab
+	Tests/e2e/soak.sh $(BIN_RELEASE)
+
+clean: ## remove build products
+	rm -rf .build

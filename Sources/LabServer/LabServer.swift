@@ -1,0 +1,2 @@
+import MicroHTTP
+import Runs

@@ -1,0 +1,87 @@
+
+
+/// gather: run `count` tasks concurrently and collect their results in input order.
+///
+/// - Parameters: `count` (1...maxGatherCount), `delay_ms` (0...maxDelayMs), `jitter_ms`
+///   (0...maxDelayMs, each task's extra delay, drawn from `seed`), `seed`.
+/// - Events: `task.started` and `task.finished` per task (capped), `progress`.
+/// - Cancellation: cancelling the run cancels every child; the run ends `cancelled`.
+/// - Checks: every result lands at its input index (`results_in_input_order`); the wall
+///   time is at least the longest delay (`wall_at_least_longest_task`) and, with more than
+///   one task to wait for, less than the sum of delays (`concurrent_not_sequential`).
+///
+/// A discarding task group frees each child as it ends and results go into a preallocated
+/// buffer by index, so a million zero-delay tasks never hold a million results or tasks.
+public struct GatherPattern: Pattern {
+    public init() {}
+
+    public let name = "gather"
+    public let title = "Gather: run many, collect in order"
+    public let summary = "Starts every task at once and waits for all of them; results come back in input order however the tasks finish, and the whole takes as long as the slowest task, not the sum."
+    public let asyncioEquivalent = "asyncio.gather(*coros)"
+    public let swiftEquivalent = "withThrowingDiscardingTaskGroup, results stored by index"
+    public let swiftNote = "A Swift task group yields results in completion order; gather's input order is restored by index."
+    public let invariants = [
+        "results are in input order",
+        "wall time >= the longest task's delay",
+        "wall time < the sum of the delays (the tasks overlapped)",
+    ]
+
+    public func parameters(limits: PatternLimits) -> [ParameterSpec] {
+        [
+            .integer("count", default: 10, min: 1, max: limits.maxGatherCount, "How many tasks to run concurrently."),
+            .integer("delay_ms", default: 100, min: 0, max: limits.maxDelayMs, "How long each task sleeps."),
+            .integer("jitter_ms", default: 0, min: 0, max: limits.maxDelayMs, "Up to this much extra delay per task, drawn from the seed."),
+            .integer("seed", default: 42, min: 0, max: Int(Int32.max), "Seed for the jitter."),
+        ]
+    }
+
+    public func plannedDuration(_ parameters: ParameterSet) -> Duration {
+        .milliseconds(parameters.int("delay_ms") + parameters.int("jitter_ms"))
+    }
+
+    public func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
+        let count = parameters.int("count")
+        let delay = parameters.int("delay_ms")
+        let jitter = parameters.int("jitter_ms")
+        let seed = parameters.int("seed")
+        context.recorder.setTotal(count)
+        let results = Locked([Int](repeating: -1, count: count))
+        let start = context.elapsedMs()
+        try await withThrowingDiscardingTaskGroup { group in
+            for index in 0..<count {
+                group.addTask {
+                    let value = try await context.task(index) {
+                        try await context.sleep(ms: delay + SeededRandom.jitter(seed: seed, index: index, maxJitter: jitter))
+                        return index
+                    }
+                    results.withLock { $0[index] = value }
+                }
+            }
+        }
+        let wall = context.elapsedMs() - start
+        let delays = (0..<count).lazy.map { delay + SeededRandom.jitter(seed: seed, index: $0, maxJitter: jitter) }
+        let longest = delays.max() ?? 0
+        let sum = delays.reduce(0, +)
+        let inOrder = results.withLock { values in values.indices.count { values[$0] == $0 } }
+        var checks: [Check] = [
+            .equal("results_in_input_order", observed: inOrder, expected: count),
+            Check(
+                name: "wall_at_least_longest_task", expected: ">= \(longest) ms", observed: .milliseconds(wall),
+                passed: wall >= Double(longest)),
+        ]
+        if sum > longest {
+            checks.append(
+                Check(
+                    name: "concurrent_not_sequential", expected: "< \(sum) ms (sum of delays)",
+                    observed: .milliseconds(wall), passed: wall < Double(sum)))
+        }
+        return PatternOutcome(
+            result: [
+                "count": .int(count), "wall_ms": .milliseconds(wall), "longest_delay_ms": .int(longest),
+                "sum_delay_ms": .int(sum), "efficiency": .double(wall > 0 ? (Double(longest) / wall * 1000).rounded() / 1000 : 1),
+                "results_in_order": .int(inOrder),
+            ],
+            checks: checks)
+    }
+}

@@ -1,0 +1,64 @@
+/// The run's clock: any `Clock` whose duration is `Duration`, seen as time since the run's
+/// origin. Production wraps `ContinuousClock`; tests wrap a manual clock and describe
+/// timelines exactly. Patterns never call `Task.sleep`: they sleep through this.
+public struct RunClock: Sendable {
+    private let nowSinceOrigin: @Sendable () -> Duration
+    private let sleepUntil: @Sendable (Duration) async throws -> Void
+    private let blockUntil: @Sendable (Duration) -> Void
+
+    /// Wraps `clock`, taking its current instant as the origin. `block` blocks the calling
+    /// thread until the given instant: real blocking work, in whatever time the clock keeps.
+    public init<C: Clock>(
+        _ clock: C, blockThreadUntil block: @escaping @Sendable (C.Instant) -> Void
+    ) where C.Duration == Duration {
+        let origin = clock.now
+        nowSinceOrigin = { origin.duration(to: clock.now) }
+        sleepUntil = { offset in try await clock.sleep(until: origin.advanced(by: offset), tolerance: nil) }
+        blockUntil = { offset in block(origin.advanced(by: offset)) }
+    }
+
+    /// The production clock: `ContinuousClock`, blocking with `nanosleep`.
+    public static func continuous() -> RunClock {
+        let clock = ContinuousClock()
+        return RunClock(clock) { deadline in
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else { return }
+            let (seconds, attoseconds) = remaining.components
+            var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            var remainder = timespec()
+            while nanosleep(&request, &remainder) != 0 { request = remainder }
+        }
+    }
+
+    /// Time since the origin.
+    public func now() -> Duration { nowSinceOrigin() }
+
+    public func elapsedMs() -> Double { now().milliseconds }
+
+    /// Suspends until `offset` after the origin; throws `CancellationError` when cancelled.
+    public func sleep(until offset: Duration) async throws {
+        try await sleepUntil(offset)
+    }
+
+    public func sleep(for duration: Duration) async throws {
+        try await sleepUntil(now() + duration)
+    }
+
+    /// Blocks the calling thread (no suspension) for `duration` of this clock's time.
+    public func blockThread(for duration: Duration) {
+        blockUntil(now() + duration)
+    }
+}
+
+extension Duration {
+    public var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

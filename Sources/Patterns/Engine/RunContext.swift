@@ -1,0 +1,44 @@
+/// Everything a pattern's run may touch: the clock it sleeps through, the recorder its
+/// events and spans go to, and the limits it runs under. Cancellation is the current
+/// task's: cancelling the run's task cancels every child task a pattern starts.
+public struct RunContext: Sendable {
+    public let clock: RunClock
+    public let recorder: RunRecorder
+    public let limits: PatternLimits
+
+    public init(clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults) {
+        self.clock = clock
+        self.recorder = recorder
+        self.limits = limits
+    }
+
+    /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.
+    public func sleep(ms milliseconds: Int) async throws {
+        try await clock.sleep(for: .milliseconds(milliseconds))
+    }
+
+    public func elapsedMs() -> Double { clock.elapsedMs() }
+
+    public func emit(_ name: String, _ data: [String: JSONValue] = [:]) {
+        recorder.event(name, data)
+    }
+
+    /// Runs `body` as task `id` of the timeline: its span starts now and ends with the
+    /// outcome of what `body` returned or threw (cancellation and timeouts told apart).
+    public func task<T: Sendable>(
+        _ id: Int, label: String? = nil, countsAsProgress: Bool = true,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let handle = recorder.startTask(id, label: label)
+        do {
+            let value = try await body()
+            recorder.finishTask(handle, outcome: .ok, countsAsProgress: countsAsProgress)
+            return value
+        } catch {
+            recorder.finishTask(
+                handle, outcome: SpanOutcome(error: error), detail: ["error": .string(String(describing: error))],
+                countsAsProgress: countsAsProgress)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the project needs and is missing, and says what it does.
+#   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, pkg-config (to build and serve)
+#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver and a Python
+#                                   virtual environment (.venv) with the e2e test packages
+#   scripts/install-deps.sh bench   the above build set, plus wrk, gcc and a .venv with uvloop
+# Debian packages are installed only when missing; `apt-get update` runs at most once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-build}
+
+need_pkgs=(libmicrohttpd-dev libsqlite3-dev pkg-config)
+case "$what" in
+  build) ;;
+  test) need_pkgs+=(chromium chromium-driver curl) ;;
+  bench) need_pkgs+=(wrk gcc curl) ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "install-deps: Debian packages present: ${need_pkgs[*]}"
+fi
+
+python_pkgs=()
+case "$what" in
+  test) python_pkgs=(selenium==4.* openapi-spec-validator pyyaml requests) ;;
+  bench) python_pkgs=(uvloop) ;;
+esac
+if ((${#python_pkgs[@]})); then
+  if [ ! -x .venv/bin/python ]; then
+    echo "install-deps: creating .venv"
+    python3 -m venv .venv
+  fi
+  if ! .venv/bin/python -m pip show "${python_pkgs[@]%%[=<>]*}" >/dev/null 2>&1; then
+    echo "install-deps: pip installing into .venv: ${python_pkgs[*]}"
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${python_pkgs[@]}"
+  else
+    echo "install-deps: Python packages present in .venv: ${python_pkgs[*]}"
+  fi
+fi

@@ -1,0 +1,143 @@
+import Patterns
+import Synchronization
+
+/// The events of one run: append-only, replayable from any id, and fanned out to any number
+/// of subscribers.
+///
+/// Invariants:
+/// - ids are 1, 2, 3, ... in append order; an event is never changed or removed;
+/// - subscribers hold no copy of the events, only a cursor into this log, so a slow
+///   subscriber costs no memory and never slows `append` (which resumes waiters and returns);
+/// - a live subscriber more than `maxLag` events behind is told it overflowed (the HTTP
+///   layer then disconnects it; it can come back with `Last-Event-ID`);
+/// - after `finish`, no event is appended and every waiter is resumed.
+public final class EventLog: RunEventSink, Sendable {
+    private struct State {
+        var events: [StoredEvent] = []
+        var finished = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var cancelledWaiters: Set<UInt64> = []
+        var nextWaiterID: UInt64 = 0
+    }
+
+    public let maxLag: Int
+    private let state = Mutex(State())
+
+    public init(maxLag: Int = 10_000) {
+        self.maxLag = maxLag
+    }
+
+    /// Replays stored events (after a restart): the log starts finished with these.
+    public init(finishedWith events: [StoredEvent]) {
+        maxLag = Int.max
+        state.withLock { state in
+            state.events = events
+            state.finished = true
+        }
+    }
+
+    public func append(_ event: RunEvent) {
+        append(event, finishing: false)
+    }
+
+    /// Appends the terminal event and closes the log.
+    public func finish(with event: RunEvent) {
+        append(event, finishing: true)
+    }
+
+    private func append(_ event: RunEvent, finishing: Bool) {
+        let data = JSONValue.object(event.data).serializedBytes()
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.finished else { return [] }
+            state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
+            state.finished = finishing
+            defer { state.waiters.removeAll(keepingCapacity: true) }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    public var isFinished: Bool { state.withLock { $0.finished } }
+    public var count: Int { state.withLock { $0.events.count } }
+
+    /// Every event, for the store once the run ended.
+    public var allEvents: [StoredEvent] { state.withLock { $0.events } }
+
+    /// Events with ids after `after`, at most `limit` of them, and whether the log is done.
+    public func events(after: Int, limit: Int = .max) -> (events: [StoredEvent], finished: Bool, lastID: Int) {
+        state.withLock { state in
+            let start = min(max(after, 0), state.events.count)
+            let end = start + min(limit, state.events.count - start)
+            return (Array(state.events[start..<end]), state.finished, state.events.count)
+        }
+    }
+
+    public func subscribe(after: Int = 0) -> EventSubscription {
+        EventSubscription(log: self, after: after)
+    }
+
+    /// Suspends until there is an event after `after`, the log is finished, or the task is
+    /// cancelled.
+    func waitForEvent(after: Int) async {
+        let waiterID = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.events.count > after || state.finished || state.cancelledWaiters.remove(waiterID) != nil {
+                        return true
+                    }
+                    state.waiters[waiterID] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if let waiter = state.waiters.removeValue(forKey: waiterID) { return waiter }
+                state.cancelledWaiters.insert(waiterID)  // cancelled before it registered
+                return nil
+            }
+            waiter?.resume()
+        }
+        state.withLock { _ = $0.cancelledWaiters.remove(waiterID) }
+    }
+}
+
+/// One subscriber's position in an `EventLog`. Owned by one consumer task.
+public struct EventSubscription: Sendable {
+    public enum Next: Sendable, Equatable {
+        /// The next events, in id order (a batch, to spare wake-ups).
+        case events([StoredEvent])
+        /// The log is finished and everything was delivered.
+        case end
+        /// The subscriber fell more than `maxLag` events behind a live run.
+        case overflowed
+        /// The consumer task was cancelled.
+        case cancelled
+    }
+
+    private let log: EventLog
+    public private(set) var lastDeliveredID: Int
+
+    init(log: EventLog, after: Int) {
+        self.log = log
+        self.lastDeliveredID = max(after, 0)
+    }
+
+    public mutating func next(batchLimit: Int = 256) async -> Next {
+        while true {
+            if Task.isCancelled { return .cancelled }
+            let (events, finished, lastID) = log.events(after: lastDeliveredID, limit: batchLimit)
+            if !finished && lastID - lastDeliveredID > log.maxLag { return .overflowed }
+            if let last = events.last {
+                lastDeliveredID = last.id
+                return .events(events)
+            }
+            if finished { return .end }
+            await log.waitForEvent(after: lastDeliveredID)
+        }
+    }
+}

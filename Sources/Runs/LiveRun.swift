@@ -1,0 +1,90 @@
+import Foundation
+import Patterns
+import Synchronization
+
+/// A run the registry holds in memory: while it runs, and for a while after it ended.
+///
+/// Invariant: the final record is set before `run.finished` is appended and before
+/// `finished` fires, so whoever sees the end (an SSE client, a `?wait=` caller) and then
+/// reads the run sees it ended.
+public final class LiveRun: Sendable {
+    public let id: String
+    public let pattern: any Pattern
+    public let parameters: ParameterSet
+    public let createdAt: Date
+    public let log: EventLog
+    let context: RunContext
+    /// Fires when cancellation is requested (by `DELETE` or shutdown).
+    let cancelRequested = OneShotSignal()
+    /// Fires once the final record is in place.
+    public let finished = OneShotSignal()
+    private let published = Mutex<RunRecord?>(nil)
+
+    init(id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date, log: EventLog, context: RunContext) {
+        self.id = id
+        self.pattern = pattern
+        self.parameters = parameters
+        self.createdAt = createdAt
+        self.log = log
+        self.context = context
+    }
+
+    /// The run as it is now: the final record once it ended, a live view before.
+    public func snapshot() -> RunRecord {
+        if let record = published.withLock({ $0 }) { return record }
+        let progress = context.recorder.progress
+        return RunRecord(
+            id: id, pattern: pattern.name, params: parameters.json,
+            status: .running, createdAt: createdAt, startedAt: createdAt,
+            durationMs: context.clock.elapsedMs(),
+            progress: .init(completed: progress.completed, total: progress.total))
+    }
+
+    public var hasEnded: Bool { finished.isFired }
+
+    /// The final record of how the execution ended.
+    func finalRecord(of execution: RunExecution, at date: Date) -> RunRecord {
+        let progress = context.recorder.progress
+        var result = execution.outcome?.result ?? [:]
+        let dropped = context.recorder.eventsDropped
+        if dropped > 0 { result["events_dropped"] = .int(dropped) }
+        let record = RunRecord(
+            id: id, pattern: pattern.name, params: parameters.json, status: execution.status,
+            createdAt: createdAt, startedAt: createdAt, finishedAt: date, durationMs: context.clock.elapsedMs(),
+            progress: .init(completed: progress.completed, total: progress.total),
+            result: execution.outcome == nil ? nil : .object(result),
+            checks: execution.outcome?.checks.map(\.json) ?? [], timeline: execution.timeline.json,
+            error: execution.error)
+        return record
+    }
+
+    /// Publishes the final record, appends `run.finished` and closes the log, then fires
+    /// `finished`, in that order.
+    func publish(_ record: RunRecord) {
+        published.withLock { $0 = record }
+        var data = record.json().objectValue ?? [:]
+        data["t_ms"] = .milliseconds(context.clock.elapsedMs())
+        log.finish(with: RunEvent(name: "run.finished", data: data))
+        finished.fire()
+    }
+
+    /// Runs the pattern until it ends or cancellation is requested, whichever is first.
+    func execute() async -> RunExecution {
+        await withTaskGroup(of: RunExecution?.self) { group in
+            group.addTask {
+                await PatternRunner.execute(self.pattern, parameters: self.parameters, context: self.context)
+            }
+            group.addTask {
+                await self.cancelRequested.wait()
+                return nil
+            }
+            var execution: RunExecution?
+            for await value in group {
+                group.cancelAll()
+                if let value { execution = value }
+            }
+            guard let execution else { preconditionFailure("the pattern's child task always returns a value") }
+            return execution
+        }
+    }
+}

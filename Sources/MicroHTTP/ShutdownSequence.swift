@@ -1,0 +1,54 @@
+/// The graceful shutdown of a running server, as one ordered sequence.
+///
+/// Invariant (write it down first, everything below serves it): `MHD_stop_daemon` runs only when
+/// no connection is suspended and none can become suspended, because libmicrohttpd aborts the
+/// process otherwise. Connections are suspended only by admitted calls (which hold a permit
+/// until after their resume) and by open streams (whose reader suspends only while the stream is
+/// open); so: close admission, close every stream, end every call, and wait for the
+/// `SuspensionLedger` to read 0.
+///
+/// The steps:
+/// 1. Refuse new work: admission drains (new requests on open connections get 503 with
+///    `Connection: close`) and the listen socket stops accepting (`MHD_quiesce_daemon`).
+/// 2. Ask every stream to end: its producer is cancelled but may still write a final frame.
+/// 3. Wait up to `shutdownGrace` (within the deadline) for the streams and calls to end; then
+///    close the streams that have not (their buffered bytes are dropped).
+/// 4. Wait for in-flight handlers until the deadline; then cancel the rest and answer 503.
+/// 5. Wait for the ledger to read 0: the resumes of step 3-4 are already under way.
+/// 6. `MHD_stop_daemon` (closes every connection), close the listen socket, free the context.
+struct ShutdownSequence {
+    let core: ServerCore
+    let daemon: Daemon
+    let deadline: Duration
+
+    func run() async {
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: deadline)
+        let logger = core.configuration.logger
+
+        let (calls, streams) = core.admission.beginDraining()
+        let listenSocket = daemon.quiesce()
+        logger.info("shutdown: draining", metadata: [
+            "in_flight": .stringConvertible(calls.count), "streams": .stringConvertible(streams.count),
+        ])
+        for stream in streams { stream.cancelProducer() }
+
+        let grace = min(core.configuration.shutdownGrace, deadline)
+        if await !core.admission.wait(until: .idle, timeout: grace) {
+            for stream in core.admission.remaining().streams { stream.close() }
+        }
+
+        let remaining = max(.zero, clock.now.duration(to: end))
+        if await !core.admission.wait(until: .noCalls, timeout: remaining) {
+            let late = core.admission.remaining().calls
+            logger.warning("shutdown: deadline passed, cancelling handlers", metadata: [
+                "in_flight": .stringConvertible(late.count),
+            ])
+            for call in late { call.abortForShutdown() }
+        }
+
+        await core.ledger.waitUntilEmpty()
+        daemon.stop(listenSocket: listenSocket)
+        logger.info("shutdown: stopped")
+    }
+}

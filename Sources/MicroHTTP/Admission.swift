@@ -4,8 +4,9 @@ import Synchronization
 /// knows every one of them so shutdown can end them.
 ///
 /// Invariants:
-/// - An async call holds its permit from before its connection is suspended until after the
-///   connection is resumed; a stream holds its slot until libmicrohttpd releases its response.
+/// - An async call holds its permit from before its connection is suspended until its request
+///   completes (or, for a stream, until the stream is handed over); a stream holds its slot
+///   until libmicrohttpd releases its response. Retiring twice is harmless.
 /// - Once `beginDraining()` has run, nothing more is admitted. Together with `SuspensionLedger`
 ///   this is what lets shutdown prove that no connection can still be (or become) suspended.
 /// Admission never waits: over the limit the caller answers 503 at once.
@@ -102,6 +103,7 @@ final class Admission: Sendable {
 
     /// Waits until `quiet` holds; false when `timeout` passed first.
     func wait(until quiet: Quiet, timeout: Duration) async -> Bool {
+        let timeout = max(.zero, timeout)
         let waiterID = state.withLock { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID

@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// Ownership: created when libmicrohttpd accepts the connection and released when it closes it
 /// (`MHD_OPTION_NOTIFY_CONNECTION`). Every field except `handoff` belongs to the connection's MHD
-/// thread: libmicrohttpd calls back for one connection from one thread at a time. The one field
-/// another thread touches is `handoff`: the task that finishes an async request writes the
+/// thread: libmicrohttpd calls back for one connection from one thread at a time. (An
+/// `InFlightCall` holds its context but touches only `handoff`.) The one field another thread
+/// touches is `handoff`: the task that finishes an async request writes the
 /// response there while the connection is suspended, then resumes it; the MHD thread takes it
 /// when it calls the handler again. That is why this class is `@unchecked Sendable`.
 final class ConnectionContext: @unchecked Sendable {
@@ -41,6 +42,8 @@ final class ConnectionContext: @unchecked Sendable {
     var bodyTooLarge = false
     var responseBytes = 0
     var stream: StreamWriter?
+    /// The async call answering this request, if any; its permit is returned on completion.
+    var call: InFlightCall?
 
     private let handoff = Mutex<Pending?>(nil)
 
@@ -64,6 +67,7 @@ final class ConnectionContext: @unchecked Sendable {
         bodyTooLarge = false
         responseBytes = 0
         stream = nil
+        call = nil
     }
 
     /// Appends a body chunk, or marks the body too large once it would pass `limit`.

@@ -72,8 +72,13 @@ struct Daemon: @unchecked Sendable {
     }
 
     /// Stops accepting connections; returns the listen socket, to close after `stop()`.
+    /// libmicrohttpd only stops polling it, so the kernel would still complete handshakes into
+    /// the backlog and leave those clients hanging until the stop; shutting the socket down
+    /// (it stays open until `stop()`) makes new connections fail at once instead.
     func quiesce() -> Int32 {
-        MHD_quiesce_daemon(pointer)
+        let listenSocket = MHD_quiesce_daemon(pointer)
+        if listenSocket >= 0 { _ = shutdown(listenSocket, Int32(SHUT_RDWR)) }
+        return listenSocket
     }
 
     /// Stops the daemon and frees what its callbacks used. Precondition: no connection is

@@ -4,9 +4,13 @@ import Synchronization
 ///
 /// Three parties race to answer: the handler task (its response), the deadline timer (504) and
 /// shutdown (503). Invariant: exactly one of them wins `claim()`, and only the winner touches the
-/// connection: it hands the response over, resumes the connection once, and gives back the
-/// admission permit after the resume. The losers cancel nothing of the winner's and discard
+/// connection: it hands the response over and resumes the connection, once. The losers discard
 /// their result, so a handler that finishes late cannot answer twice.
+///
+/// The admission permit is given back when the request completes (its response written, see
+/// `ServerCore.requestCompleted`), so shutdown, which waits for permits, never stops the daemon
+/// under a response still being written. A stream gives its permit back as soon as it is handed
+/// over: from then on its own stream slot accounts for it.
 final class InFlightCall: Sendable {
     private struct State {
         var isClaimed = false
@@ -93,10 +97,10 @@ final class InFlightCall: Sendable {
         deliver(.stream(response, writer))
     }
 
-    /// The winner's only path to the connection: hand over, resume once, then free the permit.
+    /// The winner's only path to the connection: hand over, then resume once.
     private func deliver(_ pending: ConnectionContext.Pending) {
         context.setHandoff(pending)
         core.ledger.resume(connection)
-        core.admission.retire(self)
+        if case .stream = pending { core.admission.retire(self) }
     }
 }

@@ -13,7 +13,8 @@ import Logging
 ///    the spot, or the connection is suspended and an `InFlightCall` runs the handler.
 /// 5. After the call resumes the connection, libmicrohttpd calls again: the handed-over response
 ///    is queued here, on the MHD thread, never from the task's thread.
-/// 6. Completion callback: one access-log line, then the context is reset for the next request.
+/// 6. Completion callback: one access-log line, the call's permit is returned, and the context
+///    is reset for the next request.
 final class ServerCore: Sendable {
     let handler: any HTTPHandler
     let configuration: ServerConfiguration
@@ -93,6 +94,7 @@ final class ServerCore: Sendable {
             return answer(refusal(error, path: request.path, stream: false), connection, context)
         }
         context.phase = .awaitingHandler
+        context.call = call
         ledger.suspend(connection)
         call.start(handler, timeout: configuration.requestTimeout)
         return .YES
@@ -149,6 +151,7 @@ final class ServerCore: Sendable {
     func requestCompleted(_ connection: OpaquePointer, _ context: ConnectionContext) {
         counters.requestsCompleted.wrappingAdd(1, ordering: .relaxed)
         accessLog.record(context, status: Int(cmhd_http_status(connection)))
+        if let call = context.call { admission.retire(call) }
         context.endRequest()
     }
 }

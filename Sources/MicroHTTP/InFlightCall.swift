@@ -1,0 +1,106 @@
+import Synchronization
+
+/// One async handler call, from the suspension of its connection to its resumption.
+///
+/// Three parties race to answer: the handler task (its response), the deadline timer (504) and
+/// shutdown (503). Invariant: exactly one of them wins `claim()`, and only the winner touches the
+/// connection: it hands the response over and resumes the connection, once. The losers discard
+/// their result, so a handler that finishes late cannot answer twice.
+///
+/// The admission permit is given back when the request completes (its response written, see
+/// `ServerCore.requestCompleted`), so shutdown, which waits for permits, never stops the daemon
+/// under a response still being written. A stream gives its permit back as soon as it is handed
+/// over: from then on its own stream slot accounts for it.
+final class InFlightCall: Sendable {
+    private struct State {
+        var isClaimed = false
+        var handlerTask: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+    }
+
+    let request: Request
+    private let connection: ConnectionHandle
+    private let context: ConnectionContext
+    private let core: ServerCore
+    private let state = Mutex(State())
+
+    init(request: Request, connection: ConnectionHandle, context: ConnectionContext, core: ServerCore) {
+        self.request = request
+        self.connection = connection
+        self.context = context
+        self.core = core
+    }
+
+    /// Runs the handler in a task, raced by a timer. Call after the connection is suspended.
+    func start(_ handler: any HTTPHandler, timeout: Duration) {
+        let request = request
+        let handlerTask = Task {
+            let response = await handler.respond(to: request)
+            self.handlerReturned(response)
+        }
+        let timer = Task {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self.expire(after: timeout)
+        }
+        let alreadyAnswered = state.withLock { state in
+            state.handlerTask = handlerTask
+            state.timer = timer
+            return state.isClaimed
+        }
+        // The handler may have won before the handles were stored; its timer is still running.
+        if alreadyAnswered { timer.cancel() }
+    }
+
+    /// Shutdown's deadline passed: cancel the handler and answer 503.
+    func abortForShutdown() {
+        guard let (handlerTask, timer) = claim() else { return }
+        handlerTask?.cancel()
+        timer?.cancel()
+        deliver(.bytes(.shuttingDown(path: request.path)))
+    }
+
+    private func handlerReturned(_ response: Response) {
+        guard let (_, timer) = claim() else { return }
+        timer?.cancel()
+        if case .stream(let producer) = response.body {
+            deliverStream(response, producer: producer)
+        } else {
+            deliver(.bytes(response))
+        }
+    }
+
+    private func expire(after timeout: Duration) {
+        guard let (handlerTask, _) = claim() else { return }
+        handlerTask?.cancel()
+        core.counters.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
+        deliver(.bytes(.timedOut(path: request.path, after: timeout)))
+    }
+
+    /// True for exactly one caller; returns the tasks so the winner can cancel the others.
+    private func claim() -> (Task<Void, Never>?, Task<Void, Never>?)? {
+        state.withLock { state in
+            guard !state.isClaimed else { return nil }
+            state.isClaimed = true
+            return (state.handlerTask, state.timer)
+        }
+    }
+
+    private func deliverStream(_ response: Response, producer: @escaping @Sendable (StreamWriter) async -> Void) {
+        let writer = core.makeStreamWriter(for: connection)
+        do {
+            try core.admission.admit(writer)
+        } catch {
+            deliver(.bytes(core.refusal(error, path: request.path, stream: true)))
+            return
+        }
+        writer.start(producer)
+        deliver(.stream(response, writer))
+    }
+
+    /// The winner's only path to the connection: hand over, then resume once.
+    private func deliver(_ pending: ConnectionContext.Pending) {
+        context.setHandoff(pending)
+        core.ledger.resume(connection)
+        if case .stream = pending { core.admission.retire(self) }
+    }
+}

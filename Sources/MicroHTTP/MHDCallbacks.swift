@@ -1,0 +1,104 @@
+import CMicroHTTPD
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// libmicrohttpd's entry points into Swift. Each C callback is a closure literal that captures
+/// nothing (so it converts to a C function pointer) and forwards here; context arrives through
+/// `Unmanaged` pointers: the `ServerCore` as the daemon-wide `cls`, the `ConnectionContext` as
+/// the socket context and `con_cls`. Defined on a nonisolated type: libmicrohttpd calls from
+/// its own threads, which belong to no actor.
+enum MHDCallbacks {
+    static func core(_ cls: UnsafeMutableRawPointer?) -> ServerCore? {
+        cls.map { Unmanaged<ServerCore>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    static func context(_ pointer: UnsafeMutableRawPointer?) -> ConnectionContext? {
+        pointer.map { Unmanaged<ConnectionContext>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    static func access(
+        _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?, _ method: UnsafePointer<CChar>?,
+        _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>?,
+        _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) -> MHD_Result {
+        guard let core = core(cls), let connection, let uploadSize,
+              let context = context(requestContext?.pointee) else { return .NO }
+        let chunk = UnsafeRawBufferPointer(start: upload, count: upload == nil ? 0 : uploadSize.pointee)
+        return core.handle(connection, context, method: method, upload: chunk, uploadSize: uploadSize)
+    }
+
+    /// A connection was accepted (`context` points at its socket-context slot) or closed.
+    static func connection(
+        _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+        _ slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ code: MHD_ConnectionNotificationCode
+    ) {
+        guard let slot else { return }
+        if code == .CONNECTION_NOTIFY_STARTED {
+            let address = connection.flatMap { cmhd_client_address($0) }.flatMap(SocketAddress.describe)
+            slot.pointee = Unmanaged.passRetained(ConnectionContext(remoteAddress: address)).toOpaque()
+        } else if let pointer = slot.pointee {
+            Unmanaged<ConnectionContext>.fromOpaque(pointer).release()
+            slot.pointee = nil
+        }
+    }
+
+    /// A request line was read: start the request on its connection's context, which becomes
+    /// the request's `con_cls`. Runs before libmicrohttpd splits and unescapes the target.
+    static func uriLog(
+        _ cls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?
+    ) -> UnsafeMutableRawPointer? {
+        guard let core = core(cls), let connection, let pointer = cmhd_socket_context(connection),
+              let context = context(pointer) else { return nil }
+        context.beginRequest(target: uri.map { String(cString: $0) } ?? "", timed: core.accessLog.isEnabled)
+        return pointer
+    }
+
+    /// The request is over. Called for every request the URI log callback saw.
+    static func completed(
+        _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+        _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) {
+        guard let core = core(cls), let connection, let context = context(requestContext?.pointee) else { return }
+        core.requestCompleted(connection, context)
+        requestContext?.pointee = nil
+    }
+
+    /// One of libmicrohttpd's own error messages.
+    static func log(_ cls: UnsafeMutableRawPointer?, _ message: UnsafePointer<CChar>?) {
+        guard let core = core(cls), let message else { return }
+        var text = String(cString: message)
+        while text.last?.isNewline == true { text.removeLast() }
+        core.configuration.logger.warning("libmicrohttpd: \(text)")
+    }
+}
+
+/// Printable socket addresses.
+enum SocketAddress {
+    /// `address:port` for IPv4, `[address]:port` for IPv6, nil for anything else.
+    static func describe(_ address: UnsafePointer<sockaddr>) -> String? {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { ipv4 in
+                var raw = ipv4.pointee.sin_addr
+                guard inet_ntop(AF_INET, &raw, &text, socklen_t(text.count)) != nil else { return nil }
+                return terminated(text) + ":" + String(UInt16(bigEndian: ipv4.pointee.sin_port))
+            }
+        case AF_INET6:
+            return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { ipv6 in
+                var raw = ipv6.pointee.sin6_addr
+                guard inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count)) != nil else { return nil }
+                return "[" + terminated(text) + "]:" + String(UInt16(bigEndian: ipv6.pointee.sin6_port))
+            }
+        default:
+            return nil
+        }
+    }
+
+    private static func terminated(_ text: [CChar]) -> String {
+        String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,60 @@
+/// What a handler answers: a status, header fields, and either a whole body or a stream.
+///
+/// The server adds `X-Request-Id` (unless the handler set it) and lets libmicrohttpd add
+/// `Content-Length`, `Date` and, for streams, `Transfer-Encoding: chunked`.
+public struct Response: Sendable {
+    /// The body of a response.
+    public enum Body: Sendable {
+        /// The whole body, known up front.
+        case bytes([UInt8])
+        /// A body produced over time (server-sent events, long downloads). The closure runs in
+        /// its own task after the head is queued; the stream ends when it returns. It is
+        /// cancelled when the client leaves or the server shuts down (see `StreamWriter`).
+        case stream(@Sendable (StreamWriter) async -> Void)
+    }
+
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Body
+
+    public init(status: Int = 200, headers: [(String, String)] = [], body: Body = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON body that is already encoded.
+    public static func json(status: Int = 200, bytes: [UInt8], headers: [(String, String)] = []) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
+    }
+
+    /// A plain-text body, UTF-8.
+    public static func text(status: Int = 200, _ text: String, headers: [(String, String)] = []) -> Response {
+        Response(
+            status: status,
+            headers: [("Content-Type", "text/plain; charset=utf-8")] + headers,
+            body: .bytes(Array(text.utf8))
+        )
+    }
+
+    /// A streamed body with the given content type.
+    public static func stream(
+        status: Int = 200,
+        contentType: String,
+        headers: [(String, String)] = [],
+        producer: @escaping @Sendable (StreamWriter) async -> Void
+    ) -> Response {
+        Response(status: status, headers: [("Content-Type", contentType)] + headers, body: .stream(producer))
+    }
+
+    /// The first value of the header `name` the handler set, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { HTTPHeaders.namesEqual($0.0, name) }?.1
+    }
+
+    /// True when the body is a stream.
+    public var isStream: Bool {
+        if case .stream = body { return true }
+        return false
+    }
+}

@@ -1,0 +1,57 @@
+import Logging
+
+/// Everything a `Server` is told up front: where to listen and every limit it enforces.
+///
+/// The connection-level limits are libmicrohttpd's own (enforced in C before any Swift runs);
+/// the request-level ones (`maxInFlight`, `requestTimeout`, `maxBodyBytes`, `maxStreams`) are
+/// MicroHTTP's admission control.
+public struct ServerConfiguration: Sendable {
+    /// IPv4 address to bind (numeric).
+    public var host: String = "127.0.0.1"
+    /// TCP port; 0 asks the kernel for a free one (read it back from `Server.port`).
+    public var port: UInt16 = 0
+    /// libmicrohttpd worker threads, each with its own epoll loop.
+    public var threadPoolSize: Int = ServerConfiguration.processorCount
+    /// Async handlers allowed to run at once; past it the answer is an immediate 503.
+    public var maxInFlight: Int = 256
+    /// Deadline for an async handler to produce its response; past it 504 and cancellation.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Largest request body accepted; larger is 413.
+    public var maxBodyBytes: Int = 64 * 1024
+    /// Open streamed responses allowed at once; past it 503.
+    public var maxStreams: Int = 2000
+    /// Bytes a stream may buffer before `StreamWriter.write` waits for the client.
+    public var streamHighWaterMark: Int = 256 * 1024
+    /// Concurrent TCP connections (libmicrohttpd refuses more).
+    public var connectionLimit: Int = 4096
+    /// Concurrent connections from one IP address; 0 means no limit.
+    public var perIPConnectionLimit: Int = 0
+    /// Seconds an idle or slow connection may sit without traffic before it is closed; 0 never.
+    /// (A suspended connection does not time out: handlers have `requestTimeout` instead.)
+    public var connectionTimeout: Int = 60
+    /// Pending connections the kernel queues before `accept`.
+    public var listenBacklog: Int = 1024
+    /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
+    /// clears it after every keep-alive request. Requests whose headers or URL do not fit get
+    /// 431 / 414 from libmicrohttpd.
+    public var connectionMemoryLimit: Int = 32 * 1024
+    /// How long a stream's producer may take, once cancelled for shutdown, to write its final
+    /// frame and return before its stream is closed under it.
+    public var shutdownGrace: Duration = .seconds(2)
+    /// Where the access log (one line per request, level `info`) and libmicrohttpd's own error
+    /// messages (level `warning`) go.
+    public var logger: Logger = Logger(label: "microhttp")
+
+    public init() {}
+
+    /// The number of online processors, at least 1.
+    public static var processorCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,157 @@
+import CMicroHTTPD
+import Logging
+
+/// Everything libmicrohttpd's callbacks need, reached from C through one `Unmanaged` pointer.
+/// Lives as long as the daemon (the `Server` holds it retained until `MHD_stop_daemon` returns).
+///
+/// The request flow, per request on a connection (all on the connection's MHD thread):
+/// 1. URI log callback: the connection's context records the raw target (`beginRequest`).
+/// 2. First handler call: nothing is queued (that would cost keep-alive), except a 413 when
+///    `Content-Length` is already over the limit: the body is then never read.
+/// 3. Body calls: chunks are appended (`*upload_data_size = 0`).
+/// 4. Final call: the request is copied into Sendable values. `respondImmediately` answers on
+///    the spot, or the connection is suspended and an `InFlightCall` runs the handler.
+/// 5. After the call resumes the connection, libmicrohttpd calls again: the handed-over response
+///    is queued here, on the MHD thread, never from the task's thread.
+/// 6. Completion callback: one access-log line, the call's permit is returned, and the context
+///    is reset for the next request.
+final class ServerCore: Sendable {
+    let handler: any HTTPHandler
+    let configuration: ServerConfiguration
+    let admission: Admission
+    let ledger = SuspensionLedger()
+    let counters = ServerCounters()
+    let requestIDs = RequestIDGenerator()
+    let accessLog: AccessLog
+
+    init(configuration: ServerConfiguration, handler: any HTTPHandler) {
+        self.handler = handler
+        self.configuration = configuration
+        admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: configuration.maxStreams)
+        accessLog = AccessLog(logger: configuration.logger)
+    }
+
+    /// The access handler: dispatches on where the request is in its life.
+    func handle(
+        _ connection: OpaquePointer, _ context: ConnectionContext, method: UnsafePointer<CChar>?,
+        upload: UnsafeRawBufferPointer, uploadSize: UnsafeMutablePointer<Int>
+    ) -> MHD_Result {
+        switch context.phase {
+        case .headersReceived:
+            return firstCall(connection, context, method: method)
+        case .receivingBody where uploadSize.pointee > 0:
+            context.appendBody(upload, limit: configuration.maxBodyBytes)
+            uploadSize.pointee = 0
+            return .YES
+        case .receivingBody:
+            return finalCall(connection, context)
+        case .awaitingHandler:
+            return queueHandoff(connection, context)
+        case .idle, .answered:
+            // libmicrohttpd does not call again once a response is queued; refuse rather than
+            // guess if it ever does.
+            return .NO
+        }
+    }
+
+    private func firstCall(
+        _ connection: OpaquePointer, _ context: ConnectionContext, method: UnsafePointer<CChar>?
+    ) -> MHD_Result {
+        context.phase = .receivingBody
+        context.method = method.map { String(cString: $0) } ?? ""
+        guard let length = RequestReader.contentLength(connection) else { return .YES }
+        if length > configuration.maxBodyBytes {
+            context.requestID = requestIDs.id(echoing: RequestReader.header(connection, "X-Request-Id"))
+            context.phase = .answered
+            let path = Request.splitTarget(context.target).path
+            return ResponseQueue.queue(.bodyTooLarge(path: path, limit: configuration.maxBodyBytes), on: connection, context)
+        }
+        context.body.reserveCapacity(length)
+        return .YES
+    }
+
+    private func finalCall(_ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+        let request = RequestReader.request(connection, context, ids: requestIDs)
+        context.requestID = request.id
+        context.body = []
+        if admission.isDraining {
+            return answer(.shuttingDown(path: request.path), connection, context)
+        }
+        if context.bodyTooLarge {
+            return answer(.bodyTooLarge(path: request.path, limit: configuration.maxBodyBytes), connection, context)
+        }
+        if let response = handler.respondImmediately(to: request) {
+            return answer(response, connection, context)
+        }
+        return startCall(request, connection, context)
+    }
+
+    private func startCall(_ request: Request, _ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+        let call = InFlightCall(request: request, connection: ConnectionHandle(pointer: connection), context: context, core: self)
+        do {
+            try admission.admit(call)
+        } catch {
+            return answer(refusal(error, path: request.path, stream: false), connection, context)
+        }
+        context.phase = .awaitingHandler
+        context.call = call
+        ledger.suspend(connection)
+        call.start(handler, timeout: configuration.requestTimeout)
+        return .YES
+    }
+
+    /// Queues `response` now (on the MHD thread), starting its stream if it has one.
+    private func answer(_ response: Response, _ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+        context.phase = .answered
+        guard case .stream(let producer) = response.body else {
+            return ResponseQueue.queue(response, on: connection, context)
+        }
+        let writer = makeStreamWriter(for: ConnectionHandle(pointer: connection))
+        do {
+            try admission.admit(writer)
+        } catch {
+            let path = Request.splitTarget(context.target).path
+            return ResponseQueue.queue(refusal(error, path: path, stream: true), on: connection, context)
+        }
+        writer.start(producer)
+        return ResponseQueue.queueStream(response, writer: writer, on: connection, context)
+    }
+
+    private func queueHandoff(_ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+        context.phase = .answered
+        switch context.takeHandoff() {
+        case .bytes(let response):
+            return ResponseQueue.queue(response, on: connection, context)
+        case .stream(let response, let writer):
+            return ResponseQueue.queueStream(response, writer: writer, on: connection, context)
+        case nil:
+            return .NO
+        }
+    }
+
+    func makeStreamWriter(for connection: ConnectionHandle) -> StreamWriter {
+        StreamWriter(
+            connection: connection, ledger: ledger, admission: admission,
+            highWaterMark: configuration.streamHighWaterMark
+        )
+    }
+
+    /// The answer for a request or stream that admission turned away.
+    func refusal(_ error: any Error, path: String, stream: Bool) -> Response {
+        guard case Admission.Refusal.overloaded = error else { return .shuttingDown(path: path) }
+        if stream {
+            counters.streamRejections.wrappingAdd(1, ordering: .relaxed)
+            return .tooManyStreams(path: path)
+        }
+        counters.admissionRejections.wrappingAdd(1, ordering: .relaxed)
+        return .overloaded(path: path)
+    }
+
+    /// The request is over, whatever its outcome: log it and ready the context for the next.
+    func requestCompleted(_ connection: OpaquePointer, _ context: ConnectionContext) {
+        counters.requestsCompleted.wrappingAdd(1, ordering: .relaxed)
+        accessLog.record(context, status: Int(cmhd_http_status(connection)))
+        if let call = context.call { admission.retire(call) }
+        context.endRequest()
+    }
+}

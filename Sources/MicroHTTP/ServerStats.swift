@@ -1,0 +1,26 @@
+import Synchronization
+
+/// A point-in-time copy of the server's counters, for metrics.
+public struct ServerStats: Sendable, Equatable {
+    /// Async handlers running now (each holds an admission permit).
+    public var requestsInFlight: Int
+    /// Streamed responses open now.
+    public var openStreams: Int
+    /// Requests answered 503 because `maxInFlight` was reached, since start.
+    public var admissionRejections: Int
+    /// Streams answered 503 because `maxStreams` was reached, since start.
+    public var streamRejections: Int
+    /// Async handlers that missed their deadline (answered 504), since start.
+    public var requestTimeouts: Int
+    /// Requests completed (any status, any path), since start.
+    public var requestsCompleted: Int
+}
+
+/// The monotonic counters behind `ServerStats`. The gauges (in flight, open streams) live in
+/// `Admission`, which owns them.
+final class ServerCounters: Sendable {
+    let admissionRejections = Atomic<Int>(0)
+    let streamRejections = Atomic<Int>(0)
+    let requestTimeouts = Atomic<Int>(0)
+    let requestsCompleted = Atomic<Int>(0)
+}

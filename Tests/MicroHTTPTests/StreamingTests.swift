@@ -1,0 +1,162 @@
+@testable import MicroHTTP
+import Testing
+import TestSupport
+
+@Suite("Streaming responses")
+struct StreamingTests {
+    @Test func stream_deliversEachChunkBeforeTheNextIsProduced() async throws {
+        let mayProduceSecond = Gate()
+        let handler = TestHandler(async: { _ in
+            .stream(contentType: "text/event-stream") { writer in
+                try? await writer.write("data: one\n\n")
+                // The test opens this only after it has read chunk one: had the server held
+                // chunk one back until the stream ended, the test would time out here.
+                guard await mayProduceSecond.wait() else { return }
+                try? await writer.write("data: two\n\n")
+            }
+        })
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            try await client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            let head = try await client.readHead()
+            #expect(head.status == 200)
+            #expect(head.header("Content-Type") == "text/event-stream")
+            #expect(head.header("X-Request-Id") != nil)
+            #expect(try await client.readChunk().map(text) == "data: one\n\n")
+            mayProduceSecond.open()
+            #expect(try await client.readChunk().map(text) == "data: two\n\n")
+            #expect(try await client.readChunk() == nil)
+            // The stream ended cleanly and the connection is reusable.
+            #expect(try await client.request("GET", "/after").status == 200)
+        }
+    }
+
+    @Test func idleStream_sleeps_readerIsCalledOnlyPerWrite() async throws {
+        let writes = 3
+        let writerBox = Mailbox<StreamWriter>()
+        let gates = (0..<writes).map { _ in Gate() }
+        let handler = TestHandler(
+            immediate: { request in request.path == "/ping" ? .text("pong") : nil },
+            async: { _ in
+                .stream(contentType: "text/plain") { writer in
+                    writerBox.put(writer)
+                    for gate in gates {
+                        guard await gate.wait() else { return }
+                        try? await writer.write("tick\n")
+                    }
+                }
+            }
+        )
+        try await withServer({ $0.threadPoolSize = 1 }, handler: handler) { server in
+            let streamClient = try HTTPTestClient(port: server.port)
+            try await streamClient.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await streamClient.readHead()
+            let writer = await writerBox.take()
+            for gate in gates {
+                // While the stream idles, keep its (single) MHD thread busy with other traffic:
+                // 50 wake-ups of the same event loop. A reader that returned 0 without
+                // suspending would be called on each of them, and far more often in between.
+                let other = try HTTPTestClient(port: server.port)
+                for _ in 0..<50 { #expect(try await other.request("GET", "/ping").text == "pong") }
+                gate.open()
+                #expect(try await streamClient.readChunk().map(text) == "tick\n")
+            }
+            #expect(try await streamClient.readChunk() == nil)
+            // Per write: one call that returns the bytes and one that finds the buffer empty
+            // and suspends; plus the first call and the final end-of-stream call.
+            #expect(writer.readerCalls <= 2 * writes + 2)
+        }
+    }
+
+    @Test func clientLeaving_closesTheWriter_andStopsTheProducer() async throws {
+        let producerEnded = Mailbox<Int>()
+        let firstChunkSent = Gate()
+        let handler = TestHandler(async: { _ in
+            .stream(contentType: "text/plain") { writer in
+                var writes = 0
+                do {
+                    try await writer.write("first\n")
+                    firstChunkSent.open()
+                    // Heartbeats: the only way a suspended connection learns its client left.
+                    while writes < 1_000_000 {
+                        try await writer.write(Array(repeating: UInt8(ascii: "."), count: 1024))
+                        writes += 1
+                    }
+                } catch {
+                    #expect(writer.isClosed)
+                }
+                producerEnded.put(writes)
+            }
+        })
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            try await client.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readHead()
+            _ = await firstChunkSent.wait()
+            client.close()
+            let writes = await producerEnded.take()
+            #expect(writes < 1_000_000, "the producer stopped because writes failed, not by running out")
+            await waitUntil { server.stats.openStreams == 0 }
+        }
+    }
+
+    @Test func slowClient_backPressureBoundsTheBuffer_andEveryByteArrives() async throws {
+        let chunk = [UInt8](repeating: 7, count: 16 * 1024)
+        let chunks = 256
+        let largestBuffered = Mailbox<Int>()
+        let handler = TestHandler(async: { _ in
+            .stream(contentType: "application/octet-stream") { writer in
+                var largest = 0
+                for index in 0..<chunks {
+                    var bytes = chunk
+                    bytes[0] = UInt8(truncatingIfNeeded: index)
+                    guard (try? await writer.write(bytes)) != nil else { break }
+                    largest = max(largest, writer.state.withLock { $0.buffered })
+                }
+                largestBuffered.put(largest)
+            }
+        })
+        try await withServer({ $0.streamHighWaterMark = 64 * 1024 }, handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            let response = try await client.request("GET", "/download")
+            #expect(response.body.count == chunk.count * chunks)
+            let firstBytes = stride(from: 0, to: response.body.count, by: chunk.count).map { response.body[$0] }
+            #expect(firstBytes == (0..<chunks).map { UInt8(truncatingIfNeeded: $0) })
+            // 4 MiB went through a 64 KiB buffer: every write waited for the client.
+            #expect(await largestBuffered.take() <= 64 * 1024)
+        }
+    }
+
+    @Test func streamLimit_refusesWith503() async throws {
+        let release = Gate()
+        let handler = TestHandler(async: { _ in
+            .stream(contentType: "text/plain") { writer in
+                try? await writer.write("open\n")
+                _ = await release.wait()
+            }
+        })
+        try await withServer({ $0.maxStreams = 1 }, handler: handler) { server in
+            let holder = try HTTPTestClient(port: server.port)
+            try await holder.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await holder.readHead()
+            let refused = try await HTTPTestClient(port: server.port).request("GET", "/b")
+            #expect(refused.status == 503)
+            #expect(refused.header("Retry-After") == "1")
+            #expect(server.stats.streamRejections == 1)
+            release.open()
+            #expect(try await holder.readChunk().map(text) == "open\n")
+            #expect(try await holder.readChunk() == nil)
+        }
+    }
+}
+
+func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+/// Polls a condition the server reaches on its own threads (a counter it lowers after the
+/// response is released); bounded, so a broken server fails the test instead of hanging it.
+func waitUntil(_ condition: () -> Bool) async {
+    for _ in 0..<2000 where !condition() {
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(condition())
+}

@@ -1,2 +1,69 @@
+import Foundation
+import Logging
 import MicroHTTP
+import Patterns
 import Runs
+
+/// The whole service: the run registry and its store behind the HTTP server.
+///
+/// Lifecycle: `init` opens the store (marking runs a dead process left in flight as
+/// `interrupted`) and loads the page and the spec; `start` binds; `run` serves until
+/// `shutdown`, which is ordered: refuse new runs (503), cancel active runs so every stream
+/// gets its `run.finished`, drain the HTTP server (streams end with a final event, in-flight
+/// handlers finish or are cancelled, and only then is the daemon stopped), flush the store.
+public final class LabServer: Sendable {
+    public let configuration: LabConfiguration
+    public let registry: RunRegistry
+    public let metrics = LabMetrics()
+    let server: Server
+    let application: LabApplication
+    private let logger: Logger
+
+    public init(configuration: LabConfiguration, logger: Logger = Logger(label: "concurrency-lab")) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let store = try await Self.openStore(configuration, logger: logger)
+        registry = RunRegistry(
+            catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
+            logger: logger)
+        let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
+        let openAPI = try [UInt8](Data(contentsOf: configuration.openAPIFile))
+        // The application reads the server's statistics at scrape time; the server needs the
+        // application first, so the reference goes through a box set right after.
+        let serverReference = Locked<Server?>(nil)
+        application = LabApplication(
+            registry: registry, configuration: configuration, staticFiles: staticFiles, openAPI: openAPI,
+            metrics: metrics, serverStatistics: { serverReference.value?.stats })
+        server = Server(configuration: configuration.server, handler: application)
+        serverReference.withLock { $0 = server }
+    }
+
+    static func openStore(_ configuration: LabConfiguration, logger: Logger) async throws -> any RunStore {
+        let store = InMemoryRunStore()
+        let interrupted = try await store.markInterrupted(at: Date())
+        if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
+        return store
+    }
+
+    /// Binds and starts answering; returns the bound port (useful with port 0).
+    @discardableResult
+    public func start() throws -> Int {
+        try server.start()
+        logger.notice("listening on http://\(configuration.server.host):\(server.port)/")
+        return Int(server.port)
+    }
+
+    public var port: Int { Int(server.port) }
+
+    /// Runs the registry's service loop until `shutdown()` ends it.
+    public func run() async {
+        await registry.run()
+    }
+
+    public func shutdown() async {
+        logger.notice("shutting down")
+        await registry.shutdown()
+        await server.shutdown(deadline: configuration.server.shutdownGrace)
+        logger.notice("stopped")
+    }
+}

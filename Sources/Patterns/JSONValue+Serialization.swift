@@ -17,6 +17,24 @@ extension JSONValue {
         return out
     }
 
+    /// Indented JSON for people (the CLI's output); keys sorted like `serialized()`.
+    public func prettySerialized(indent: Int = 0) -> String {
+        let pad = String(repeating: "  ", count: indent + 1)
+        let closingPad = String(repeating: "  ", count: indent)
+        switch self {
+        case .array(let values) where !values.isEmpty:
+            let items = values.map { pad + $0.prettySerialized(indent: indent + 1) }
+            return "[\n" + items.joined(separator: ",\n") + "\n" + closingPad + "]"
+        case .object(let members) where !members.isEmpty:
+            let items = members.keys.sorted().map { key in
+                pad + JSONValue.string(key).serialized() + ": " + members[key]!.prettySerialized(indent: indent + 1)
+            }
+            return "{\n" + items.joined(separator: ",\n") + "\n" + closingPad + "}"
+        default:
+            return serialized()
+        }
+    }
+
     public func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)

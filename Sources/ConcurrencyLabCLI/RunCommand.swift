@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Patterns
+import Runs
+
+/// `concurrency-lab run PATTERN`: one run here, no server. Prints the run's JSON on stdout
+/// and a live progress bar on stderr when stderr is a terminal.
+/// Exit status: 0 every check passed, 1 a check failed or the run did not succeed,
+/// 2 bad parameters.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run one pattern locally and print its result, checks and timeline.",
+        discussion: """
+            Examples:
+              concurrency-lab run semaphore --param count=20 --param limit=3 --param delay_ms=50
+              concurrency-lab run first-completed --param delays_ms=300,100,200
+              concurrency-lab run gather --json '{"count": 1000, "delay_ms": 100}'
+            """)
+
+    @Argument(help: "The pattern's name (see `concurrency-lab patterns`).")
+    var pattern: String
+
+    @Option(name: .long, help: ArgumentHelp("A parameter as key=value; repeat it. Lists are comma-separated.", valueName: "key=value"))
+    var param: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("All parameters as one JSON object.", valueName: "object"))
+    var json: String?
+
+    @Flag(name: .long, help: "Print the run as one line of JSON.")
+    var compact = false
+
+    @Flag(name: .long, help: "No progress bar, even on a terminal.")
+    var noProgress = false
+
+    func run() async throws {
+        let raw: [String: RawParameter]
+        do {
+            raw = try parameters()
+        } catch let message as UsageProblem {
+            FileHandle.standardError.write(Data("concurrency-lab run: \(message.text)\n".utf8))
+            throw ExitCode(2)
+        }
+        let registry = RunRegistry(catalog: PatternCatalog())
+        let record = try await withThrowingTaskGroup(of: RunRecord?.self) { group in
+            group.addTask {
+                await registry.run()
+                return nil
+            }
+            let record = try await launchAndWait(registry, raw)
+            await registry.shutdown()
+            return record
+        }
+        print(compact ? record.json().serialized() : record.json().prettySerialized())
+        if record.status != .succeeded || record.checksPassed == false { throw ExitCode(1) }
+    }
+
+    private func launchAndWait(_ registry: RunRegistry, _ raw: [String: RawParameter]) async throws -> RunRecord {
+        let live: LiveRun
+        do {
+            live = try await registry.launch(pattern: pattern, parameters: raw)
+        } catch {
+            FileHandle.standardError.write(Data("concurrency-lab run: \(Self.describe(error))\n".utf8))
+            throw ExitCode(2)
+        }
+        if !noProgress, isatty(STDERR_FILENO) == 1 {
+            await ProgressBar(title: pattern).follow(live.log)
+        } else {
+            await live.finished.wait()
+        }
+        return try await registry.record(id: live.id)
+    }
+
+    struct UsageProblem: Error {
+        let text: String
+    }
+
+    private func parameters() throws -> [String: RawParameter] {
+        var raw: [String: RawParameter] = [:]
+        if let json {
+            guard case .object(let members)? = try? JSONValue.parse(json) else {
+                throw UsageProblem(text: "--json must be a JSON object, like '{\"count\": 10}'")
+            }
+            raw = members.mapValues(RawParameter.json)
+        }
+        for pair in param {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw UsageProblem(text: "--param takes key=value, got '\(pair)'")
+            }
+            raw[String(parts[0])] = .text(String(parts[1]))
+        }
+        return raw
+    }
+
+    static func describe(_ error: RunsError) -> String {
+        switch error {
+        case .unknownPattern(let name):
+            "no pattern is named '\(name)'; `concurrency-lab patterns` lists them"
+        case .invalidParameters(let issues):
+            "invalid parameters:\n" + issues.map { "  \($0.field): \($0.message)" }.joined(separator: "\n")
+        default:
+            String(describing: error)
+        }
+    }
+}

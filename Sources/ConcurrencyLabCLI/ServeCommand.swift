@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import LabServer
+import Logging
+import MicroHTTP
+import Patterns
+import Runs
+
+/// `concurrency-lab serve`: the HTTP service. Every bound of DESIGN.md section 5 is a flag.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the API, the event streams and the browser page over HTTP.")
+
+    @OptionGroup(title: "Network") var network: NetworkOptions
+    @OptionGroup(title: "Runs") var runs: RunOptions
+    @OptionGroup(title: "Storage") var storage: StorageOptions
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "concurrency-lab")
+        let configuration = try makeConfiguration(logger: logger)
+        if !["127.0.0.1", "localhost", "::1"].contains(network.host) {
+            logger.warning("binding \(network.host): the service is reachable from other machines; consider --api-token")
+        }
+        let lab: LabServer
+        do {
+            lab = try await LabServer(configuration: configuration, logger: logger)
+            try lab.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
+        await withDiscardingTaskGroup { group in
+            group.addTask { await lab.run() }
+            group.addTask {
+                guard let signal = await signals.first() else { return }
+                logger.notice("received signal \(signal); draining (send it again to exit at once)")
+                signals.exitOnNextSignal()
+                await lab.shutdown()
+            }
+        }
+    }
+
+    private func makeConfiguration(logger: Logger) throws -> LabConfiguration {
+        var server = ServerConfiguration()
+        network.apply(to: &server)
+        server.logger = logger
+        var configuration = LabConfiguration(
+            server: server, runs: runs.runsConfiguration(), databasePath: storage.db,
+            maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),
+            maxSubscribers: network.maxSubscribers,
+            apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"])
+        configuration.keepRuns = storage.keepRuns
+        configuration.keepDays = storage.keepDays
+        return configuration
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import MicroHTTP
+import Patterns
+import Runs
+
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .long, help: "Address to bind. Anything but loopback is reachable from other machines.")
+    var host = "127.0.0.1"
+    @Option(name: .long, help: "Port to bind; 0 picks a free one (the chosen port is logged).")
+    var port = 8080
+    @Option(name: .long, help: "Server threads (libmicrohttpd's thread pool); default: one per core.")
+    var threads: Int?
+    @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
+    var maxInFlight = 256
+    @Option(name: .long, help: "Seconds a request may take before it is answered 503 and cancelled.")
+    var requestTimeout = 30
+    @Option(name: .long, help: "Largest request body in bytes; larger gets 413.")
+    var maxBodyBytes = 64 * 1024
+    @Option(name: .long, help: "Open connections at most.")
+    var connectionLimit = 4_096
+    @Option(name: .long, help: "Open connections per client address at most (0: no limit).")
+    var perIpConnectionLimit = 0
+    @Option(name: .long, help: "Seconds an idle or slow connection is kept.")
+    var connectionTimeout = 30
+    @Option(name: .long, help: "Event streams open at once; more get 503.")
+    var maxSubscribers = 2_000
+    @Option(name: .long, help: "Seconds between SSE heartbeat comments.")
+    var heartbeatSeconds = 15
+    @Option(name: .long, help: "Seconds graceful shutdown waits for in-flight work before cancelling it.")
+    var shutdownGrace = 10
+    @Option(name: .long, help: "Require 'Authorization: Bearer TOKEN' for POST and DELETE (or set LAB_API_TOKEN).")
+    var apiToken: String?
+
+    func apply(to server: inout ServerConfiguration) {
+        server.host = host
+        server.port = UInt16(port)
+        if let threads { server.threadPoolSize = threads }
+        server.maxInFlight = maxInFlight
+        server.requestTimeout = .seconds(requestTimeout)
+        server.maxBodyBytes = maxBodyBytes
+        server.connectionLimit = connectionLimit
+        server.perIPConnectionLimit = perIpConnectionLimit
+        server.connectionTimeout = connectionTimeout
+        server.maxStreams = maxSubscribers
+        server.shutdownGrace = .seconds(shutdownGrace)
+    }
+
+    mutating func validate() throws {
+        try bound("--port", port, 0...65_535)
+        try bound("--max-in-flight", maxInFlight, 1...100_000)
+        try bound("--request-timeout", requestTimeout, 1...3_600)
+        try bound("--max-body-bytes", maxBodyBytes, 1_024...(64 * 1024 * 1024))
+        try bound("--connection-limit", connectionLimit, 1...1_000_000)
+        try bound("--per-ip-connection-limit", perIpConnectionLimit, 0...1_000_000)
+        try bound("--connection-timeout", connectionTimeout, 1...3_600)
+        try bound("--max-subscribers", maxSubscribers, 1...100_000)
+        try bound("--heartbeat-seconds", heartbeatSeconds, 1...3_600)
+        try bound("--shutdown-grace", shutdownGrace, 0...600)
+        if let threads { try bound("--threads", threads, 1...256) }
+    }
+}
+
+struct RunOptions: ParsableArguments {
+    @Option(name: .long, help: "Runs active at once; more get 429 at once.")
+    var maxConcurrentRuns = 64
+    @Option(name: .long, help: "Most tasks or items in a run (gather has its own bound).")
+    var maxCount = 100_000
+    @Option(name: .long, help: "Most tasks in a gather run.")
+    var maxGatherCount = 1_000_000
+    @Option(name: .long, help: "Longest delay parameter, in milliseconds.")
+    var maxDelayMs = 60_000
+    @Option(name: .long, help: "Longest planned duration of a run, in seconds.")
+    var maxRunSeconds = 300
+    @Option(name: .long, help: "Longest ?wait=, in seconds.")
+    var maxWait = 60
+    @Option(name: .long, help: "Task spans kept per run; aggregates count past it.")
+    var spanCap = 10_000
+    @Option(name: .long, help: "Finished runs kept in memory (all of them are in the store).")
+    var keepInMemory = 1_000
+
+    func runsConfiguration() -> RunsConfiguration {
+        let limits = PatternLimits(
+            maxCount: maxCount, maxGatherCount: maxGatherCount, maxDelayMs: maxDelayMs,
+            maxPlannedDuration: .seconds(maxRunSeconds), spanCap: spanCap)
+        return RunsConfiguration(
+            limits: limits, maxConcurrentRuns: maxConcurrentRuns, keepFinishedInMemory: keepInMemory,
+            eventCap: spanCap * 4)
+    }
+
+    mutating func validate() throws {
+        try bound("--max-concurrent-runs", maxConcurrentRuns, 1...100_000)
+        try bound("--max-count", maxCount, 1...10_000_000)
+        try bound("--max-gather-count", maxGatherCount, 1...10_000_000)
+        try bound("--max-delay-ms", maxDelayMs, 0...3_600_000)
+        try bound("--max-run-seconds", maxRunSeconds, 1...86_400)
+        try bound("--max-wait", maxWait, 0...3_600)
+        try bound("--span-cap", spanCap, 0...1_000_000)
+        try bound("--keep-in-memory", keepInMemory, 0...1_000_000)
+    }
+}
+
+struct StorageOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite file for run history (its folder is created), or :memory: for none.")
+    var db = ":memory:"
+    @Option(name: .long, help: "Runs kept in the store; the oldest are pruned.")
+    var keepRuns = 10_000
+    @Option(name: .long, help: "Also prune runs older than this many days.")
+    var keepDays: Int?
+
+    mutating func validate() throws {
+        try bound("--keep-runs", keepRuns, 1...100_000_000)
+        if let keepDays { try bound("--keep-days", keepDays, 1...36_500) }
+    }
+}
+
+func bound(_ flag: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(flag) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+    }
+}

@@ -1,0 +1,13 @@
+import MicroHTTP
+import Patterns
+
+/// JSON responses, serialised with the direct writer (no `JSONEncoder` on the hot path).
+enum JSONResponse {
+    static func make(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> Response {
+        make(status, bytes: value.serializedBytes(), headers: headers)
+    }
+
+    static func make(_ status: Int, bytes: [UInt8], headers: [(String, String)] = []) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
+    }
+}

@@ -1,0 +1,16 @@
+import Patterns
+import Runs
+
+/// Every way a request can fail in LabServer. `ProblemResponse.make(for:)` is the one place
+/// that turns these (and the Runs layer's errors) into statuses and problem bodies.
+public enum LabError: Error, Sendable {
+    case notFound(String)
+    case methodNotAllowed(allowed: [String])
+    /// 400 with where it went wrong (a JSON parse error's byte offset, a bad query value).
+    case badRequest(String, field: String? = nil)
+    case unsupportedMediaType(String)
+    case notAcceptable(String)
+    case runs(RunsError)
+    case tooManySubscribers(limit: Int)
+    case unauthorized
+}

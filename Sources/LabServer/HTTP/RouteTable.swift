@@ -1,0 +1,69 @@
+/// A path template such as `/runs/{id}/events`, matched segment by segment.
+public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
+    enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    let segments: [Segment]
+    public let description: String
+
+    public init(_ template: String) {
+        description = template
+        segments = template.split(separator: "/").map { part in
+            part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
+    }
+
+    /// The parameters when `pathSegments` match, nil otherwise.
+    func match(_ pathSegments: [Substring]) -> [String: String]? {
+        guard pathSegments.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, part) in zip(segments, pathSegments) {
+            switch segment {
+            case .literal(let literal): guard part == literal else { return nil }
+            case .parameter(let name): parameters[name] = String(part)
+            }
+        }
+        return parameters
+    }
+}
+
+/// The routes: the one table that says what this server answers. Matching tells a path
+/// nobody serves (404) from a method the path does not allow (405 with `Allow`).
+public struct RouteTable<Handler: Sendable>: Sendable {
+    public struct Route: Sendable {
+        public let method: String
+        public let template: PathTemplate
+        public let handler: Handler
+    }
+
+    public enum Match {
+        case found(Route, parameters: [String: String])
+        case methodNotAllowed(allowed: [String])
+        case notFound
+    }
+
+    public private(set) var routes: [Route] = []
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ template: String, _ handler: Handler) {
+        routes.append(Route(method: method, template: PathTemplate(template), handler: handler))
+    }
+
+    public func match(method: String, path: String) -> Match {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        var allowed: [String] = []
+        for route in routes {
+            guard let parameters = route.template.match(segments) else { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .found(route, parameters: parameters)
+            }
+            allowed.append(route.method)
+        }
+        if allowed.isEmpty { return .notFound }
+        if allowed.contains("GET") { allowed.append("HEAD") }
+        return .methodNotAllowed(allowed: allowed)
+    }
+}

@@ -1,0 +1,101 @@
+import MicroHTTP
+import Patterns
+import Runs
+
+/// The run routes: launch, read, long-poll, list, cancel. Each reads: parse -> validate ->
+/// call the registry -> encode.
+struct RunHandlers: Sendable {
+    let registry: RunRegistry
+    let configuration: LabConfiguration
+    let streams: EventStreamHandler
+
+    /// Waits are cut this much short of the request deadline, so a long poll answers 202
+    /// (still running) instead of running into the server's timeout.
+    private var waitCeiling: Duration {
+        min(configuration.maxWait, configuration.server.requestTimeout - .seconds(1))
+    }
+
+    func launch(_ request: Request, pattern: String) async throws(LabError) -> Response {
+        let wantsStream = Self.accepts(request, "text/event-stream")
+        let wait = try WaitParameter.parse(request, maxWait: configuration.maxWait)
+        let parameters = try RunInputDecoder.parameters(of: request)
+        let live: LiveRun
+        do {
+            live = try await registry.launch(pattern: pattern, parameters: parameters)
+        } catch {
+            throw .runs(error)
+        }
+        let location = [("Location", "/runs/\(live.id)")]
+        if wantsStream {
+            return try streams.stream(live.log, after: 0, status: 201, extraHeaders: location)
+        }
+        guard let wait else { return JSONResponse.make(201, live.snapshot().json(), headers: location) }
+        let ended = await live.finished.wait(timeout: min(wait, waitCeiling))
+        return JSONResponse.make(ended ? 200 : 202, live.snapshot().json(), headers: location)
+    }
+
+    func run(_ request: Request, id: String) async throws(LabError) -> Response {
+        let wait = try WaitParameter.parse(request, maxWait: configuration.maxWait)
+        if let wait, let live = await registry.live(id: id) {
+            _ = await live.finished.wait(timeout: min(wait, waitCeiling))
+            return JSONResponse.make(200, live.snapshot().json())
+        }
+        do {
+            return JSONResponse.make(200, try await registry.record(id: id).json())
+        } catch {
+            throw .runs(error)
+        }
+    }
+
+    func list(_ request: Request) async throws(LabError) -> Response {
+        let query = try Self.runQuery(request)
+        let page: RunPage
+        do {
+            page = try await registry.list(query)
+        } catch {
+            throw .runs(error)
+        }
+        return JSONResponse.make(
+            200, ["runs": .array(page.runs.map { $0.json(summary: true) }), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null])
+    }
+
+    func cancel(id: String) async throws(LabError) -> Response {
+        do {
+            return JSONResponse.make(202, try await registry.cancel(id: id).json())
+        } catch {
+            throw .runs(error)
+        }
+    }
+
+    static func runQuery(_ request: Request) throws(LabError) -> RunQuery {
+        var query = RunQuery()
+        for (name, value) in request.queryFields {
+            switch name {
+            case "pattern": query.pattern = value
+            case "status":
+                guard let status = RunStatus(rawValue: value) else {
+                    let accepted = RunStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw .badRequest("status must be one of \(accepted)", field: "status")
+                }
+                query.status = status
+            case "limit":
+                guard let limit = Int(value), (1...500).contains(limit) else {
+                    throw .badRequest("limit must be an integer from 1 to 500", field: "limit")
+                }
+                query.limit = limit
+            case "cursor":
+                guard RunIDGenerator.isWellFormed(value) else {
+                    throw .badRequest("cursor must be a next_cursor value from a previous page", field: "cursor")
+                }
+                query.before = value
+            default:
+                throw .badRequest("unknown query parameter '\(name)'; accepted: pattern, status, limit, cursor", field: name)
+            }
+        }
+        return query
+    }
+
+    static func accepts(_ request: Request, _ mediaType: String) -> Bool {
+        request.header("Accept")?.lowercased().contains(mediaType) ?? false
+    }
+}

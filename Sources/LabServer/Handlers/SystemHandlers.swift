@@ -1,0 +1,44 @@
+import Foundation
+import MicroHTTP
+import Patterns
+import Runs
+
+/// `GET /healthz`, `GET /openapi.yaml`, `GET /metrics`.
+struct SystemHandlers: Sendable {
+    let startedAt: ContinuousClock.Instant
+    let openAPI: [UInt8]
+    let metrics: LabMetrics
+
+    func health() -> Response {
+        let uptime = startedAt.duration(to: .now).milliseconds / 1000
+        return JSONResponse.make(
+            200,
+            ["status": "ok", "version": .string(LabConfiguration.version), "uptime_s": .double((uptime * 10).rounded() / 10)])
+    }
+
+    func openAPIDocument() -> Response {
+        Response(status: 200, headers: [("Content-Type", "application/yaml")], body: .bytes(openAPI))
+    }
+
+    func metricsText(registry: RunRegistry, server: ServerStats?) async -> Response {
+        let statistics = await registry.statistics
+        metrics.runsActive.record(await registry.activeCount)
+        for (pattern, count) in statistics.started {
+            metrics.set("lab_runs_started_total", count, labels: [("pattern", pattern)])
+        }
+        for (key, count) in statistics.ended {
+            metrics.set("lab_runs_ended_total", count, labels: [("pattern", key.pattern), ("status", key.status.rawValue)])
+        }
+        metrics.set("lab_admission_rejections_total", statistics.rejected, labels: [("reason", "too_many_runs")])
+        if let server {
+            metrics.set("lab_admission_rejections_total", server.admissionRejections, labels: [("reason", "in_flight")])
+            metrics.set("lab_admission_rejections_total", server.streamRejections, labels: [("reason", "streams")])
+            metrics.set("lab_http_request_timeouts_total", server.requestTimeouts)
+            metrics.set("lab_http_in_flight", server.requestsInFlight)
+            metrics.set("lab_http_open_streams", server.openStreams)
+        }
+        return Response(
+            status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            body: .bytes(metrics.render()))
+    }
+}

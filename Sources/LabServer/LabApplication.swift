@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import MicroHTTP
+import Patterns
+import Runs
+
+/// The one route table, and the dispatch from a request to its handler.
+///
+/// Routes that never wait (health, catalog, static files, the spec) answer on the server's
+/// thread through `respondImmediately`; the rest run as tasks through `respond`.
+public final class LabApplication: HTTPHandler {
+    enum Endpoint: Sendable {
+        case health, patterns, pattern, launch, runs, run, events, cancel, openAPI, metrics, page
+        var isImmediate: Bool {
+            switch self {
+            case .health, .patterns, .pattern, .openAPI, .page: true
+            case .launch, .runs, .run, .events, .cancel, .metrics: false
+            }
+        }
+    }
+
+    static let routes: RouteTable<Endpoint> = {
+        var table = RouteTable<Endpoint>()
+        table.add("GET", "/", .page)
+        table.add("GET", "/healthz", .health)
+        table.add("GET", "/patterns", .patterns)
+        table.add("GET", "/patterns/{name}", .pattern)
+        table.add("POST", "/patterns/{name}/runs", .launch)
+        table.add("GET", "/runs", .runs)
+        table.add("GET", "/runs/{id}", .run)
+        table.add("DELETE", "/runs/{id}", .cancel)
+        table.add("GET", "/runs/{id}/events", .events)
+        table.add("GET", "/openapi.yaml", .openAPI)
+        table.add("GET", "/metrics", .metrics)
+        return table
+    }()
+
+    let registry: RunRegistry
+    let configuration: LabConfiguration
+    let metrics: LabMetrics
+    let staticFiles: StaticFiles
+    let catalog: CatalogHandlers
+    let system: SystemHandlers
+    let runHandlers: RunHandlers
+    let streams: EventStreamHandler
+    let serverStatistics: @Sendable () -> ServerStats?
+
+    init(
+        registry: RunRegistry, configuration: LabConfiguration, staticFiles: StaticFiles, openAPI: [UInt8],
+        metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?
+    ) {
+        self.registry = registry
+        self.configuration = configuration
+        self.metrics = metrics
+        self.staticFiles = staticFiles
+        self.serverStatistics = serverStatistics
+        catalog = CatalogHandlers(catalog: registry.catalog)
+        system = SystemHandlers(startedAt: .now, openAPI: openAPI, metrics: metrics)
+        streams = EventStreamHandler(
+            heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
+            maxSubscribers: configuration.maxSubscribers, metrics: metrics)
+        runHandlers = RunHandlers(registry: registry, configuration: configuration, streams: streams)
+    }
+
+    public func respondImmediately(to request: Request) -> Response? {
+        let started = ContinuousClock.now
+        let (route, response): (String, Response)
+        switch Self.routes.match(method: request.method, path: request.path) {
+        case .found(let found, let parameters):
+            guard found.handler.isImmediate else { return nil }
+            route = found.template.description
+            response = answer(immediate: found.handler, request, parameters)
+        case .methodNotAllowed(let allowed):
+            route = "unmatched"
+            response = ProblemResponse.make(for: .methodNotAllowed(allowed: allowed), instance: request.path)
+        case .notFound:
+            route = "static"
+            response = staticFile(request)
+        }
+        return finish(response, request, route: route, started: started)
+    }
+
+    public func respond(to request: Request) async -> Response {
+        let started = ContinuousClock.now
+        guard case .found(let found, let parameters) = Self.routes.match(method: request.method, path: request.path) else {
+            return respondImmediately(to: request) ?? ProblemResponse.make(for: .notFound(request.path))
+        }
+        let response: Response
+        do {
+            response = try await answer(found.handler, request, parameters)
+        } catch {
+            response = ProblemResponse.make(for: error, instance: request.path)
+        }
+        return finish(response, request, route: found.template.description, started: started)
+    }
+
+    private func answer(immediate endpoint: Endpoint, _ request: Request, _ parameters: [String: String]) -> Response {
+        switch endpoint {
+        case .page: return staticFile(request)
+        case .health: return system.health()
+        case .patterns: return catalog.patterns()
+        case .openAPI: return system.openAPIDocument()
+        case .pattern:
+            do {
+                return try catalog.pattern(named: parameters["name"] ?? "")
+            } catch {
+                return ProblemResponse.make(for: error, instance: request.path)
+            }
+        default: preconditionFailure("\(endpoint) is not answered immediately")
+        }
+    }
+
+    private func answer(_ endpoint: Endpoint, _ request: Request, _ parameters: [String: String]) async throws(LabError) -> Response {
+        let id = parameters["id"] ?? ""
+        switch endpoint {
+        case .launch:
+            try authorize(request)
+            return try await runHandlers.launch(request, pattern: parameters["name"] ?? "")
+        case .runs: return try await runHandlers.list(request)
+        case .run: return try await runHandlers.run(request, id: id)
+        case .cancel:
+            try authorize(request)
+            return try await runHandlers.cancel(id: id)
+        case .events:
+            let after = try EventStreamHandler.resumePoint(request)
+            let log: EventLog
+            do {
+                log = try await registry.eventLog(id: id)
+            } catch {
+                throw .runs(error)
+            }
+            return try streams.stream(log, after: after)
+        case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
+        default: return answer(immediate: endpoint, request, parameters)
+        }
+    }
+
+    private func staticFile(_ request: Request) -> Response {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path)
+        }
+        return staticFiles.response(for: request.path, ifNoneMatch: request.header("If-None-Match"))
+            ?? ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path)
+    }
+
+    private func authorize(_ request: Request) throws(LabError) {
+        guard let token = configuration.apiToken else { return }
+        guard request.header("Authorization") == "Bearer \(token)" else { throw .unauthorized }
+    }
+
+    /// Adds the cross-origin header to GET answers (another origin's page may read runs and
+    /// subscribe to streams) and records the request's metrics.
+    private func finish(_ response: Response, _ request: Request, route: String, started: ContinuousClock.Instant) -> Response {
+        var response = response
+        if request.method == "GET" || request.method == "HEAD", !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            response.headers.append(("Access-Control-Allow-Origin", "*"))
+        }
+        metrics.recordRequest(route: route, method: request.method, status: response.status, duration: started.duration(to: .now))
+        return response
+    }
+}

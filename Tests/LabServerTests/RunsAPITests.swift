@@ -1,0 +1,131 @@
+import Foundation
+import Patterns
+import Testing
+
+@Suite struct RunsAPITests {
+    @Test func launchWithWait_returnsTheFinishedRunWithPassingChecksAndATimeline() async throws {
+        try await LabTestServer.with { server in
+            let response = try await server.request(
+                "POST", "/patterns/gather/runs?wait=10", json: ["count": 10, "delay_ms": 20])
+            #expect(response.status == 200)
+            let run = try #require(response.json)
+            #expect(run["status"] == "succeeded")
+            #expect(run["checks_passed"] == true)
+            #expect(run["timeline"]?["spans"]?.arrayValue?.count == 10)
+            #expect(response.header("Location") == "/runs/\(run["id"]?.stringValue ?? "")")
+            #expect(response.header("X-Request-Id")?.isEmpty == false)
+        }
+    }
+
+    @Test func everyCatalogPattern_withItsDefaults_finishesWithEveryCheckPassing() async throws {
+        let configuration = LabTestServer.configuration { $0.runs.maxConcurrentRuns = 64 }
+        try await LabTestServer.with(configuration) { server in
+            let catalog = try #require(try await server.request("GET", "/patterns").json?["patterns"]?.arrayValue)
+            let names = catalog.compactMap { $0["name"]?.stringValue }
+            #expect(!names.isEmpty)
+            let runs = try await withThrowingTaskGroup(of: (String, JSONValue).self) { group in
+                for name in names { group.addTask { (name, try await server.runToEnd(name)) } }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            for name in names {
+                let run = runs[name]
+                #expect(run?["status"] == "succeeded", "\(name): \(run?.serialized() ?? "no run")")
+                let failed = run?["checks"]?.arrayValue?.filter { $0["passed"] != true } ?? []
+                #expect(failed.isEmpty, "\(name) failed checks: \(JSONValue.array(failed).serialized())")
+            }
+        }
+    }
+
+    @Test func launchWithoutWait_is201WithLocation_andTheRunCanBeLongPolled() async throws {
+        try await LabTestServer.with { server in
+            let launched = try await server.request("POST", "/patterns/gather/runs", json: ["count": 3, "delay_ms": 50])
+            #expect(launched.status == 201)
+            let location = try #require(launched.header("Location"))
+            let polled = try await server.request("GET", location + "?wait=10")
+            #expect(polled.status == 200)
+            #expect(polled.json?["status"] == "succeeded")
+        }
+    }
+
+    @Test func shortWait_on_aLongRun_is202WithTheRunStillGoing() async throws {
+        try await LabTestServer.with { server in
+            let response = try await server.request(
+                "POST", "/patterns/gather/runs", json: ["count": 1, "delay_ms": 60_000],
+                headers: [("Prefer", "wait=0.05")])
+            #expect(response.status == 202)
+            #expect(response.json?["status"] == "running")
+        }
+    }
+
+    @Test func formFields_queryParameters_andCurlsDefaultContentType_areAllRead() async throws {
+        try await LabTestServer.with { server in
+            let form = try await server.client().request(
+                "POST", "/patterns/gather/runs?wait=10", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array("count=4&delay_ms=1".utf8))
+            #expect(form.json?["params"]?["count"] == 4)
+            let query = try await server.request("POST", "/patterns/gather/runs?wait=10&count=5&delay_ms=1")
+            #expect(query.json?["params"]?["count"] == 5)
+            let curlJSON = try await server.client().request(
+                "POST", "/patterns/gather/runs?wait=10", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array(#"{"count":6,"delay_ms":1}"#.utf8))
+            #expect(curlJSON.json?["params"]?["count"] == 6)
+        }
+    }
+
+    @Test func cancellingARunningRun_is202_thenTheRunEndsCancelled_andASecondCancelIs409() async throws {
+        try await LabTestServer.with { server in
+            let launched = try await server.request("POST", "/patterns/gather/runs", json: ["count": 5, "delay_ms": 60_000])
+            let id = try #require(launched.json?["id"]?.stringValue)
+            let cancel = try await server.request("DELETE", "/runs/\(id)")
+            #expect(cancel.status == 202)
+            let ended = try await server.request("GET", "/runs/\(id)?wait=10")
+            #expect(ended.json?["status"] == "cancelled")
+            #expect(ended.json?["timeline"]?["outcomes"]?["cancelled"] == 5)
+            let again = try await server.request("DELETE", "/runs/\(id)")
+            #expect(again.status == 409)
+            #expect(again.header("Content-Type") == "application/problem+json")
+        }
+    }
+
+    @Test func overTheConcurrentRunLimit_theExcessGets429AtOnce_andTheAdmittedRunsFinish() async throws {
+        let configuration = LabTestServer.configuration { $0.runs.maxConcurrentRuns = 3 }
+        try await LabTestServer.with(configuration) { server in
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 300])
+                #expect(response.status == 201)
+                ids.append(response.json?["id"]?.stringValue ?? "")
+            }
+            let refused = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2])
+            #expect(refused.status == 429)
+            #expect(refused.header("Retry-After") == "1")
+            #expect(refused.json?["type"] == "urn:concurrency-lab:problem:too-many-runs")
+            for id in ids {
+                #expect(try await server.request("GET", "/runs/\(id)?wait=10").json?["status"] == "succeeded")
+            }
+            let admittedAgain = try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 1])
+            #expect(admittedAgain.status == 200)
+        }
+    }
+
+    @Test func listing_filtersByPatternAndStatus_andPagesWithACursor() async throws {
+        try await LabTestServer.with { server in
+            for count in 1...5 { _ = try await server.runToEnd("gather", ["count": .int(count), "delay_ms": 0]) }
+            let launched = try await server.request("POST", "/patterns/gather/runs", json: ["count": 1, "delay_ms": 60_000])
+            let runningID = try #require(launched.json?["id"]?.stringValue)
+            let running = try await server.request("GET", "/runs?status=running")
+            #expect(running.json?["runs"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [runningID])
+            var counts: [Int] = []
+            var cursor: String?
+            repeat {
+                let target = "/runs?status=succeeded&pattern=gather&limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try #require(try await server.request("GET", target).json)
+                counts += page["runs"]?.arrayValue?.compactMap { $0["params"]?["count"]?.intValue } ?? []
+                #expect(page["runs"]?.arrayValue?.allSatisfy { $0["timeline"] == nil } == true)
+                cursor = page["next_cursor"]?.stringValue
+            } while cursor != nil
+            #expect(counts == [5, 4, 3, 2, 1])
+            _ = try await server.request("DELETE", "/runs/\(runningID)")
+        }
+    }
+}

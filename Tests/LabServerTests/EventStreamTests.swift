@@ -1,0 +1,135 @@
+import Foundation
+import Patterns
+import Testing
+import TestSupport
+
+@Suite struct EventStreamTests {
+    private func launch(_ server: LabTestServer, _ params: JSONValue) async throws -> String {
+        let response = try await server.request("POST", "/patterns/gather/runs", json: params)
+        return try #require(response.json?["id"]?.stringValue)
+    }
+
+    @Test func aRunsFullStream_hasIncreasingIdsFromOne_andEndsWithRunFinished() async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 5, "delay_ms": 20])
+            let (head, reader) = try await server.events("/runs/\(id)/events")
+            #expect(head.status == 200)
+            #expect(head.header("Content-Type") == "text/event-stream; charset=utf-8")
+            #expect(head.header("Cache-Control") == "no-cache")
+            #expect(head.header("X-Accel-Buffering") == "no")
+            #expect(head.header("Access-Control-Allow-Origin") == "*")
+            let frames = try await reader.readAll()
+            #expect(frames.first?.retry == 2000)
+            let events = frames.filter { $0.event != nil }
+            #expect(events.compactMap(\.id) == Array(1...events.count))
+            #expect(events.first?.event == "run.started")
+            #expect(events.last?.event == "run.finished")
+            #expect(events.filter { $0.event == "task.finished" }.count == 5)
+            let finished = try JSONValue.parse(events.last?.data ?? "")
+            #expect(finished["status"] == "succeeded")
+            #expect(events.allSatisfy { $0.data.map { !$0.contains("\n") } ?? false })
+        }
+    }
+
+    @Test func reconnectingWithLastEventID_replaysExactlyTheEventsAfterIt() async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 4, "delay_ms": 10])
+            let all = try await server.events("/runs/\(id)/events").1.readAll().filter { $0.event != nil }
+            let resumed = try await server.events("/runs/\(id)/events", headers: [("Last-Event-ID", "5")]).1.readAll()
+            #expect(resumed.filter { $0.event != nil } == Array(all.dropFirst(5)))
+            let after = try await server.events("/runs/\(id)/events?after=\(all.count - 1)").1.readAll()
+            #expect(after.compactMap(\.event) == ["run.finished"])
+        }
+    }
+
+    @Test func launchAndStream_inOneRequest() async throws {
+        try await LabTestServer.with { server in
+            let client = try server.client()
+            let body = #"{"count":3,"delay_ms":5}"#
+            try await client.send(
+                "POST /patterns/gather/runs HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let head = try await client.readHead()
+            #expect(head.status == 201)
+            #expect(head.header("Location")?.hasPrefix("/runs/") == true)
+            let events = try await SSEReader(client: client).readAll().compactMap(\.event)
+            #expect(events.first == "run.started")
+            #expect(events.last == "run.finished")
+        }
+    }
+
+    @Test func twoHundredSubscribers_allReceiveEveryEvent() async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 20, "delay_ms": 300, "jitter_ms": 200])
+            let readers = try await withThrowingTaskGroup(of: SSEReader.self) { group in
+                for _ in 0..<200 { group.addTask { try await server.events("/runs/\(id)/events").1 } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let streams = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for reader in readers { group.addTask { try await reader.readAll().compactMap(\.id) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let expected = try await server.events("/runs/\(id)/events").1.readAll().compactMap(\.id)
+            #expect(expected.count > 40)
+            #expect(streams.count == 200)
+            #expect(streams.allSatisfy { $0 == expected })
+        }
+    }
+
+    @Test(arguments: [("Last-Event-ID", "abc"), ("Last-Event-ID", "-3")])
+    func badResumePoint_is400NamingIt(header: String, value: String) async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 1, "delay_ms": 0])
+            let response = try await server.request("GET", "/runs/\(id)/events", headers: [(header, value)])
+            #expect(response.status == 400)
+            #expect(response.json?["errors"]?.arrayValue?.first?["field"] == .string(header))
+            let after = try await server.request("GET", "/runs/\(id)/events?after=x")
+            #expect(after.status == 400)
+        }
+    }
+
+    @Test func overTheSubscriberLimit_theExcessGets503() async throws {
+        let configuration = LabTestServer.configuration { $0.maxSubscribers = 2 }
+        try await LabTestServer.with(configuration) { server in
+            let id = try await launch(server, ["count": 1, "delay_ms": 60_000])
+            let first = try await server.events("/runs/\(id)/events")
+            let second = try await server.events("/runs/\(id)/events")
+            #expect(first.0.status == 200 && second.0.status == 200)
+            let third = try await server.request("GET", "/runs/\(id)/events")
+            #expect(third.status == 503)
+            #expect(third.json?["type"] == "urn:concurrency-lab:problem:too-many-subscribers")
+            _ = try await server.request("DELETE", "/runs/\(id)")
+            #expect(try await first.1.readAll().last?.event == "run.finished")
+        }
+    }
+
+    @Test func cancellingMidRun_endsTheStreamWithACancelledRun() async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 3, "delay_ms": 60_000])
+            let (_, reader) = try await server.events("/runs/\(id)/events")
+            var started = 0
+            while started < 3, let frame = try await reader.next() {
+                if frame.event == "task.started" { started += 1 }
+            }
+            _ = try await server.request("DELETE", "/runs/\(id)")
+            let rest = try await reader.readAll()
+            #expect(rest.filter { $0.event == "task.cancelled" }.count == 3)
+            #expect(rest.last?.event == "run.finished")
+            #expect(try JSONValue.parse(rest.last?.data ?? "")["status"] == "cancelled")
+        }
+    }
+
+    @Test func shutdown_endsOpenStreamsWithAFinalEvent() async throws {
+        var captured: SSEReader?
+        let id = try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 2, "delay_ms": 60_000])
+            let (_, reader) = try await server.events("/runs/\(id)/events")
+            _ = try await reader.next()  // retry
+            captured = reader
+            return id
+        }
+        let frames = try await (try #require(captured)).readAll()
+        let last = try #require(frames.last)
+        #expect(last.event == "run.finished" || last.event == "server.shutdown")
+        #expect(frames.contains { $0.event == "run.finished" && $0.data?.contains(id) == true })
+    }
+}

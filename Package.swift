@@ -74,6 +74,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks/MicroHTTPBench: the MicroHTTP fast path against Benchmarks/reference/hello.c.
+        .executableTarget(
+            name: "MicroHTTPBench",
+            dependencies: ["MicroHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/MicroHTTPBench",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Patterns"],

@@ -52,11 +52,14 @@ struct Daemon: @unchecked Sendable {
         _ configuration: ServerConfiguration, cls: UnsafeMutableRawPointer,
         logSink: UnsafeMutablePointer<cmhd_log_sink>, address: UnsafeMutablePointer<sockaddr_in>
     ) -> [MHD_OptionItem] {
-        [
+        // One thread is libmicrohttpd's plain internal thread: it warns about a pool of 1.
+        let pool = configuration.threadPoolSize > 1
+            ? [cmhd_option_int(.THREAD_POOL_SIZE, configuration.threadPoolSize)] : []
+        return [
             // First, so that even start-up messages go through it.
             cmhd_option_logger(logSink),
             cmhd_option_pointer(.SOCK_ADDR, UnsafeMutableRawPointer(address)),
-            cmhd_option_int(.THREAD_POOL_SIZE, max(1, configuration.threadPoolSize)),
+        ] + pool + [
             cmhd_option_int(.CONNECTION_MEMORY_LIMIT, configuration.connectionMemoryLimit),
             cmhd_option_int(.CONNECTION_LIMIT, configuration.connectionLimit),
             cmhd_option_int(.PER_IP_CONNECTION_LIMIT, configuration.perIPConnectionLimit),

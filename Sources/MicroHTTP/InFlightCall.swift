@@ -47,8 +47,13 @@ final class InFlightCall: Sendable {
             state.timer = timer
             return state.isClaimed
         }
-        // The handler may have won before the handles were stored; its timer is still running.
-        if alreadyAnswered { timer.cancel() }
+        // Someone may have won before the handles were stored, so could not cancel the others:
+        // the handler's timer, or (when the timer won) the handler. Cancelling a task that has
+        // already delivered is harmless: a stream's producer runs in a task of its own.
+        if alreadyAnswered {
+            timer.cancel()
+            handlerTask.cancel()
+        }
     }
 
     /// Shutdown's deadline passed: cancel the handler and answer 503.

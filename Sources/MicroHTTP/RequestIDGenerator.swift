@@ -9,13 +9,8 @@ final class RequestIDGenerator: Sendable {
     /// The longest client-supplied id accepted as is.
     static let maximumLength = 128
 
-    private let prefix: String
+    private let prefix = UInt32.random(in: 0..<(1 << 24))
     private let counter = Atomic<UInt32>(0)
-
-    init() {
-        let random = UInt32.random(in: 0..<(1 << 24))
-        prefix = RequestIDGenerator.hex(random, digits: 6) + "-"
-    }
 
     /// The client's id if it is acceptable, otherwise a new one.
     func id(echoing clientID: String?) -> String {
@@ -23,9 +18,17 @@ final class RequestIDGenerator: Sendable {
         return next()
     }
 
+    /// Written digit by digit into the string's own storage: this runs once per request on the
+    /// fast path, where formatting and concatenating strings cost more than the rest of it.
     func next() -> String {
         let number = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return prefix + RequestIDGenerator.hex(number, digits: 8)
+        let prefix = prefix
+        return String(unsafeUninitializedCapacity: 15) { bytes in
+            for index in 0..<6 { bytes[index] = Self.hexDigit(prefix >> (20 - 4 * index)) }
+            bytes[6] = UInt8(ascii: "-")
+            for index in 0..<8 { bytes[7 + index] = Self.hexDigit(number >> (28 - 4 * index)) }
+            return 15
+        }
     }
 
     /// 1 to 128 visible ASCII characters (no spaces or controls): safe to echo in a header and
@@ -36,8 +39,8 @@ final class RequestIDGenerator: Sendable {
         return utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
     }
 
-    private static func hex(_ value: UInt32, digits: Int) -> String {
-        let text = String(value, radix: 16)
-        return text.count >= digits ? text : String(repeating: "0", count: digits - text.count) + text
+    private static func hexDigit(_ value: UInt32) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }

@@ -127,6 +127,21 @@ struct StreamingTests {
         }
     }
 
+    @Test func streamFromTheFastPath_isServedWithoutSuspendingForAHandler() async throws {
+        let handler = TestHandler(immediate: { _ in
+            .stream(contentType: "text/plain") { writer in
+                for word in ["a", "b", "c"] { try? await writer.write(word) }
+            }
+        })
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            let response = try await client.request("GET", "/words")
+            #expect(response.header("Transfer-Encoding") == "chunked")
+            #expect(response.text == "abc")
+            #expect(try await client.request("GET", "/again").text == "abc")
+        }
+    }
+
     @Test func streamLimit_refusesWith503() async throws {
         let release = Gate()
         let handler = TestHandler(async: { _ in

@@ -44,8 +44,8 @@ public final class RunRecorder: Sendable {
 
     /// Emits a per-task pattern event (`semaphore.acquired`, `queue.put`): kept up to the
     /// event cap, counted past it.
-    public func event(_ name: String, _ data: [String: JSONValue] = [:]) {
-        let now = clock.elapsedMs()
+    /// `data` is an autoclosure: past the cap a hot loop pays for a counter, not a dictionary.
+    public func event(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
         let admitted = state.withLock { state -> Bool in
             guard state.taskEvents < eventCap else {
                 state.eventsDropped += 1
@@ -54,7 +54,7 @@ public final class RunRecorder: Sendable {
             state.taskEvents += 1
             return true
         }
-        if admitted { sink.append(RunEvent(name: name, data: stamped(data, at: now))) }
+        if admitted { sink.append(RunEvent(name: name, data: stamped(data(), at: clock.elapsedMs()))) }
     }
 
     public func setTotal(_ total: Int) {

@@ -14,6 +14,8 @@ public final class ActivityCounter: Sendable {
     private struct State {
         var active = 0
         var waiters: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
+        /// Threads blocked in `blockUntilActive(atMost:)`, with their bound.
+        var blockedWaiters: [(limit: Int, wake: DispatchSemaphore)] = []
         var lastID: UInt64 = 0
     }
 
@@ -29,13 +31,35 @@ public final class ActivityCounter: Sendable {
     }
 
     public func end(_ count: Int = 1) {
-        let woken = state.withLock { state -> [UnsafeContinuation<Void, any Error>] in
+        let (woken, unblocked) = state.withLock { state -> ([UnsafeContinuation<Void, any Error>], [DispatchSemaphore]) in
             state.active -= count
-            guard state.active <= 0 else { return [] }
+            let active = state.active
+            let unblocked = state.blockedWaiters.filter { active <= $0.limit }.map(\.wake)
+            state.blockedWaiters.removeAll { active <= $0.limit }
+            guard active <= 0 else { return ([], unblocked) }
             defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            return (Array(state.waiters.values), unblocked)
         }
         for waiter in woken { waiter.resume() }
+        for thread in unblocked { thread.signal() }
+    }
+
+    /// Blocks the calling thread until at most `limit` agents are active: how a launcher
+    /// waits, synchronously, for the thread it just started to park or end. Fails after
+    /// `timeout` of wall time rather than hanging.
+    public func blockUntilActive(atMost limit: Int, timeout: Duration = .seconds(30)) {
+        let wake = DispatchSemaphore(value: 0)
+        let mustWait = state.withLock { state -> Bool in
+            guard state.active > limit else { return false }
+            state.blockedWaiters.append((limit, wake))
+            return true
+        }
+        guard mustWait else { return }
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        if wake.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
+            preconditionFailure("a launched thread neither parked nor ended within \(timeout)")
+        }
     }
 
     /// Suspends until nothing is active. Fails with `ActivityTimeout` after `timeout` of

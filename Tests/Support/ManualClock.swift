@@ -10,8 +10,8 @@ import Synchronization
 ///   sleeper leaves at once with `CancellationError` (before or after it registered).
 /// - `blockThread(until:)` blocks the calling thread (no suspension) until `advance`
 ///   reaches the deadline: blocking work in manual time, for `RunClock.blockThread`.
-/// - `advance(to:)` wakes every sleeper and blocked thread that is due, in deadline order
-///   (ties in the order they began waiting), all seeing the new time.
+/// - `advance(to:)` wakes every sleeper and then every blocked thread that is due, each in
+///   deadline order (ties in the order they began waiting), all seeing the new time.
 ///
 /// It reports blocked threads to its `ActivityCounter`: a thread that blocks stops being
 /// active, and `advance` marks it active again before letting it go.
@@ -120,8 +120,31 @@ public final class ManualClock: Clock, Sendable {
         advance(to: now.advanced(by: duration))
     }
 
-    /// Moves the time to `instant` (never backwards) and wakes whoever is due.
+    /// Moves the time to `instant` (never backwards) and wakes whoever is due: sleeping
+    /// tasks first, then blocked threads, each in deadline order.
     public func advance(to instant: Instant) {
+        let due = takeDue(upTo: instant)
+        for continuation in due.tasks { continuation.resume() }
+        for thread in due.threads {
+            activity.begin()
+            thread.signal()
+        }
+    }
+
+    /// `advance(to:)`, letting each woken thread settle (`settle` returns once it has
+    /// parked or ended) before the next is woken: threads due at the same instant then
+    /// act in a fixed order instead of racing.
+    public func advance(to instant: Instant, settlingEachThread settle: () async throws -> Void) async throws {
+        let due = takeDue(upTo: instant)
+        for continuation in due.tasks { continuation.resume() }
+        for thread in due.threads {
+            activity.begin()
+            thread.signal()
+            try await settle()
+        }
+    }
+
+    private func takeDue(upTo instant: Instant) -> (tasks: [UnsafeContinuation<Void, any Error>], threads: [DispatchSemaphore]) {
         let due = state.withLock { state -> [Waiter] in
             state.now = max(state.now, instant)
             let now = state.now
@@ -129,14 +152,15 @@ public final class ManualClock: Clock, Sendable {
             state.waiters.removeAll { $0.deadline <= now }
             return due.sorted { ($0.deadline, $0.id) < ($1.deadline, $1.id) }
         }
+        var tasks: [UnsafeContinuation<Void, any Error>] = []
+        var threads: [DispatchSemaphore] = []
         for waiter in due {
             switch waiter.waker {
-            case .task(let continuation): continuation.resume()
-            case .thread(let semaphore):
-                activity.begin()
-                semaphore.signal()
+            case .task(let continuation): tasks.append(continuation)
+            case .thread(let semaphore): threads.append(semaphore)
             }
         }
+        return (tasks, threads)
     }
 
     /// Waits until at least `count` tasks sleep on this clock (see `waitUntil`), for tests

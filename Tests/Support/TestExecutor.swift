@@ -16,9 +16,16 @@ import Synchronization
 public final class TestExecutor: TaskExecutor, @unchecked Sendable {
     private struct State {
         var jobs = JobQueue()
-        /// Has queued jobs or is running one.
-        var busy = false
+        var running = false
+        /// While held, queued jobs wait: a driver resuming several tasks at one instant
+        /// decides their order, not a race with this thread.
+        var held = false
         var stopped = false
+        /// What this executor last told the activity counter.
+        var reportedActive = false
+
+        /// Active: running a job, or able to start one.
+        var isActive: Bool { running || (!held && !jobs.isEmpty) }
     }
 
     private let state = Mutex(State())
@@ -32,37 +39,68 @@ public final class TestExecutor: TaskExecutor, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let becameBusy = state.withLock { state -> Bool in
-            state.jobs.append(job)
-            defer { state.busy = true }
-            return !state.busy
-        }
-        if becameBusy { activity.begin() }
+        update { $0.jobs.append(job) }
+        wake.signal()
+    }
+
+    /// Queued jobs wait until `releaseJobs()`; a job already running goes on.
+    public func holdJobs() {
+        update { $0.held = true }
+    }
+
+    public func releaseJobs() {
+        update { $0.held = false }
         wake.signal()
     }
 
     /// Ends the thread once the queue is empty. Jobs enqueued later never run.
     public func shutdown() {
-        state.withLock { $0.stopped = true }
+        update {
+            $0.stopped = true
+            $0.held = false
+        }
         wake.signal()
+    }
+
+    /// Changes the state, and tells the activity counter if that made it (in)active.
+    private func update(_ change: (inout State) -> Void) {
+        let transition = state.withLock { state -> Bool? in
+            change(&state)
+            guard state.isActive != state.reportedActive else { return nil }
+            state.reportedActive = state.isActive
+            return state.isActive
+        }
+        switch transition {
+        case true?: activity.begin()
+        case false?: activity.end()
+        case nil: break
+        }
+    }
+
+    private enum Next {
+        case run(UnownedJob)
+        case wait
+        case stop
     }
 
     private func runLoop() {
         while true {
-            wake.wait()
-            let next = state.withLock { state -> UnownedJob?? in
-                if let job = state.jobs.popFirst() { return .some(job) }
-                return state.stopped ? nil : .some(nil)
+            var next = Next.wait
+            update { state in
+                if state.stopped && state.jobs.isEmpty {
+                    next = .stop
+                } else if !state.held, let job = state.jobs.popFirst() {
+                    state.running = true
+                    next = .run(job)
+                }
             }
-            guard let next else { return }
-            guard let job = next else { continue }
-            job.runSynchronously(on: asUnownedTaskExecutor())
-            let ranDry = state.withLock { state -> Bool in
-                guard state.jobs.isEmpty else { return false }
-                state.busy = false
-                return true
+            switch next {
+            case .stop: return
+            case .wait: wake.wait()
+            case .run(let job):
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                update { $0.running = false }
             }
-            if ranDry { activity.end() }
         }
     }
 }

@@ -33,35 +33,53 @@ public enum TestRun {
             let execution = await PatternRunner.execute(pattern, parameters: validated, context: context)
             finished.withLock { $0 = execution }
         }
-        let execution = try await drive(clock, until: { finished.value }, cancelAt: cancelAt) { runTask.cancel() }
+        let driver = Driver(clock: clock, executor: executor, cancelAt: cancelAt) { runTask.cancel() }
+        let execution = try await driver.drive(until: { finished.value })
         return TestRunResult(execution: execution, events: sink.events, endedAt: clock.now.offset)
     }
 
-    /// Advances `clock` deadline by deadline whenever its activity settles, until `result`
-    /// returns a value. Fails rather than hangs when the run is stuck.
-    static func drive<T>(
-        _ clock: ManualClock, until result: () -> T?, cancelAt: Duration?, cancel: () -> Void
-    ) async throws -> T {
-        var cancelPending = cancelAt != nil
-        for _ in 0..<1_000_000 {
-            try await clock.activity.waitUntilIdle()
-            if let value = result() { return value }
-            if cancelPending, let cancelAt, clock.now.offset >= cancelAt {
-                cancelPending = false
-                cancel()
-                continue
+    /// Advances the clock deadline by deadline whenever the run has settled. Every step
+    /// that wakes several tasks at once (an advance, a cancellation) holds the executor's
+    /// jobs until all of them are queued, so their order is the clock's, never a race.
+    struct Driver {
+        let clock: ManualClock
+        let executor: TestExecutor
+        let cancelAt: Duration?
+        let cancel: () -> Void
+
+        func drive<T>(until result: () -> T?) async throws -> T {
+            var cancelPending = cancelAt != nil
+            for _ in 0..<1_000_000 {
+                try await clock.activity.waitUntilIdle()
+                if let value = result() { return value }
+                if cancelPending, let cancelAt, clock.now.offset >= cancelAt {
+                    cancelPending = false
+                    holdingJobs { cancel() }
+                    continue
+                }
+                guard let next = nextStop(cancelPending: cancelPending) else {
+                    holdingJobs { cancel() }
+                    throw TestRunStuck(at: clock.now.offset)
+                }
+                executor.holdJobs()
+                defer { executor.releaseJobs() }
+                try await clock.advance(to: next) { try await clock.activity.waitUntilIdle() }
             }
-            var next = clock.nextDeadline
-            if cancelPending, let cancelAt {
-                next = min(next ?? ManualClock.Instant(offset: cancelAt), ManualClock.Instant(offset: cancelAt))
-            }
-            guard let next else {
-                cancel()
-                throw TestRunStuck(at: clock.now.offset)
-            }
-            clock.advance(to: next)
+            throw TestRunStuck(at: clock.now.offset)
         }
-        throw TestRunStuck(at: clock.now.offset)
+
+        /// The next deadline anyone waits for, or the cancellation time if that is sooner.
+        private func nextStop(cancelPending: Bool) -> ManualClock.Instant? {
+            guard cancelPending, let cancelAt else { return clock.nextDeadline }
+            let cancelInstant = ManualClock.Instant(offset: cancelAt)
+            return min(clock.nextDeadline ?? cancelInstant, cancelInstant)
+        }
+
+        private func holdingJobs(_ body: () -> Void) {
+            executor.holdJobs()
+            body()
+            executor.releaseJobs()
+        }
     }
 }
 
@@ -72,9 +90,13 @@ public struct TestRunStuck: Error, CustomStringConvertible {
 }
 
 extension ThreadLauncher {
-    /// Pthreads that count as active in `activity` from launch until they end.
+    /// Pthreads that count as active in `activity` from launch until they end (or block
+    /// on the manual clock). A launch returns only once its thread has parked or ended, so
+    /// threads started one after another reach the clock in that order: a run's timeline
+    /// does not depend on how the OS schedules them.
     public static func tracked(by activity: ActivityCounter) -> ThreadLauncher {
         ThreadLauncher { body in
+            let before = activity.active
             activity.begin()
             do {
                 try ThreadLauncher.pthreads.launch {
@@ -85,6 +107,7 @@ extension ThreadLauncher {
                 activity.end()
                 throw error
             }
+            activity.blockUntilActive(atMost: before)
         }
     }
 }

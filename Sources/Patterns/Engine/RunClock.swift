@@ -46,7 +46,7 @@ public struct RunClock: Sendable {
     }
 
     public func sleep(for duration: Duration) async throws {
-        try await sleepUntil(now() + duration)
+        try await sleep(until: now() + duration)
     }
 
     /// Blocks the calling thread (no suspension) for `duration` of this clock's time.

@@ -29,6 +29,20 @@ public struct Check: Sendable, Hashable {
         Check(name: name, expected: expected, observed: .bool(observed), passed: observed)
     }
 
+    /// A time that must be at least `minimumMs`: `observed` is shown in milliseconds.
+    public static func atLeastMs(_ name: String, observedMs: Double, minimumMs: Double, _ note: String = "") -> Check {
+        Check(
+            name: name, expected: ">= \(JSONValue.milliseconds(minimumMs).serialized()) ms\(note.isEmpty ? "" : " (\(note))")",
+            observed: .milliseconds(observedMs), passed: observedMs >= minimumMs)
+    }
+
+    /// A time that must be at most `maximumMs`: `observed` is shown in milliseconds.
+    public static func atMostMs(_ name: String, observedMs: Double, maximumMs: Double, _ note: String = "") -> Check {
+        Check(
+            name: name, expected: "<= \(JSONValue.milliseconds(maximumMs).serialized()) ms\(note.isEmpty ? "" : " (\(note))")",
+            observed: .milliseconds(observedMs), passed: observedMs <= maximumMs)
+    }
+
     public var json: JSONValue {
         ["name": .string(name), "expected": .string(expected), "observed": observed, "passed": .bool(passed)]
     }

@@ -65,6 +65,12 @@ extension JSONValue {
     public static func milliseconds(_ value: Double) -> JSONValue {
         .double((value * 10).rounded() / 10)
     }
+
+    /// A ratio rounded to three decimals (`wall / ideal`); 0/0 reads as 1.
+    public static func ratio(_ numerator: Double, _ denominator: Double) -> JSONValue {
+        guard denominator != 0 else { return .double(numerator == 0 ? 1 : .infinity) }
+        return .double((numerator / denominator * 1000).rounded() / 1000)
+    }
 }
 
 extension JSONValue: Codable {

@@ -11,6 +11,17 @@ public struct PatternCatalog: Sendable {
     /// Every pattern of DESIGN.md section 4, in the order the catalog lists them.
     public static let builtIn: [any Pattern] = [
         GatherPattern(),
+        TaskGroupPattern(),
+        TimeoutPattern(),
+        SemaphorePattern(),
+        ProducerConsumerPattern(),
+        GatherErrorsPattern(),
+        EventPattern(),
+        LockPattern(),
+        PeriodicPattern(),
+        FirstCompletedPattern(),
+        ResourceScopePattern(),
+        BlockingOffloadPattern(),
     ]
 
     public func pattern(named name: String) -> (any Pattern)? {

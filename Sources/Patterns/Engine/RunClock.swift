@@ -36,12 +36,17 @@ public struct RunClock: Sendable {
     public func elapsedMs() -> Double { now().milliseconds }
 
     /// Suspends until `offset` after the origin; throws `CancellationError` when cancelled.
+    /// A deadline already passed returns at once (after the cancellation check) instead of
+    /// arming a timer: a zero-delay task costs microseconds less each, a million of them
+    /// seconds less.
     public func sleep(until offset: Duration) async throws {
+        try Task.checkCancellation()
+        if offset <= now() { return }
         try await sleepUntil(offset)
     }
 
     public func sleep(for duration: Duration) async throws {
-        try await sleepUntil(now() + duration)
+        try await sleep(until: now() + duration)
     }
 
     /// Blocks the calling thread (no suspension) for `duration` of this clock's time.

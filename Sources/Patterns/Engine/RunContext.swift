@@ -1,15 +1,21 @@
 /// Everything a pattern's run may touch: the clock it sleeps through, the recorder its
-/// events and spans go to, and the limits it runs under. Cancellation is the current
-/// task's: cancelling the run's task cancels every child task a pattern starts.
+/// events and spans go to, the limits it runs under, and where it starts the threads that
+/// blocking work is offloaded to. Cancellation is the current task's: cancelling the run's
+/// task cancels every child task a pattern starts.
 public struct RunContext: Sendable {
     public let clock: RunClock
     public let recorder: RunRecorder
     public let limits: PatternLimits
+    public let threads: ThreadLauncher
 
-    public init(clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults) {
+    public init(
+        clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults,
+        threads: ThreadLauncher = .pthreads
+    ) {
         self.clock = clock
         self.recorder = recorder
         self.limits = limits
+        self.threads = threads
     }
 
     /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.
@@ -19,8 +25,9 @@ public struct RunContext: Sendable {
 
     public func elapsedMs() -> Double { clock.elapsedMs() }
 
-    public func emit(_ name: String, _ data: [String: JSONValue] = [:]) {
-        recorder.event(name, data)
+    /// Emits a per-task event; `data` is only built when the event is kept (see the cap).
+    public func emit(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
+        recorder.event(name, data())
     }
 
     /// Runs `body` as task `id` of the timeline: its span starts now and ends with the

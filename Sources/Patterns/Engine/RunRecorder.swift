@@ -10,7 +10,8 @@ public final class RunRecorder: Sendable {
     private struct State {
         var spans: [Span] = []
         var tasksStarted = 0
-        var outcomes: [SpanOutcome: Int] = [:]
+        /// Tasks per outcome, indexed by `SpanOutcome.index`: a counter bump, not a hash.
+        var outcomeCounts = [Int](repeating: 0, count: SpanOutcome.allCases.count)
         var completed = 0
         var total = 0
         var lastProgressMs = -Double.infinity
@@ -44,8 +45,8 @@ public final class RunRecorder: Sendable {
 
     /// Emits a per-task pattern event (`semaphore.acquired`, `queue.put`): kept up to the
     /// event cap, counted past it.
-    public func event(_ name: String, _ data: [String: JSONValue] = [:]) {
-        let now = clock.elapsedMs()
+    /// `data` is an autoclosure: past the cap a hot loop pays for a counter, not a dictionary.
+    public func event(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
         let admitted = state.withLock { state -> Bool in
             guard state.taskEvents < eventCap else {
                 state.eventsDropped += 1
@@ -54,7 +55,7 @@ public final class RunRecorder: Sendable {
             state.taskEvents += 1
             return true
         }
-        if admitted { sink.append(RunEvent(name: name, data: stamped(data, at: now))) }
+        if admitted { sink.append(RunEvent(name: name, data: stamped(data(), at: clock.elapsedMs()))) }
     }
 
     public func setTotal(_ total: Int) {
@@ -63,13 +64,15 @@ public final class RunRecorder: Sendable {
 
     public func startTask(_ task: Int, label: String? = nil) -> SpanHandle {
         let now = clock.elapsedMs()
-        let label = label ?? "task-\(task)"
         let recorded = state.withLock { state -> Bool in
             state.tasksStarted += 1
             return state.tasksStarted <= spanCap
         }
-        if recorded { event("task.started", ["task": .int(task), "label": .string(label)]) }
-        return SpanHandle(task: task, label: label, startMs: now, recorded: recorded)
+        // Past the cap nothing shows the label: a million tasks need not format one each.
+        guard recorded else { return SpanHandle(task: task, label: "", startMs: now, recorded: false) }
+        let label = label ?? "task-\(task)"
+        event("task.started", ["task": .int(task), "label": .string(label)])
+        return SpanHandle(task: task, label: label, startMs: now, recorded: true)
     }
 
     /// Ends a task's span, announces it, and advances progress by one unless told not to.
@@ -77,10 +80,12 @@ public final class RunRecorder: Sendable {
         _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue] = [:], countsAsProgress: Bool = true
     ) {
         let now = clock.elapsedMs()
-        let span = Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome)
         state.withLock { state in
-            state.outcomes[outcome, default: 0] += 1
-            if handle.recorded { state.spans.append(span) }
+            state.outcomeCounts[outcome.index] += 1
+            if handle.recorded {
+                state.spans.append(
+                    Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
+            }
         }
         if handle.recorded {
             var data = detail
@@ -135,9 +140,13 @@ public final class RunRecorder: Sendable {
     public func timeline() -> Timeline {
         state.withLock { state in
             let spans = state.spans.sorted { ($0.startMs, $0.task) < ($1.startMs, $1.task) }
+            var outcomes: [SpanOutcome: Int] = [:]
+            for outcome in SpanOutcome.allCases where state.outcomeCounts[outcome.index] > 0 {
+                outcomes[outcome] = state.outcomeCounts[outcome.index]
+            }
             return Timeline(
                 spans: spans, truncated: state.tasksStarted > spanCap, tasksStarted: state.tasksStarted,
-                outcomes: state.outcomes)
+                outcomes: outcomes)
         }
     }
 

@@ -12,6 +12,16 @@ public enum SpanOutcome: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Its position in `allCases`, for counters kept in an array.
+    var index: Int {
+        switch self {
+        case .ok: 0
+        case .error: 1
+        case .cancelled: 2
+        case .timeout: 3
+        }
+    }
+
     /// Classifies what a task's body threw.
     public init(error: any Error) {
         switch error {

@@ -81,16 +81,16 @@ extension SQLiteRunStoreTests {
     @Test func fullDisk_failedWriteIsLoggedAndKept_readsStillSeeTheRun_andTheNextWriteRecovers() async throws {
         let log = LogCapture()
         let store = try SQLiteRunStore(path: file, logger: log.logger)
-        // The file may not grow by a page: every insert needing one fails with SQLITE_FULL,
+        // The file may not grow by a page: every write needing one fails with SQLITE_FULL,
         // as on a full disk.
         try await store.database.writeWithoutTransaction { db in
             let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
             try db.execute(sql: "PRAGMA max_page_count = \(pages)")
         }
         var runs = RunFactory()
-        let record = runs.finished(tasks: 100)
-        let events = RunFactory.events(of: record, tasks: 100)
-        store.save(record, events: events)
+        var started = runs.started()
+        started.params = ["count": 3, "note": .string(String(repeating: "x", count: 20_000))]  // needs new pages
+        store.save(started, events: nil)
         await store.flush()  // returns although the write failed
 
         #expect(store.lastWriteError?.kind == .diskFull)
@@ -98,18 +98,20 @@ extension SQLiteRunStoreTests {
         #expect(store.statistics.failedWrites == 1)
         #expect(store.statistics.pendingRuns == 1)
         #expect(try await storedRunCount(store) == 0)
-        #expect(try await store.record(id: record.id)?.apiJSON == record.apiJSON)
-        #expect(try await store.events(runID: record.id) == events)
+        #expect(try await store.record(id: started.id)?.apiJSON == started.apiJSON)  // from memory
         #expect(log.errors.contains { $0.contains("write failed") && $0.contains("is full") && $0.contains(file) })
 
+        // The run ends while its start is still unwritten; then space comes back.
+        let ended = RunFactory.ended(started)
+        let events = RunFactory.events(of: ended)
+        store.save(ended, events: events)
         try await store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
-        let next = runs.finished()
-        store.save(next, events: nil)
         await store.flush()
         #expect(store.isHealthy)
         #expect(store.statistics.pendingRuns == 0)
-        #expect(try await storedRunCount(store) == 2)
-        #expect(try await store.events(runID: record.id) == events)
+        #expect(try await storedRunCount(store) == 1)
+        #expect(try await store.record(id: started.id)?.apiJSON == ended.apiJSON)  // the end, not the stale start
+        #expect(try await store.events(runID: started.id) == events)
     }
 
     /// The schema is damaged behind the store's back (its table definition overwritten, as a

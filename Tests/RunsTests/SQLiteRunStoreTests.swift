@@ -96,15 +96,16 @@ import TestSupport
         var runs = RunFactory()
         var listed: [String] = []
         let store = try SQLiteRunStore(path: file)
+        // Light records (no result or timeline): this is about ids, not payloads.
         for index in 0..<2_950 {
-            let record = runs.finished()
+            let record = runs.started()
             store.save(record, events: nil)
             listed.append(record.id)
             if index.isMultiple(of: 500) { await store.flush() }  // several batches, as a writer would
         }
         await store.flush()
         for _ in 0..<50 {  // the newest still in the buffer when the first page is read
-            let record = runs.finished()
+            let record = runs.started()
             store.save(record, events: nil)
             listed.append(record.id)
         }

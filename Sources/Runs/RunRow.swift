@@ -58,7 +58,7 @@ enum RunRow {
         }
         return RunRecord(
             id: id, pattern: try row.decode(atIndex: 1), params: try json(row, 3, of: id) ?? .null, status: status,
-            createdAt: try date(row, 7) ?? Date(timeIntervalSince1970: 0), startedAt: try date(row, 8),
+            createdAt: Date(timeIntervalSince1970: try row.decode(atIndex: 7)), startedAt: try date(row, 8),
             finishedAt: try date(row, 9), durationMs: try row.decode(atIndex: 10),
             progress: .init(completed: try row.decode(atIndex: 11), total: try row.decode(atIndex: 12)),
             result: try json(row, 4, of: id), checks: checksArray, timeline: try json(row, 6, of: id),

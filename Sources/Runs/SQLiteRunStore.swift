@@ -40,7 +40,7 @@ public final class SQLiteRunStore: RunStore {
     public struct Statistics: Sendable, Hashable {
         public var runsWritten = 0
         public var failedWrites = 0
-        /// Unsaved runs dropped because writes kept failing and the buffer was full.
+        /// Unsaved runs dropped because more than `maxPendingRuns` waited (writes failing or lagging).
         public var droppedRuns = 0
         public var prunedRuns = 0
         /// Saves not yet committed.
@@ -113,6 +113,8 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    /// Newest first by id. Stable under inserts: new runs get larger ids than any cursor, so
+    /// a page after `before` is the same whenever it is read (bar runs pruned meanwhile).
     public func list(_ query: RunQuery) async throws -> RunPage {
         // The buffer first: a run committed (and so gone from the buffer) while the file is
         // read is then in the file; the other order could miss it in both.
@@ -156,9 +158,13 @@ public final class SQLiteRunStore: RunStore {
     private static func storedRuns(_ db: Database, ids: [String]) throws -> [String: RunRecord] {
         guard !ids.isEmpty else { return [:] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT \(RunRow.selection) FROM run WHERE id IN (\(placeholders))", arguments: StatementArguments(ids))
-        return Dictionary(try rows.map { row in let record = try RunRow.record(from: row); return (record.id, record) }) { $1 }
+        let sql = "SELECT \(RunRow.selection) FROM run WHERE id IN (\(placeholders))"
+        var runs: [String: RunRecord] = [:]
+        for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(ids)) {
+            let record = try RunRow.record(from: row)
+            runs[record.id] = record
+        }
+        return runs
     }
 
     private static func matches(_ record: RunRecord, _ query: RunQuery) -> Bool {

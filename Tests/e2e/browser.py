@@ -21,6 +21,9 @@ def make_driver(width=1280, height=900, dark=False):
         options.add_argument("--blink-settings=preferredColorScheme=0")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    if width < 500:
+        # Chromium clamps --window-size to 500 px wide; resizing afterwards is honoured.
+        driver.set_window_size(width, height)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(30)
     return driver

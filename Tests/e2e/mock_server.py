@@ -61,9 +61,14 @@ class MockRun:
                 data["error"] = s["error"]
             events.append((s["end_ms"], TERMINAL_TASK_EVENTS[s["outcome"]], data))
         events += self.plan.events
+        # Coalesced like the server's: at most one progress per 50 ms, and always one at the
+        # end of a burst of tasks ending together, so the count never lags behind.
         last = -1e9
         for index, t in enumerate(self.ends):
-            if t - last >= 50 or index == len(self.ends) - 1:
+            next_end = self.ends[index + 1] if index + 1 < len(self.ends) else None
+            if next_end is not None and next_end - t < 1 and next_end - last < 50:
+                continue
+            if t - last >= 50 or next_end is None or next_end - t >= 50:
                 events.append((t + 0.01, "progress", {"completed": index + 1, "total": self.plan.total}))
                 last = t
         events.sort(key=lambda e: e[0])

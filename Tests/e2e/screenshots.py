@@ -33,10 +33,16 @@ def launch(driver, base, pattern, values):
     wait_css(driver, "[data-testid=param-form]")
     for name, value in values.items():
         field = driver.find_element(By.ID, f"param-{name}")
-        field.clear()
-        field.send_keys(str(value))
-    driver.find_element(By.CSS_SELECTOR, "[data-testid=run-button]").click()
-    wait_css(driver, "[data-testid=run-panel]")
+        if field.tag_name == "select":
+            field.find_element(By.CSS_SELECTOR, f'option[value="{value}"]').click()
+        else:
+            field.clear()
+            field.send_keys(str(value))
+    button = driver.find_element(By.CSS_SELECTOR, "[data-testid=run-button]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    if values.get("count") != 0:
+        wait_css(driver, "[data-testid=run-panel]")
 
 
 def shoot(driver, name, full=True):
@@ -50,6 +56,45 @@ def shoot(driver, name, full=True):
     print(path)
 
 
+SCENARIOS = [
+    ("semaphore", {"count": 10, "limit": 3, "delay_ms": 300}),
+    ("task-group", {}),
+    ("producer-consumer", {}),
+    ("blocking-offload", {"mode": "inline"}),
+    ("gather", {"count": 20000, "delay_ms": 300, "jitter_ms": 700}),
+]
+
+
+def shoot_width(base, label, width, height, dark=False):
+    driver = make_driver(width, height, dark=dark)
+    try:
+        driver.get(base + "/")
+        wait_css(driver, "[data-testid=pattern-card]")
+        shoot(driver, f"{label}-overview")
+        driver.set_window_size(width, height)
+        # Live: a slow semaphore caught mid-run.
+        launch(driver, base, "semaphore", {"count": 12, "limit": 4, "delay_ms": 1500})
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".tl-bar")) >= 6)
+        shoot(driver, f"{label}-live", full=False)
+        for pattern, values in SCENARIOS:
+            driver.set_window_size(width, height)
+            launch(driver, base, pattern, values)
+            finished(driver)
+            shoot(driver, f"{label}-{pattern}")
+        driver.set_window_size(width, height)
+        launch(driver, base, "semaphore", {"count": 0})
+        wait_css(driver, "[data-testid=field-error-count]:not([hidden])")
+        shoot(driver, f"{label}-field-error", full=False)
+        driver.set_window_size(width, height)
+        driver.get(base + "/#/runs")
+        wait_css(driver, "[data-testid=history-row]")
+        shoot(driver, f"{label}-history")
+        for entry in console_errors(driver):
+            print("CONSOLE", entry)
+    finally:
+        driver.quit()
+
+
 def main():
     server = None
     base = sys.argv[1] if len(sys.argv) > 1 else None
@@ -58,32 +103,9 @@ def main():
         base = server.base_url
     OUTPUT.mkdir(exist_ok=True)
     try:
-        for label, width, height in (("laptop", 1280, 900), ("phone", 390, 844)):
-            driver = make_driver(width, height)
-            try:
-                driver.get(base + "/")
-                wait_css(driver, "[data-testid=pattern-card]")
-                shoot(driver, f"{label}-overview")
-                driver.set_window_size(width, height)
-                launch(driver, base, "semaphore", {"count": 10, "limit": 3, "delay_ms": 300})
-                finished(driver)
-                shoot(driver, f"{label}-semaphore")
-                driver.set_window_size(width, height)
-                launch(driver, base, "producer-consumer", {})
-                finished(driver)
-                shoot(driver, f"{label}-producer-consumer")
-                driver.set_window_size(width, height)
-                launch(driver, base, "gather", {"count": 20000, "delay_ms": 300, "jitter_ms": 700})
-                finished(driver)
-                shoot(driver, f"{label}-gather-20000")
-                driver.set_window_size(width, height)
-                driver.get(base + "/#/runs")
-                wait_css(driver, "[data-testid=history-row]")
-                shoot(driver, f"{label}-history")
-                for entry in console_errors(driver):
-                    print("CONSOLE", entry)
-            finally:
-                driver.quit()
+        shoot_width(base, "laptop", 1280, 900)
+        shoot_width(base, "phone", 390, 844)
+        shoot_width(base, "dark", 1280, 900, dark=True)
     finally:
         if server:
             server.stop()

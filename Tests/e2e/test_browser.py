@@ -77,7 +77,7 @@ def test_semaphore_run_is_watched_live_then_every_check_passes(driver, base_url)
 
     assert len(bars(driver)) == SEMAPHORE["count"]
     assert {b.get_attribute("data-task") for b in bars(driver)} == {str(i) for i in range(SEMAPHORE["count"])}
-    assert not all_css(driver, f'{tid("timeline")} .tl-running')
+    assert not all_css(driver, f'{tid("timeline")} .tl-bar.tl-running')
     results = checks(driver)
     assert results and all(passed == "true" for _, passed in results), results
     assert css(driver, tid("checks")).get_attribute("data-state") == "passed"

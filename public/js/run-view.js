@@ -45,6 +45,7 @@ export class RunView {
     this.markers = [];
     this.lastT = 0;
     this.lastAt = performance.now();
+    this.ended = 0; // tasks seen ending on the stream: progress never shows less
     for (const span of run.timeline?.spans || []) this.spans.set(span.task, { ...span });
     this.build();
     this.renderAll();
@@ -143,11 +144,11 @@ export class RunView {
       const span = this.spans.get(data.task) || {
         task: data.task, label: data.label, start_ms: data.t_ms - (data.duration_ms || 0),
       };
+      if (span.end_ms === null || span.end_ms === undefined) this.ended += 1;
       this.spans.set(data.task, { ...span, end_ms: data.t_ms, outcome: TASK_END_EVENTS[name], error: data.error });
     } else if (name === 'progress') {
       this.run = { ...this.run, progress: { completed: data.completed, total: data.total } };
       if (this.run.status === 'queued') this.run.status = 'running';
-      this.renderProgress();
     } else {
       this.addMarker(name, data);
     }
@@ -163,8 +164,9 @@ export class RunView {
     const wasLive = !this.replayOnly;
     this.run = run;
     this.replayOnly = true;
-    if (wasLive || !this.spans.size) {
-      this.spans = new Map((run.timeline?.spans || []).map((span) => [span.task, { ...span }]));
+    // The run's own timeline is the record; keep what the stream built if it has none.
+    if (Array.isArray(run.timeline?.spans) && (wasLive || !this.spans.size)) {
+      this.spans = new Map(run.timeline.spans.map((span) => [span.task, { ...span }]));
     }
     cancelAnimationFrame(this.frame);
     this.renderAll();
@@ -226,6 +228,7 @@ export class RunView {
       if (timestamp - this.lastRender >= interval) {
         this.lastRender = timestamp;
         this.renderTimeline();
+        this.renderProgress();
         this.renderHeader();
       }
       this.frame = requestAnimationFrame(tick);
@@ -234,7 +237,10 @@ export class RunView {
     // Background tabs get no animation frames: keep the markers and spans flowing anyway.
     this.idleTimer = setInterval(() => {
       if (this.disposed || this.replayOnly) { clearInterval(this.idleTimer); return; }
-      if (document.hidden && this.dirty) this.renderTimeline();
+      if (document.hidden && this.dirty) {
+        this.renderTimeline();
+        this.renderProgress();
+      }
     }, 1000);
   }
 
@@ -271,7 +277,9 @@ export class RunView {
   }
 
   renderProgress() {
-    const { completed = 0, total = 0 } = this.run.progress || {};
+    const total = this.run.progress?.total || 0;
+    // Progress events are coalesced; task ends arrive one by one, so count those too.
+    const completed = Math.max(this.run.progress?.completed || 0, Math.min(this.ended || 0, total || Infinity));
     const fraction = total > 0 ? Math.min(1, completed / total) : (TERMINAL_STATUSES.has(this.run.status) ? 1 : 0);
     this.progressBar.style.width = `${(fraction * 100).toFixed(1)}%`;
     this.progress.setAttribute('aria-valuemax', String(total || 1));

@@ -64,8 +64,9 @@ export class Timeline {
     this.summary = h('p', { class: 'tl-summary', 'data-testid': 'timeline-summary' });
     this.notice = h('p', { class: 'notice tl-truncated', 'data-testid': 'timeline-truncated', hidden: true });
     this.legend = h('ul', { class: 'tl-legend', 'data-testid': 'timeline-legend', 'aria-label': 'Legend' });
+    this.groupNote = h('p', { class: 'tl-note', 'data-testid': 'timeline-group-note', hidden: true });
     this.chart = h('div', { class: 'tl-chart', 'data-testid': 'timeline' });
-    replace(root, this.summary, this.notice, this.chart, this.legend);
+    replace(root, this.summary, this.notice, this.chart, this.legend, this.groupNote);
     this.width = 0;
     this.resizeObserver = new ResizeObserver(() => {
       const width = this.chart.clientWidth;
@@ -138,6 +139,9 @@ export class Timeline {
     } else {
       this.notice.hidden = true;
     }
+    this.groupNote.hidden = this.layout.group === 1;
+    this.groupNote.textContent = `Each row is ${count(this.layout.group)} consecutive tasks: the pale band runs from `
+      + 'the first start to the last end among them, the solid part is when all of them were running.';
   }
 
   renderLegend(model, tally) {
@@ -165,7 +169,8 @@ export class Timeline {
     const width = Math.max(280, this.width);
     const perRowLabels = group === 1 && rowHeight >= LABEL_ROW;
     const longest = perRowLabels
-      ? spans.reduce((max, span) => Math.max(max, taskLabel(span.task, span.label).length), 6) : 6;
+      ? spans.reduce((max, span) => Math.max(max, taskLabel(span.task, span.label).length), taskLabel(rows - 1).length)
+      : 6;
     const gutter = Math.round(Math.min(width < 520 ? 92 : 150, Math.max(52, longest * 6.6 + 14)));
     const plotWidth = width - gutter - 14;
     const runLevel = (model.markers || []).filter((m) => m.task === undefined || m.task === null);
@@ -184,7 +189,7 @@ export class Timeline {
       + `viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="tl-title-${this.uid}" `
       + `data-testid="timeline-svg">`);
     out.push(`<title id="tl-title-${this.uid}">${esc(this.summary.textContent)}</title>`);
-    out.push(`<defs>${hatch(this.uid)}</defs>`);
+    out.push(`<defs>${patterns(this.uid)}</defs>`);
     this.axis(out, { gutter, plotWidth, tMax, top, height, x, lane });
     this.rowsBackground(out, { rows, rowHeight, top, gutter, width, group, perRowLabels, spans });
 
@@ -197,6 +202,13 @@ export class Timeline {
     }
     out.push('</svg>');
     return out.join('');
+  }
+
+  /** Cancelled bars are hatched and running ones striped, so neither relies on colour alone. */
+  patternFill(outcome) {
+    if (outcome === 'cancelled') return ` style="fill: url(#tl-hatch-${this.uid})"`;
+    if (outcome === 'running') return ` style="fill: url(#tl-stripes-${this.uid})"`;
+    return '';
   }
 
   axis(out, { gutter, plotWidth, tMax, top, height, x, lane }) {
@@ -254,7 +266,7 @@ export class Timeline {
       const w = Math.max(1.5, x(end) - x1);
       const y = rowY(span.task) + inset;
       const outcome = running ? 'running' : (OUTCOMES.includes(span.outcome) ? span.outcome : 'ok');
-      const fill = outcome === 'cancelled' ? ` fill="url(#tl-hatch-${this.uid})"` : '';
+      const fill = this.patternFill(outcome);
       const tip = `${taskLabel(span.task, span.label)} · ${running ? 'running' : outcome} · `
         + `${ms(span.start_ms)} → ${running ? '…' : ms(end)} (${ms(end - span.start_ms)})`
         + (span.error ? ` · ${span.error}` : '');
@@ -298,7 +310,7 @@ export class Timeline {
         // row was running at once (last start to first end), is solid.
         const x1 = x(band.start);
         const w = Math.max(1.5, x(band.end) - x1);
-        const fill = key === 'cancelled' ? ` fill="url(#tl-hatch-${this.uid})"` : '';
+        const fill = this.patternFill(key);
         const tip = `tasks ${count(first)}–${count(first + group - 1)}: ${count(band.n)} ${key}, `
           + `first start ${ms(band.start)}, last end ${ms(band.end)}`;
         const coreStart = x(band.lastStart);
@@ -358,7 +370,9 @@ function detail(data) {
   return parts.length ? ` · ${parts.join(', ')}` : '';
 }
 
-function hatch(uid) {
+function patterns(uid) {
   return `<pattern id="tl-hatch-${uid}" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">`
-    + '<rect class="tl-cancelled" width="6" height="6"/><rect class="tl-hatch-line" width="2" height="6"/></pattern>';
+    + '<rect class="tl-cancelled" width="6" height="6"/><rect class="tl-hatch-line" width="2" height="6"/></pattern>'
+    + `<pattern id="tl-stripes-${uid}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(-45)">`
+    + '<rect class="tl-running" width="8" height="8"/><rect class="tl-stripe-line" width="3" height="8"/></pattern>';
 }

@@ -87,6 +87,13 @@ def test_semaphore_run_is_watched_live_then_every_check_passes(driver, base_url)
     assert all_css(driver, f'{tid("result")} .figure'), "no result figures"
     assert css(driver, tid("cancel-button")).is_displayed() is False
 
+    # The chart follows the window: narrower, it is redrawn with every bar still there.
+    svg_width = css(driver, tid("timeline-svg")).get_attribute("width")
+    driver.set_window_size(1000, 900)
+    wait(driver).until(lambda d: css(d, tid("timeline-svg")).get_attribute("width") != svg_width)
+    assert len(bars(driver)) == SEMAPHORE["count"]
+    driver.set_window_size(1280, 900)
+
     document = raw_run(driver)
     assert document["id"] == run_id and document["status"] == "succeeded"
     assert document["params"]["count"] == SEMAPHORE["count"]

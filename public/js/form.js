@@ -210,13 +210,15 @@ export function buildForm(entry, { onSubmit, onCopyCurl }) {
       }
     }
     if (general.length || !(error.fieldErrors || []).length) {
-      const title = error.problem?.title || 'The run could not be started';
+      const title = error.status === 422 ? 'The server did not accept these parameters'
+        : error.problem?.title || 'The run could not be started';
       replace(formError,
         h('strong', {}, title),
         general.length
           ? h('ul', {}, general.map((message) => h('li', {}, message)))
           : h('p', {}, error.message || ''));
       formError.hidden = false;
+      if (!focused) formError.scrollIntoView({ block: 'nearest' });
     }
   }
 

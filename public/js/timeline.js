@@ -80,7 +80,8 @@ export class Timeline {
   }
 
   update(model) {
-    this.model = model;
+    // Keep an array: the chart re-renders on resize from the same model.
+    this.model = { ...model, spans: Array.from(model.spans || []) };
     this.render();
   }
 
@@ -91,7 +92,7 @@ export class Timeline {
 
   render() {
     const model = this.model;
-    const spans = Array.from(model.spans || []);
+    const spans = model.spans;
     this.width = this.chart.clientWidth || 640;
     const tally = this.tally(spans, model);
     const maxTask = spans.reduce((max, span) => Math.max(max, span.task), -1);

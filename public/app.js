@@ -11,7 +11,7 @@ import { markCurrent, renderNav, renderOverview, renderPattern } from './js/cata
 import { h, replace, toast } from './js/dom.js';
 import { copyText, curlCommand } from './js/format.js';
 import { buildForm } from './js/form.js';
-import { showHistory } from './js/history.js';
+import { recentList, showHistory } from './js/history.js';
 import { RunView } from './js/run-view.js';
 
 const main = document.getElementById('main');
@@ -113,7 +113,7 @@ function showPattern(name, { params = null, keepRun = false } = {}) {
     return state.page;
   }
   leave();
-  const { formSlot, runSlot } = renderPattern(main, entry);
+  const { formSlot, runSlot, recentSlot } = renderPattern(main, entry);
   const form = buildForm(entry, {
     onSubmit: (values) => launch(entry, values),
     onCopyCurl: async (values) => {
@@ -125,9 +125,23 @@ function showPattern(name, { params = null, keepRun = false } = {}) {
   formSlot.append(form.element);
   if (params) form.setValues(params);
   const emptyRun = runSlot.firstElementChild;
-  state.page = { name, form, runSlot, resetRun: () => replace(runSlot, emptyRun) };
+  state.page = { name, form, runSlot, recentSlot, resetRun: () => replace(runSlot, emptyRun) };
+  refreshRecent();
   focusHeading();
   return state.page;
+}
+
+/** The pattern page's short list of its latest runs, the one on screen marked. */
+async function refreshRecent() {
+  const page = state.page;
+  if (!page) return;
+  try {
+    const { runs = [] } = await api.runs({ pattern: page.name, limit: 5 });
+    if (state.page !== page) return;
+    replace(page.recentSlot, recentList(runs, state.runView?.run?.id));
+  } catch (error) {
+    if (state.page === page) replace(page.recentSlot, h('p', { class: 'muted' }, `Unavailable: ${error.message}`));
+  }
 }
 
 function showCurl(slot, command) {
@@ -179,8 +193,9 @@ async function showRun(id) {
   if (!page) return;
   leave({ keepPattern: true });
   document.title = `Run ${run.id} · ${run.pattern} · Concurrency Lab`;
-  state.runView = new RunView(page.runSlot, state.byName.get(run.pattern), () => {});
+  state.runView = new RunView(page.runSlot, state.byName.get(run.pattern), () => refreshRecent());
   state.runView.open(run);
+  refreshRecent();
   // Bring the new run's head into view when it is off screen (below the form on narrow
   // screens, scrolled past on wide ones); scroll-padding keeps it clear of the top bar.
   const top = page.runSlot.getBoundingClientRect().top;

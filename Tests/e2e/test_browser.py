@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from lab_server import OUTPUT, start_server
 from page import (
@@ -147,7 +148,7 @@ def test_cancel_stops_a_long_run(driver, base_url):
     assert wait_until_finished(driver, timeout=30) == "cancelled"
     assert not css(driver, tid("cancel-button")).is_displayed()
     assert all_css(driver, f'{tid("timeline")} .tl-bar.tl-cancelled'), "the interrupted task shows as cancelled"
-    assert css(driver, tid("progress")).get_attribute("data-completed") != "20"
+    assert raw_run(driver)["status"] == "cancelled"
     assert severe_console_entries(driver) == []
 
 
@@ -172,6 +173,10 @@ def test_history_lists_runs_filters_pages_and_opens_one(driver, lab, base_url):
     assert len(listed) == len(set(listed)), "load more must not repeat runs"
     assert {g["id"] for g in gathers} <= set(listed)
 
+    css(driver, f'{tid("history-status-filter")} option[value="interrupted"]').click()
+    wait_visible(driver, tid("history-empty"))
+    assert not all_css(driver, tid("history-row"))
+
     css(driver, f'{tid("history-pattern")} option[value="semaphore"]').click()
     css(driver, f'{tid("history-status-filter")} option[value="succeeded"]').click()
     row = wait_for(driver, f'{tid("history-row")}[data-run-id="{semaphore["id"]}"]')
@@ -183,6 +188,24 @@ def test_history_lists_runs_filters_pages_and_opens_one(driver, lab, base_url):
     assert css(driver, "#param-count").get_attribute("value") == "4", "the form holds the run's parameters"
     assert panel.get_attribute("data-status") == "succeeded"
     wait(driver).until(lambda d: css(d, tid("connection")).get_attribute("data-state") == "closed")
+    assert severe_console_entries(driver) == []
+
+
+def test_form_works_from_the_keyboard(driver, base_url):
+    open_pattern(driver, base_url, "gather-errors")
+    count = css(driver, "#param-count")
+    count.click()
+    count.send_keys(Keys.CONTROL, "a")
+    count.send_keys("6")
+    count.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element == css(driver, "#param-fail_indices")
+    driver.switch_to.active_element.send_keys(Keys.CONTROL, "a")
+    driver.switch_to.active_element.send_keys("1, 4")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)  # implicit submission
+    wait_for(driver, tid("run-panel"))
+    wait_until_finished(driver)
+    params = raw_run(driver)["params"]
+    assert params["count"] == 6 and params["fail_indices"] == [1, 4]
     assert severe_console_entries(driver) == []
 
 
@@ -240,7 +263,7 @@ def test_page_is_usable_at_phone_width(phone_driver, base_url):
     open_pattern(driver, base_url, "event")
     launch(driver, {"waiters": 4, "set_after_ms": 200})
     assert wait_until_finished(driver) == "succeeded"
-    assert len(bars(driver)) == 4
+    assert len(bars(driver)) == len(raw_run(driver)["timeline"]["spans"]) >= 4
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     OUTPUT.mkdir(exist_ok=True)

@@ -52,10 +52,11 @@ export function renderOverview(main, patterns) {
 
 /**
  * One pattern's page: what it is, what it checks, the form, and a slot for its run.
- * Returns {formSlot, runSlot}.
+ * Returns {formSlot, runSlot, recentSlot}.
  */
 export function renderPattern(main, entry) {
   const formSlot = h('div', { class: 'form-slot' });
+  const recentSlot = h('div', { class: 'recent-slot' }, h('p', { class: 'muted' }, 'Loading…'));
   const runSlot = h('div', { class: 'run-slot', 'data-testid': 'run-slot' }, emptyRun());
   const invariants = (entry.invariants || []).length
     ? h('ul', { class: 'invariants', 'data-testid': 'invariants' }, entry.invariants.map((text) => h('li', {}, text)))
@@ -76,9 +77,13 @@ export function renderPattern(main, entry) {
           invariants),
         h('section', { class: 'card', 'aria-labelledby': 'params-head' },
           h('h2', { id: 'params-head', class: 'small-head' }, 'Parameters'),
-          formSlot)),
+          formSlot),
+        h('section', { class: 'card recent', 'aria-labelledby': 'recent-head' },
+          h('h2', { id: 'recent-head', class: 'small-head' }, 'Recent runs ',
+            h('a', { class: 'small-link', href: `#/runs?pattern=${encodeURIComponent(entry.name)}` }, 'all')),
+          recentSlot)),
       runSlot)));
-  return { formSlot, runSlot };
+  return { formSlot, runSlot, recentSlot };
 }
 
 export function emptyRun() {

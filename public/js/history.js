@@ -34,6 +34,25 @@ export function showHistory(main, patterns, filters, onFilter) {
 
   let cursor = null;
   let controller = null;
+  let refreshTimer = 0;
+
+  /** Rows of runs still going are refreshed until they end. */
+  function refreshRunning() {
+    clearTimeout(refreshTimer);
+    const running = [...list.querySelectorAll('[data-status="queued"], [data-status="running"]')].slice(0, 10);
+    if (!running.length) return;
+    refreshTimer = setTimeout(async () => {
+      await Promise.all(running.map(async (item) => {
+        try {
+          const run = await api.run(item.dataset.runId, controller?.signal);
+          if (item.isConnected) item.replaceWith(row({ ...run, checks_passed: checksPassed(run) }));
+        } catch {
+          // Gone or unreachable: leave the row as it was.
+        }
+      }));
+      refreshRunning();
+    }, 2000);
+  }
 
   async function load(reset) {
     controller?.abort();
@@ -53,6 +72,7 @@ export function showHistory(main, patterns, filters, onFilter) {
       if (!list.children.length) {
         replace(status, emptyState(filters));
       }
+      refreshRunning();
     } catch (error) {
       if (error.name === 'AbortError') return;
       status.textContent = `Could not load the runs: ${error.message}`;
@@ -70,7 +90,15 @@ export function showHistory(main, patterns, filters, onFilter) {
   refresh.addEventListener('click', () => load(true));
   more.addEventListener('click', () => load(false));
   load(true);
-  return () => controller?.abort();
+  return () => {
+    clearTimeout(refreshTimer);
+    controller?.abort();
+  };
+}
+
+function checksPassed(run) {
+  const checks = run.checks || [];
+  return checks.length ? checks.every((check) => check.passed) : null;
 }
 
 function emptyState(filters) {
@@ -85,6 +113,18 @@ function checksCell(run) {
   if (run.checks_passed === true) return h('span', { class: 'checks-flag pass', title: 'every check passed' }, '✓ checks');
   if (run.checks_passed === false) return h('span', { class: 'checks-flag fail', title: 'a check failed' }, '✗ checks');
   return h('span', { class: 'checks-flag none' }, '–');
+}
+
+/** A short list of runs (a pattern's recent ones), linking to each; `current` is marked. */
+export function recentList(runs, current) {
+  if (!runs.length) return h('p', { class: 'muted recent-empty' }, 'None yet.');
+  return h('ol', { class: 'recent-list', 'data-testid': 'recent-runs' }, runs.map((run) => h('li', {},
+    h('a', { class: 'recent-link', href: `#/runs/${encodeURIComponent(run.id)}`, 'data-run-id': run.id,
+      'aria-current': run.id === current ? 'page' : false },
+    h('span', { class: `badge badge-${run.status}` }, run.status),
+    h('code', { class: 'recent-id' }, run.id),
+    h('time', { datetime: run.created_at, title: absoluteTime(run.created_at) }, relativeTime(run.created_at)),
+    checksCell(run)))));
 }
 
 function row(run) {

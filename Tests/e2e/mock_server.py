@@ -7,6 +7,7 @@ up front whose events are released as wall-clock time passes; DELETE cuts the pl
 
     python3 Tests/e2e/mock_server.py --port 0        # prints "listening on http://127.0.0.1:PORT"
     python3 Tests/e2e/mock_server.py --drop-after 5  # close every event stream after 5 frames
+    python3 Tests/e2e/mock_server.py --events-status 503  # no event streams at all
 
 Standard library only. Binds 127.0.0.1 unless told otherwise.
 """
@@ -173,11 +174,12 @@ def _span_ends(plan):
 
 
 class Lab:
-    def __init__(self, drop_after):
+    def __init__(self, drop_after, events_status=0):
         self.lock = threading.Lock()
         self.runs = {}
         self.order = []
         self.drop_after = drop_after
+        self.events_status = events_status
 
     def create(self, pattern, params):
         plan = SIMULATIONS[pattern](params)
@@ -295,6 +297,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wait_for(run, query)
                 return self.send_json(200, run.run())
             if segments[2:] == ["events"]:
+                if self.lab.events_status:
+                    return self.problem(self.lab.events_status, "Service Unavailable", "event streams are off (mock)")
                 after = query.get("after", [self.headers.get("Last-Event-ID") or "0"])[0]
                 return self.stream(run, int(after) if after.isdigit() else 0)
         return self.static(segments)
@@ -421,8 +425,10 @@ def main():
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--drop-after", type=int, default=0,
                         help="close every event stream after this many frames (tests reconnection)")
+    parser.add_argument("--events-status", type=int, default=0,
+                        help="answer every event stream request with this HTTP status (tests the fallback)")
     args = parser.parse_args()
-    Handler.lab = Lab(args.drop_after)
+    Handler.lab = Lab(args.drop_after, args.events_status)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print("mock concurrency-lab listening on http://%s:%d" % (args.host, server.server_address[1]), flush=True)

@@ -290,3 +290,24 @@ def test_stream_reconnects_after_drops_without_losing_or_repeating_events(driver
     legend = css(driver, f'{tid("timeline-legend")} [data-event="semaphore.acquired"]').text
     assert legend.split()[-1] == "8", "each event applied exactly once across reconnections"
     assert severe_console_entries(driver) == []
+
+
+@pytest.fixture
+def streamless_mock(using_mock):
+    if not using_mock:
+        pytest.skip("refusing event streams on purpose needs the mock server")
+    server = start_server("mock-streamless", extra_mock_args=("--events-status", "503"))
+    yield server
+    server.stop()
+
+
+def test_without_an_event_stream_the_page_falls_back_to_polling(driver, streamless_mock):
+    open_pattern(driver, streamless_mock.base_url, "semaphore")
+    launch(driver, {"count": 6, "limit": 3, "delay_ms": 300})
+    wait(driver).until(lambda d: "reconnecting" in css(d, tid("connection")).get_attribute("data-seen").split())
+    assert wait_until_finished(driver) == "succeeded"
+    assert len(bars(driver)) == 6
+    assert all(passed == "true" for _, passed in checks(driver))
+    unexpected = [e for e in severe_console_entries(driver, allowed_statuses=(503,))
+                  if "EventSource" not in e.get("message", "")]
+    assert unexpected == []

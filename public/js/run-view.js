@@ -55,6 +55,12 @@ export class RunView {
       onEvent: (name, data, id) => this.apply(name, data, id),
       onState: (state) => this.setConnection(state),
       onFinished: (finished) => this.finished(finished),
+      onLost: (message) => {
+        this.replayOnly = true;
+        this.errorBox.hidden = false;
+        this.errorBox.textContent = message;
+        cancelAnimationFrame(this.frame);
+      },
     });
     this.stream.start();
     if (live) this.loop();
@@ -63,6 +69,7 @@ export class RunView {
   dispose() {
     this.disposed = true;
     cancelAnimationFrame(this.frame);
+    clearInterval(this.idleTimer);
     this.stream?.stop();
     this.timeline?.dispose();
   }
@@ -81,6 +88,7 @@ export class RunView {
       title: 'Copy a curl command that launches the same run', onclick: () => this.copyCurl() }, 'Copy as curl');
     this.curlOutput = h('pre', { class: 'curl-output', 'data-testid': 'curl-command', hidden: true });
     this.meta = h('dl', { class: 'run-meta' });
+    this.duration = h('span', { 'data-testid': 'run-duration' });
     this.errorBox = h('p', { class: 'notice notice-error', 'data-testid': 'run-error', hidden: true });
     this.progressBar = h('div', { class: 'progress-fill' });
     this.progress = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0,
@@ -193,7 +201,7 @@ export class RunView {
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) {
         toast('The run had already ended');
-        this.finished(await api.run(this.run.id));
+        api.run(this.run.id).then((run) => this.finished(run), () => {});
       } else {
         toast(`Could not cancel: ${error.message}`);
         this.cancelButton.disabled = false;
@@ -229,7 +237,8 @@ export class RunView {
         this.lastRender = timestamp;
         this.renderTimeline();
         this.renderProgress();
-        this.renderHeader();
+        this.renderDuration();
+        if (this.run.status !== this.headerStatus) this.renderHeader();
       }
       this.frame = requestAnimationFrame(tick);
     };
@@ -253,9 +262,15 @@ export class RunView {
     if (this.rawDetails.open) this.renderRaw();
   }
 
+  renderDuration() {
+    const live = !TERMINAL_STATUSES.has(this.run.status);
+    this.duration.textContent = live ? `${ms(this.now())} so far` : ms(this.run.duration_ms);
+  }
+
   renderHeader() {
     const run = this.run;
     const live = !TERMINAL_STATUSES.has(run.status);
+    this.headerStatus = run.status;
     this.status.textContent = run.status;
     this.status.dataset.status = run.status;
     this.status.className = `badge badge-${run.status}`;
@@ -268,10 +283,10 @@ export class RunView {
         h('code', { class: 'chip' }, `${key}=${Array.isArray(v) ? v.join(',') : v}`)))],
       ['started', h('time', { datetime: run.started_at || run.created_at || '' },
         absoluteTime(run.started_at || run.created_at) || '–')],
-      ['duration', h('span', { 'data-testid': 'run-duration' },
-        live ? `${ms(this.now())} so far` : ms(run.duration_ms))],
+      ['duration', this.duration],
     ];
     replace(this.meta, rows.map(([term, detail]) => h('div', {}, h('dt', {}, term), h('dd', {}, detail))));
+    this.renderDuration();
     this.errorBox.hidden = !run.error;
     this.errorBox.textContent = run.error ? `Error: ${run.error}` : '';
   }

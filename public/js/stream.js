@@ -6,7 +6,7 @@
 // a few failures fall back to long-polling the run. Frames with an id we already applied are
 // skipped, so a replay never double-counts.
 
-import { api, TERMINAL_STATUSES } from './api.js';
+import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 
 /** Events every run may emit; the catalog entry's `events` adds the pattern's own. */
 export const COMMON_EVENTS = [
@@ -27,7 +27,8 @@ export class RunStream {
   /**
    * @param {string} runId
    * @param {string[]} extraNames pattern event names from the catalog
-   * @param {{onEvent: (name, data, id) => void, onState: (state) => void, onFinished: (run) => void}} handlers
+   * @param {{onEvent: (name, data, id) => void, onState: (state) => void, onFinished: (run) => void,
+   *          onLost?: (message) => void}} handlers
    */
   constructor(runId, extraNames, handlers) {
     this.runId = runId;
@@ -114,6 +115,11 @@ export class RunStream {
         this.handlers.onEvent('progress', { ...run.progress, t_ms: null }, 0);
       } catch (error) {
         if (this.closed || error.name === 'AbortError') return;
+        if (error instanceof ApiError && error.status === 404) {
+          this.stop('closed');
+          this.handlers.onLost?.('The server no longer knows this run.');
+          return;
+        }
         await new Promise((resolve) => { this.retryTimer = setTimeout(resolve, 3000); });
       }
     }

@@ -55,6 +55,7 @@ export class RunView {
       onEvent: (name, data, id) => this.apply(name, data, id),
       onState: (state) => this.setConnection(state),
       onFinished: (finished) => this.finished(finished),
+      onNotice: (message) => toast(message),
       onLost: (message) => {
         this.replayOnly = true;
         this.errorBox.hidden = false;

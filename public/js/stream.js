@@ -11,7 +11,7 @@ import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 /** Events every run may emit; the catalog entry's `events` adds the pattern's own. */
 export const COMMON_EVENTS = [
   'run.started', 'run.finished', 'task.started', 'task.finished', 'task.failed', 'task.cancelled',
-  'task.timeout', 'progress',
+  'task.timeout', 'progress', 'server.shutdown',
 ];
 
 /** Pattern events of the API contract, listened for even if a catalog entry omits them. */
@@ -28,7 +28,7 @@ export class RunStream {
    * @param {string} runId
    * @param {string[]} extraNames pattern event names from the catalog
    * @param {{onEvent: (name, data, id) => void, onState: (state) => void, onFinished: (run) => void,
-   *          onLost?: (message) => void}} handlers
+   *          onLost?: (message) => void, onNotice?: (message) => void}} handlers
    */
   constructor(runId, extraNames, handlers) {
     this.runId = runId;
@@ -70,6 +70,12 @@ export class RunStream {
 
   deliver(event) {
     if (this.closed) return;
+    if (event.type === 'server.shutdown') {
+      // Sent without an id as the server stops; the browser reconnects when it is back.
+      this.setState('reconnecting');
+      this.handlers.onNotice?.('The server is shutting down; the page reconnects when it is back.');
+      return;
+    }
     const id = Number(event.lastEventId);
     if (Number.isFinite(id) && id > 0) {
       if (id <= this.lastId) return;

@@ -221,6 +221,7 @@ async function watchHealth() {
 
 async function start() {
   watchHealth();
+  setInterval(watchHealth, 30_000);
   try {
     state.patterns = await api.patterns();
   } catch (error) {

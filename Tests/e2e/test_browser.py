@@ -88,6 +88,12 @@ def test_semaphore_run_is_watched_live_then_every_check_passes(driver, base_url)
     assert all_css(driver, f'{tid("result")} .figure'), "no result figures"
     assert css(driver, tid("cancel-button")).is_displayed() is False
 
+    # A click (or tap) on a bar spells out what its tooltip says.
+    first = css(driver, f'{tid("timeline")} .tl-bar[data-task="0"]')
+    click(driver, first)
+    wait(driver).until(lambda d: "ok" in css(d, tid("timeline-detail")).text)
+    assert css(driver, tid("timeline-detail")).text.startswith(first.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(" ")[0])
+
     # The chart follows the window: narrower, it is redrawn with every bar still there.
     svg_width = css(driver, tid("timeline-svg")).get_attribute("width")
     driver.set_window_size(1000, 900)

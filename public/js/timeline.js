@@ -66,7 +66,13 @@ export class Timeline {
     this.legend = h('ul', { class: 'tl-legend', 'data-testid': 'timeline-legend', 'aria-label': 'Legend' });
     this.groupNote = h('p', { class: 'tl-note', 'data-testid': 'timeline-group-note', hidden: true });
     this.chart = h('div', { class: 'tl-chart', 'data-testid': 'timeline' });
-    replace(root, this.summary, this.notice, this.chart, this.legend, this.groupNote);
+    // Hover shows a bar's <title>; a click or tap spells it out here too (touch has no hover).
+    this.detail = h('p', { class: 'tl-detail', 'data-testid': 'timeline-detail', 'aria-live': 'polite' });
+    this.chart.addEventListener('click', (event) => {
+      const title = event.target.closest('[data-task], [data-row], [data-event]')?.querySelector('title');
+      this.detail.textContent = title ? title.textContent : '';
+    });
+    replace(root, this.summary, this.notice, this.chart, this.detail, this.legend, this.groupNote);
     this.width = 0;
     this.resizeObserver = new ResizeObserver(() => {
       const width = this.chart.clientWidth;

@@ -320,3 +320,32 @@ def test_without_an_event_stream_the_page_falls_back_to_polling(driver, streamle
     unexpected = [e for e in severe_console_entries(driver, allowed_statuses=(503,))
                   if "EventSource" not in e.get("message", "")]
     assert unexpected == []
+
+
+def test_page_helpers_in_the_browser(driver, base_url):
+    """The page's pure helpers, imported as the page imports them (no Node needed)."""
+    open_page(driver, base_url, "/")
+    results = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/js/timeline.js'), import('/js/form.js'), import('/js/format.js')])
+          .then(([timeline, form, format]) => done({
+            steps: [0.7, 3, 7, 40, 180, 999].map(timeline.niceStep),
+            ten: timeline.layoutRows(10),
+            many: timeline.layoutRows(10000),
+            lists: ['300, 100,200', '1,,2', ' 7 ', 'a'].map(form.parseIntegerList),
+            bounds: form.boundsMessage({type: 'integer', min: 1, max: 100000}),
+            curl: format.curlCommand('http://h:1', 'lock', {note: "it's"}),
+            ms: [0.25, 701.23, 12345.6].map(format.ms),
+          }))
+          .catch((error) => done({error: String(error)}));
+    """)
+    assert "error" not in results, results
+    assert results["steps"] == [1, 5, 10, 50, 200, 1000]
+    assert results["ten"] == {"group": 1, "rows": 10, "rowHeight": 22}
+    assert results["many"]["group"] > 1 and results["many"]["rows"] * results["many"]["group"] >= 10000
+    assert results["lists"] == [[300, 100, 200], None, [7], None]
+    assert results["bounds"] == "must be an integer from 1 to 100000"
+    assert results["curl"] == ("curl -s -X POST 'http://h:1/patterns/lock/runs?wait=30' "
+                               "-H 'Content-Type: application/json' -d '{\"note\":\"it'\\''s\"}'")
+    assert results["ms"] == ["0.3 ms", "701 ms", "12,346 ms"]
+    assert severe_console_entries(driver) == []

@@ -1,0 +1,70 @@
+"""Fixtures for the browser tests: the server under test and a headless Chromium.
+
+The server is `$LAB_BINARY serve --host 127.0.0.1 --port 0 --db :memory:` when LAB_BINARY
+is set (Tests/e2e/run.sh sets it), otherwise the mock in mock_server.py.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser import console_errors, make_driver  # noqa: E402
+from lab_server import OUTPUT, start_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def lab():
+    server = start_server("server")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(lab):
+    return lab.base_url
+
+
+@pytest.fixture(scope="session")
+def using_mock(lab):
+    return lab.kind == "mock"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _driver(request, width, height):
+    driver = make_driver(width, height)
+    driver.console_errors = lambda: console_errors(driver)
+    yield driver
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        OUTPUT.mkdir(exist_ok=True)
+        driver.save_screenshot(str(OUTPUT / f"FAILED-{request.node.name}.png"))
+        (OUTPUT / f"FAILED-{request.node.name}.console.txt").write_text(
+            "\n".join(str(entry) for entry in driver.get_log("browser")))
+    driver.quit()
+
+
+@pytest.fixture
+def driver(request):
+    """Headless Chromium at laptop size (1280x900), console captured (goog:loggingPrefs)."""
+    yield from _driver(request, 1280, 900)
+
+
+@pytest.fixture
+def phone_driver(request):
+    """Headless Chromium at a phone's width (390x844)."""
+    yield from _driver(request, 390, 844)
+
+
+def pytest_report_header(config):
+    binary = os.environ.get("LAB_BINARY")
+    return f"server under test: {binary or 'Tests/e2e/mock_server.py (LAB_BINARY unset)'}"

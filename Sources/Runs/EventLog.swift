@@ -8,8 +8,10 @@ import Synchronization
 /// - ids are 1, 2, 3, ... in append order; an event is never changed or removed;
 /// - subscribers hold no copy of the events, only a cursor into this log, so a slow
 ///   subscriber costs no memory and never slows `append` (which resumes waiters and returns);
-/// - a live subscriber more than `maxLag` events behind is told it overflowed (the HTTP
-///   layer then disconnects it; it can come back with `Last-Event-ID`);
+/// - a live subscriber that has not received more than `maxLag` of the events appended
+///   since it subscribed is told it overflowed (the HTTP layer then disconnects it; it can
+///   come back with `Last-Event-ID`). Replaying what existed when it subscribed never
+///   counts against it: a new subscriber to a long run is not slow, just early;
 /// - after `finish`, no event is appended and every waiter is resumed.
 public final class EventLog: RunEventSink, Sendable {
     private struct State {
@@ -121,17 +123,20 @@ public struct EventSubscription: Sendable {
 
     private let log: EventLog
     public private(set) var lastDeliveredID: Int
+    /// The log's last id when the subscription began: the backlog it may replay at any pace.
+    private let backlogEndID: Int
 
     init(log: EventLog, after: Int) {
         self.log = log
         self.lastDeliveredID = max(after, 0)
+        self.backlogEndID = log.count
     }
 
     public mutating func next(batchLimit: Int = 256) async -> Next {
         while true {
             if Task.isCancelled { return .cancelled }
             let (events, finished, lastID) = log.events(after: lastDeliveredID, limit: batchLimit)
-            if !finished && lastID - lastDeliveredID > log.maxLag { return .overflowed }
+            if !finished && lastID - max(lastDeliveredID, backlogEndID) > log.maxLag { return .overflowed }
             if let last = events.last {
                 lastDeliveredID = last.id
                 return .events(events)

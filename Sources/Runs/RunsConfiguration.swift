@@ -8,13 +8,15 @@ public struct RunsConfiguration: Sendable {
     public var keepFinishedInMemory: Int
     /// Per-task events kept per run; aggregates count past it.
     public var eventCap: Int
-    /// A live subscriber further behind than this many events is disconnected.
+    /// A live subscriber that has not received this many of the events appended since it
+    /// subscribed is disconnected. Above the default event cap, so a healthy client is never
+    /// cut off by a burst; a client that stops reading is closed by the connection timeout.
     public var subscriberMaxLag: Int
     public var retryAfterSeconds: Int
 
     public init(
         limits: PatternLimits = .defaults, maxConcurrentRuns: Int = 64, keepFinishedInMemory: Int = 1_000,
-        eventCap: Int = 40_000, subscriberMaxLag: Int = 10_000, retryAfterSeconds: Int = 1
+        eventCap: Int = 40_000, subscriberMaxLag: Int = 100_000, retryAfterSeconds: Int = 1
     ) {
         self.limits = limits
         self.maxConcurrentRuns = maxConcurrentRuns

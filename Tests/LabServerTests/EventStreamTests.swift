@@ -133,3 +133,44 @@ import TestSupport
         #expect(frames.contains { $0.event == "run.finished" && $0.data?.contains(id) == true })
     }
 }
+
+@Suite struct SlowSubscriberTests {
+    /// A client that stops reading a live stream is closed by the connection timeout once
+    /// its buffers are full; a client that keeps reading and the run itself are unaffected.
+    @Test func aSubscriberThatStopsReading_isCutOff_whileOthersAndTheRunAreUnaffected() async throws {
+        let taskCount = 20_000
+        let configuration = LabTestServer.configuration {
+            $0.runs.limits.spanCap = taskCount
+            $0.runs.eventCap = 4 * taskCount
+            $0.server.streamHighWaterMark = 4_096
+            $0.server.connectionTimeout = 1
+        }
+        try await LabTestServer.with(configuration) { server in
+            let launched = try await server.request(
+                "POST", "/patterns/gather/runs", json: ["count": .int(taskCount), "delay_ms": 3_000])
+            let id = try #require(launched.json?["id"]?.stringValue)
+            let slowClient = try HTTPTestClient(port: server.port, timeout: .seconds(30), receiveBufferBytes: 4_096)
+            try await slowClient.send("GET /runs/\(id)/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await slowClient.readHead().status == 200)
+            let fastFrames = try await server.events("/runs/\(id)/events").1.readAll()
+            let ids = fastFrames.compactMap(\.id)
+            #expect(ids == Array(1..<(ids.count + 1)))
+            #expect(fastFrames.last?.event == "run.finished")
+            let run = try await server.request("GET", "/runs/\(id)").json
+            #expect(run?["status"] == "succeeded")
+            #expect(run?["checks_passed"] == true)
+            // Only now does the slow client read: what it gets stops short of the end.
+            let slowReader = SSEReader(client: slowClient)
+            var slowFrames: [SSEFrame] = []
+            var cutOff = false
+            do {
+                while let frame = try await slowReader.next() { slowFrames.append(frame) }
+            } catch HTTPTestError.closedByPeer {
+                cutOff = true  // the connection was closed mid-stream, as it should be
+            }
+            #expect(cutOff)
+            #expect(!slowFrames.isEmpty)
+            #expect(!slowFrames.contains { $0.event == "run.finished" })
+        }
+    }
+}

@@ -78,6 +78,24 @@ import Testing
         #expect(batch.map(\.id) == [10])
     }
 
+    @Test func replayingTheBacklogOfALiveRun_neverCountsAsFallingBehind() async {
+        let log = EventLog(maxLag: 3)
+        for n in 0..<10 { log.append(event("tick", n)) }
+        var late = log.subscribe()
+        guard case .events(let batch) = await late.next(batchLimit: 2) else {
+            Issue.record("expected events")
+            return
+        }
+        #expect(batch.map(\.id) == [1, 2])
+        for n in 0..<3 { log.append(event("tick", n)) }
+        guard case .events = await late.next(batchLimit: 2) else {
+            Issue.record("three new events are within the lag bound")
+            return
+        }
+        log.append(event("tick"))
+        #expect(await late.next() == .overflowed)
+    }
+
     @Test func cancellingAWaitingSubscriber_endsItsWait() async {
         let log = EventLog()
         let waiter = Task {

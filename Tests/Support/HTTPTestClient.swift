@@ -22,9 +22,10 @@ public final class HTTPTestClient: @unchecked Sendable {
     private var parser = HTTPResponseParser()
     private var peerClosed = false
 
-    /// Connects to `127.0.0.1:port`.
-    public init(port: UInt16, timeout: Duration = .seconds(10)) throws {
-        socket = try HTTPTestClient.connect(port: port)
+    /// Connects to `127.0.0.1:port`. A small `receiveBufferBytes` makes a client whose unread
+    /// bytes back up to the server quickly, as a slow reader's do.
+    public init(port: UInt16, timeout: Duration = .seconds(10), receiveBufferBytes: Int32? = nil) throws {
+        socket = try HTTPTestClient.connect(port: port, receiveBufferBytes: receiveBufferBytes)
         self.timeout = timeout
     }
 
@@ -119,9 +120,12 @@ public final class HTTPTestClient: @unchecked Sendable {
 
 extension HTTPTestClient {
     /// A connected TCP socket to 127.0.0.1:`port`.
-    static func connect(port: UInt16) throws -> Int32 {
+    static func connect(port: UInt16, receiveBufferBytes: Int32? = nil) throws -> Int32 {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HTTPTestError.connectFailed(errno: errno) }
+        if var size = receiveBufferBytes {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian

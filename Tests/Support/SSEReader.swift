@@ -11,6 +11,9 @@ public struct SSEFrame: Sendable, Equatable {
 public final class SSEReader: @unchecked Sendable {
     private let client: HTTPTestClient
     private var buffer: [UInt8] = []
+    /// Where the unread part of `buffer` starts; consumed bytes are dropped in bulk, so
+    /// reading a long stream stays linear.
+    private var start = 0
     private var ended = false
 
     /// `client` must have read the response head already.
@@ -24,6 +27,10 @@ public final class SSEReader: @unchecked Sendable {
             if let frame = takeFrame() { return frame }
             if ended { return nil }
             if let chunk = try await client.readChunk() {
+                if start > 0 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
                 buffer += chunk
             } else {
                 ended = true
@@ -40,8 +47,8 @@ public final class SSEReader: @unchecked Sendable {
 
     private func takeFrame() -> SSEFrame? {
         guard let end = frameEnd() else { return nil }
-        let text = String(decoding: buffer[..<end], as: UTF8.self)
-        buffer.removeFirst(end + 2)
+        let text = String(decoding: buffer[start..<end], as: UTF8.self)
+        start = end + 2
         var frame = SSEFrame()
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix(":") {
@@ -63,8 +70,8 @@ public final class SSEReader: @unchecked Sendable {
     }
 
     private func frameEnd() -> Int? {
-        guard buffer.count >= 2 else { return nil }
-        for index in 0..<(buffer.count - 1) where buffer[index] == 0x0A && buffer[index + 1] == 0x0A {
+        guard buffer.count - start >= 2 else { return nil }
+        for index in start..<(buffer.count - 1) where buffer[index] == 0x0A && buffer[index + 1] == 0x0A {
             return index
         }
         return nil

@@ -14,6 +14,7 @@ import Runs
 public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
+    public let store: SQLiteRunStore
     public let metrics = LabMetrics()
     let server: Server
     let application: LabApplication
@@ -22,7 +23,7 @@ public final class LabServer: Sendable {
     public init(configuration: LabConfiguration, logger: Logger = Logger(label: "concurrency-lab")) async throws {
         self.configuration = configuration
         self.logger = logger
-        let store = try await Self.openStore(configuration, logger: logger)
+        store = try await Self.openStore(configuration, logger: logger)
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
             logger: logger)
@@ -38,8 +39,13 @@ public final class LabServer: Sendable {
         serverReference.withLock { $0 = server }
     }
 
-    static func openStore(_ configuration: LabConfiguration, logger: Logger) async throws -> any RunStore {
-        let store = InMemoryRunStore()
+    /// Opens the store and marks runs a dead process left in flight as `interrupted`.
+    static func openStore(_ configuration: LabConfiguration, logger: Logger) async throws -> SQLiteRunStore {
+        var storeLogger = logger
+        storeLogger[metadataKey: "component"] = "store"
+        let store = try SQLiteRunStore(
+            path: configuration.databasePath,
+            retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
         let interrupted = try await store.markInterrupted(at: Date())
         if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
         return store
@@ -55,15 +61,19 @@ public final class LabServer: Sendable {
 
     public var port: Int { Int(server.port) }
 
-    /// Runs the registry's service loop until `shutdown()` ends it.
+    /// Runs the registry's and the store's service loops until `shutdown()` ends them.
     public func run() async {
-        await registry.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.store.run() }
+            group.addTask { await self.registry.run() }
+        }
     }
 
     public func shutdown() async {
         logger.notice("shutting down")
         await registry.shutdown()
         await server.shutdown(deadline: configuration.server.shutdownGrace)
+        await store.shutdown()
         logger.notice("stopped")
     }
 }

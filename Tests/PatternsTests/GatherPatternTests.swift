@@ -11,6 +11,13 @@ import Testing
         #expect(run.result["wall_ms"] == .milliseconds(Double(longest)))
         #expect(run.ints("task", in: "task.started") == [0, 1, 2, 3])
         #expect(run.checkNames == ["results_in_input_order", "wall_at_least_longest_task", "concurrent_not_sequential"])
+        #expect(run.result["peak_in_flight"] == 4)
+    }
+
+    @Test func oneTask_hasNothingToOverlap_soNoConcurrencyCheck() async throws {
+        let run = try await TestRun.execute(GatherPattern(), ["count": 1, "delay_ms": 100])
+        #expect(run.checkNames == ["results_in_input_order", "wall_at_least_longest_task"])
+        #expect(run.result["peak_in_flight"] == 1)
     }
 
     @Test func manyTasks_keepEveryResult_butOnlyCappedSpans() async throws {

@@ -8,7 +8,8 @@
 /// - Cancellation: cancelling the run cancels every child; the run ends `cancelled`.
 /// - Checks: every result lands at its input index (`results_in_input_order`); the wall
 ///   time is at least the longest delay (`wall_at_least_longest_task`) and, with more than
-///   one task to wait for, less than the sum of delays (`concurrent_not_sequential`).
+///   one task to wait for, more than one task was observed in flight at once
+///   (`concurrent_not_sequential`). Wall time, peak in flight and efficiency are figures.
 ///
 /// A discarding task group frees each child as it ends and results go into a preallocated
 /// buffer by index, so a million zero-delay tasks never hold a million results or tasks.
@@ -24,7 +25,7 @@ public struct GatherPattern: Pattern {
     public let invariants = [
         "results are in input order",
         "wall time >= the longest task's delay",
-        "wall time < the sum of the delays (the tasks overlapped)",
+        "more than one task in flight at once (the tasks overlapped)",
     ]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
@@ -42,17 +43,19 @@ public struct GatherPattern: Pattern {
 
     public func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
         let count = parameters.int("count")
-        let delay = parameters.int("delay_ms")
-        let jitter = parameters.int("jitter_ms")
-        let seed = parameters.int("seed")
+        let delays = TaskDelays(
+            delay: parameters.int("delay_ms"), jitter: parameters.int("jitter_ms"), seed: parameters.int("seed"))
         context.recorder.setTotal(count)
         let results = Locked([Int](repeating: -1, count: count))
+        let inFlight = Locked(InFlight())
         let start = context.elapsedMs()
         try await withThrowingDiscardingTaskGroup { group in
             for index in 0..<count {
                 group.addTask {
                     let value = try await context.task(index) {
-                        try await context.sleep(ms: delay + SeededRandom.jitter(seed: seed, index: index, maxJitter: jitter))
+                        inFlight.withLock { $0.enter() }
+                        defer { inFlight.withLock { $0.leave() } }
+                        try await context.sleep(ms: delays[index])
                         return index
                     }
                     results.withLock { $0[index] = value }
@@ -60,28 +63,60 @@ public struct GatherPattern: Pattern {
             }
         }
         let wall = context.elapsedMs() - start
-        let delays = (0..<count).lazy.map { delay + SeededRandom.jitter(seed: seed, index: $0, maxJitter: jitter) }
-        let longest = delays.max() ?? 0
-        let sum = delays.reduce(0, +)
         let inOrder = results.withLock { values in values.indices.count { values[$0] == $0 } }
+        return outcome(count: count, delays: delays, wall: wall, inOrder: inOrder, peak: inFlight.value.peak)
+    }
+
+    private func outcome(count: Int, delays: TaskDelays, wall: Double, inOrder: Int, peak: Int) -> PatternOutcome {
+        let longest = (0..<count).lazy.map { delays[$0] }.max() ?? 0
+        let sum = (0..<count).lazy.map { delays[$0] }.reduce(0, +)
         var checks: [Check] = [
             .equal("results_in_input_order", observed: inOrder, expected: count),
             Check(
                 name: "wall_at_least_longest_task", expected: ">= \(longest) ms", observed: .milliseconds(wall),
                 passed: wall >= Double(longest)),
         ]
-        if sum > longest {
+        // Overlap is shown by tasks observed sleeping at the same time, not by a wall-time
+        // comparison that a loaded machine could flip; the wall time is a figure.
+        if count > 1 && sum > longest {
             checks.append(
                 Check(
-                    name: "concurrent_not_sequential", expected: "< \(sum) ms (sum of delays)",
-                    observed: .milliseconds(wall), passed: wall < Double(sum)))
+                    name: "concurrent_not_sequential", expected: "> 1 task in flight at once", observed: .int(peak),
+                    passed: peak > 1))
         }
         return PatternOutcome(
             result: [
                 "count": .int(count), "wall_ms": .milliseconds(wall), "longest_delay_ms": .int(longest),
-                "sum_delay_ms": .int(sum), "efficiency": .double(wall > 0 ? (Double(longest) / wall * 1000).rounded() / 1000 : 1),
+                "sum_delay_ms": .int(sum), "peak_in_flight": .int(peak),
+                "efficiency": .double(wall > 0 ? (Double(longest) / wall * 1000).rounded() / 1000 : 1),
                 "results_in_order": .int(inOrder),
             ],
             checks: checks)
+    }
+}
+
+/// Each task's delay: the base delay plus its own jitter, drawn from the seed.
+private struct TaskDelays: Sendable {
+    let delay: Int
+    let jitter: Int
+    let seed: Int
+
+    subscript(index: Int) -> Int {
+        delay + SeededRandom.jitter(seed: seed, index: index, maxJitter: jitter)
+    }
+}
+
+/// Tasks sleeping right now, and the most there ever were at once.
+private struct InFlight: Sendable {
+    var current = 0
+    var peak = 0
+
+    mutating func enter() {
+        current += 1
+        peak = max(peak, current)
+    }
+
+    mutating func leave() {
+        current -= 1
     }
 }

@@ -53,9 +53,8 @@ def parameter_schema(spec):
 def json_type(value):
     if isinstance(value, bool):
         return {"type": "boolean"}
-    if isinstance(value, int):
-        return {"type": "integer"}
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
+        # A figure in milliseconds may come out whole in one run and not in the next.
         return {"type": "number"}
     if isinstance(value, str):
         return {"type": "string"}

@@ -16,6 +16,11 @@ from browser import console_errors, make_driver  # noqa: E402
 from lab_server import OUTPUT, start_server  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mock_only: needs the mock server's deliberate faults (run.sh runs these against the mock)")
+
+
 @pytest.fixture(scope="session")
 def lab():
     server = start_server("server")

@@ -289,6 +289,7 @@ def dropping_mock(using_mock):
     server.stop()
 
 
+@pytest.mark.mock_only
 def test_stream_reconnects_after_drops_without_losing_or_repeating_events(driver, dropping_mock):
     open_pattern(driver, dropping_mock.base_url, "semaphore")
     launch(driver, {"count": 8, "limit": 4, "delay_ms": 300})
@@ -310,6 +311,7 @@ def streamless_mock(using_mock):
     server.stop()
 
 
+@pytest.mark.mock_only
 def test_without_an_event_stream_the_page_falls_back_to_polling(driver, streamless_mock):
     open_pattern(driver, streamless_mock.base_url, "semaphore")
     launch(driver, {"count": 6, "limit": 3, "delay_ms": 300})

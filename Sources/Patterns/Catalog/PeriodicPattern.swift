@@ -18,7 +18,7 @@ public struct PeriodicPattern: Pattern {
     public let name = "periodic"
     public let title = "Periodic: tick until cancelled"
     public let summary = "A background task does a little work every interval; after the duration the run cancels it, and the loop stops at its next suspension point without ticking again."
-    public let asyncioEquivalent = "while True: await work(); await asyncio.sleep(interval)  +  task.cancel()"
+    public let asyncioEquivalent = "while True: await work(); await asyncio.sleep(interval); later task.cancel()"
     public let swiftEquivalent = "a child task looping over clock.sleep(until:), cancelled with group.cancelAll()"
     public let swiftNote = "Cancellation is cooperative: the loop stops because its sleep throws CancellationError; a loop that swallowed that error (try? await sleep) would tick on. Sleeping until absolute deadlines (fixed_rate) keeps drift from accumulating."
     public let invariants = [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Patterns
 import Runs
 
@@ -40,7 +41,10 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("concurrency-lab run: \(message.text)\n".utf8))
             throw ExitCode(2)
         }
-        let registry = RunRegistry(catalog: PatternCatalog())
+        // stdout carries the run's JSON only: diagnostics go to stderr, and only warnings.
+        var logger = Logger(label: "concurrency-lab") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = .warning
+        let registry = RunRegistry(catalog: PatternCatalog(), logger: logger)
         let record = try await withThrowingTaskGroup(of: RunRecord?.self) { group in
             group.addTask {
                 await registry.run()

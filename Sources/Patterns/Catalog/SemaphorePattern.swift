@@ -2,9 +2,10 @@
 ///
 /// - Parameters: `count` (1...maxCount) tasks; `limit` (1...maxCount) permits; `delay_ms`
 ///   (0...maxDelayMs) of work per task, done holding a permit.
-/// - Events, per task (capped): `task.started`, `semaphore.acquired` (with `in_flight`,
-///   the holders counting this one, and `waiting`), `semaphore.released` (with `in_flight`
-///   left), `task.finished`; `progress`.
+/// - Events, per task (capped): `task.started` once it holds a permit (a task's span is
+///   its time holding one), `semaphore.acquired` (with `in_flight`, the holders counting
+///   this one, and `waiting`), `semaphore.released` (with `in_flight` left),
+///   `task.finished`; `progress`.
 /// - Cancellation: tasks waiting for a permit leave the queue, holders stop sleeping and
 ///   release; no permit is leaked (`AsyncSemaphore`). The run ends `cancelled`.
 /// - Checks: the peak of concurrent holders never exceeds the limit, and reaches
@@ -55,8 +56,10 @@ public struct SemaphorePattern: Pattern {
         try await withThrowingDiscardingTaskGroup { group in
             for index in 0..<count {
                 group.addTask {
-                    try await context.task(index) {
-                        try await semaphore.withPermit { try await hold(index, delay, semaphore, inFlight, context) }
+                    // The span is the time holding a permit, so the timeline never shows more
+                    // than `limit` bars at once; the wait shows as the gap before the bar.
+                    try await semaphore.withPermit {
+                        try await context.task(index) { try await hold(index, delay, semaphore, inFlight, context) }
                     }
                 }
             }

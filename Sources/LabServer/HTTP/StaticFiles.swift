@@ -35,7 +35,7 @@ public struct StaticFiles: Sendable {
 
     /// The response for `rawPath` (undecoded), or nil when no file is there.
     public func response(for rawPath: String, ifNoneMatch: String?) -> Response? {
-        guard let decoded = Self.percentDecoded(rawPath), Self.isSafe(decoded) else { return nil }
+        guard let decoded = FormCoding.percentDecoded(rawPath), Self.isSafe(decoded) else { return nil }
         let path = decoded == "/" ? "/index.html" : decoded
         guard let file = files[path] else { return nil }
         let headers = [("Content-Type", file.contentType), ("Cache-Control", "no-cache"), ("ETag", file.etag)]
@@ -59,30 +59,6 @@ public struct StaticFiles: Sendable {
         case "txt": "text/plain; charset=utf-8"
         case "yaml", "yml": "application/yaml"
         default: "application/octet-stream"
-        }
-    }
-
-    /// Percent-decodes a path (`+` stays a plus); nil for a broken escape or invalid UTF-8.
-    static func percentDecoded(_ path: String) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = path.utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 

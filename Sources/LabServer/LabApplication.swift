@@ -55,7 +55,9 @@ public final class LabApplication: HTTPHandler {
         self.staticFiles = staticFiles
         self.serverStatistics = serverStatistics
         catalog = CatalogHandlers(catalog: registry.catalog)
-        system = SystemHandlers(startedAt: .now, openAPI: openAPI, metrics: metrics)
+        system = SystemHandlers(
+            startedAt: .now, openAPI: openAPI, metrics: metrics,
+            storeHealthy: { (registry.store as? SQLiteRunStore)?.isHealthy ?? true })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
             maxSubscribers: configuration.maxSubscribers, metrics: metrics)

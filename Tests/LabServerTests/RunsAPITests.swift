@@ -3,6 +3,19 @@ import Patterns
 import Testing
 
 @Suite struct RunsAPITests {
+    @Test func health_reportsStatusVersionUptimeAndStore_withARequestID() async throws {
+        try await LabTestServer.with { server in
+            let response = try await server.request("GET", "/healthz", headers: [("X-Request-Id", "my-id-42")])
+            #expect(response.status == 200)
+            #expect(response.header("X-Request-Id") == "my-id-42")
+            let health = try #require(response.json)
+            #expect(health["status"] == "ok")
+            #expect(health["store"] == "ok")
+            #expect(health["version"]?.stringValue?.isEmpty == false)
+            #expect(health["uptime_s"]?.doubleValue != nil)
+        }
+    }
+
     @Test func launchWithWait_returnsTheFinishedRunWithPassingChecksAndATimeline() async throws {
         try await LabTestServer.with { server in
             let response = try await server.request(

@@ -8,12 +8,19 @@ struct SystemHandlers: Sendable {
     let startedAt: ContinuousClock.Instant
     let openAPI: [UInt8]
     let metrics: LabMetrics
+    /// Whether the store's last write succeeded; a failing store leaves the server up (runs
+    /// are served from memory), so health says so rather than failing.
+    let storeHealthy: @Sendable () -> Bool
 
     func health() -> Response {
         let uptime = startedAt.duration(to: .now).milliseconds / 1000
         return JSONResponse.make(
             200,
-            ["status": "ok", "version": .string(LabConfiguration.version), "uptime_s": .double((uptime * 10).rounded() / 10)])
+            [
+                "status": "ok", "version": .string(LabConfiguration.version),
+                "uptime_s": .double((uptime * 10).rounded() / 10),
+                "store": storeHealthy() ? "ok" : "failing",
+            ])
     }
 
     func openAPIDocument() -> Response {

@@ -142,3 +142,32 @@ import Testing
         }
     }
 }
+
+@Suite struct ServerIsolationTests {
+    /// Inline blocking calls starve the run's own heartbeat, never the server: while every
+    /// thread of the run's pool is blocked for 5 s, an async route still answers within its
+    /// 2 s deadline (were the server's threads blocked, it would get the 504 instead).
+    @Test func inlineBlockingRun_starvesItsHeartbeat_butNotTheServer() async throws {
+        let configuration = LabTestServer.configuration { $0.server.requestTimeout = .seconds(2) }
+        try await LabTestServer.with(configuration) { server in
+            let width = ProcessInfo.processInfo.activeProcessorCount
+            let launched = try await server.request(
+                "POST", "/patterns/blocking-offload/runs",
+                json: ["mode": "inline", "tasks": .int(width), "block_ms": 5_000, "heartbeat_ms": 20])
+            let id = try #require(launched.json?["id"]?.stringValue)
+            let (_, reader) = try await server.events("/runs/\(id)/events")
+            while let frame = try await reader.next(), frame.event != "task.started" {}
+            let during = try await server.request("GET", "/runs/\(id)")
+            #expect(during.status == 200)
+            #expect(during.json?["status"] == "running")
+            var final: JSONValue?
+            while final?["status"] == nil || final?["status"] == "running" {
+                final = try await server.request("GET", "/runs/\(id)?wait=1").json
+            }
+            let ended = try #require(final)
+            #expect(ended["status"] == "succeeded")
+            #expect(ended["checks_passed"] == true)
+            #expect(ended["checks"]?.arrayValue?.contains { $0["name"] == "starvation_observed" } == true)
+        }
+    }
+}

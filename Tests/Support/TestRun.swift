@@ -23,7 +23,8 @@ public enum TestRun {
         let recorder = RunRecorder(
             clock: clock.runClock, sink: sink, spanCap: spanCap ?? limits.spanCap, eventCap: eventCap)
         let context = RunContext(
-            clock: clock.runClock, recorder: recorder, limits: limits, threads: .tracked(by: clock.activity))
+            clock: clock.runClock, recorder: recorder, limits: limits, threads: .tracked(by: clock.activity),
+            isolatesInlineBlocking: false)
         let executor = try TestExecutor(activity: clock.activity)
         defer { executor.shutdown() }
         let finished = Locked<RunExecution?>(nil)

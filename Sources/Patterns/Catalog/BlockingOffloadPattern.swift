@@ -16,9 +16,10 @@
 ///   pool, 1 on a one-thread executor): the heartbeat starved, its largest gap >= block_ms.
 ///   The gap and its ratio to the interval are figures either way.
 ///
-/// Inline mode really blocks the threads of whatever executor runs it: on a server's
-/// shared pool, that is the server's threads (the point of the experiment, and a reason
-/// to keep `block_ms` small there).
+/// Inline mode really blocks the threads it runs on. In production those are a pool of
+/// the cooperative pool's width made for the run (`DedicatedThreadsExecutor`), so the run
+/// starves its own heartbeat exactly as it would starve the shared pool, and never the
+/// server's threads: request handlers and other runs go on.
 public struct BlockingOffloadPattern: Pattern {
     public init() {}
 
@@ -66,6 +67,20 @@ public struct BlockingOffloadPattern: Pattern {
         let setup = Setup(parameters)
         context.recorder.setTotal(setup.tasks)
         let tally = Locked(Tally())
+        guard !setup.offload && context.isolatesInlineBlocking else {
+            try await experiment(setup, tally, context)
+            return outcome(setup, tally.value)
+        }
+        // Inline calls block the threads they run on: give them a pool of the cooperative
+        // pool's width, so they starve this run's heartbeat and never the server.
+        let pool = try DedicatedThreadsExecutor(width: setup.poolThreadsEstimate, threads: context.threads)
+        defer { pool.shutdown() }
+        try await withTaskExecutorPreference(pool) { try await experiment(setup, tally, context) }
+        return outcome(setup, tally.value)
+    }
+
+    /// The blocking calls, with the heartbeat beating beside them until they are done.
+    private func experiment(_ setup: Setup, _ tally: Locked<Tally>, _ context: RunContext) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await heartbeat(setup, tally, context) }
             try await blockingCalls(setup, tally, context)
@@ -76,7 +91,6 @@ public struct BlockingOffloadPattern: Pattern {
                 // The heartbeat's own end.
             }
         }
-        return outcome(setup, tally.value)
     }
 
     /// Beats until cancelled (its sleep throws), recording the largest gap between beats.

@@ -7,15 +7,20 @@ public struct RunContext: Sendable {
     public let recorder: RunRecorder
     public let limits: PatternLimits
     public let threads: ThreadLauncher
+    /// Whether work that blocks its own thread on purpose (`blocking-offload` inline) gets
+    /// a pool of its own (production: it must never block the server's threads) or runs on
+    /// the current executor (tests, whose executor is already private and deterministic).
+    public let isolatesInlineBlocking: Bool
 
     public init(
         clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults,
-        threads: ThreadLauncher = .pthreads
+        threads: ThreadLauncher = .pthreads, isolatesInlineBlocking: Bool = true
     ) {
         self.clock = clock
         self.recorder = recorder
         self.limits = limits
         self.threads = threads
+        self.isolatesInlineBlocking = isolatesInlineBlocking
     }
 
     /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.

@@ -58,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             server: server, runs: runs.runsConfiguration(), databasePath: storage.db,
             maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),
             maxSubscribers: network.maxSubscribers,
-            apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"])
+            apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
         configuration.keepRuns = storage.keepRuns
         configuration.keepDays = storage.keepDays
         return configuration

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import MicroHTTP
 import Patterns
@@ -57,6 +58,9 @@ struct NetworkOptions: ParsableArguments {
         try bound("--heartbeat-seconds", heartbeatSeconds, 1...3_600)
         try bound("--shutdown-grace", shutdownGrace, 0...600)
         if let threads { try bound("--threads", threads, 1...256) }
+        if let apiToken, apiToken.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--api-token must not be empty (leave it out for no token)")
+        }
     }
 }
 

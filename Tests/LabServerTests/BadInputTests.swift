@@ -38,6 +38,7 @@ import Testing
         Case(name: "bad cursor", method: "GET", target: "/runs?cursor=../../x", status: 400, field: "cursor"),
         Case(name: "bad status filter", method: "GET", target: "/runs?status=done", status: 400, field: "status"),
         Case(name: "unknown list parameter", method: "GET", target: "/runs?colour=red", status: 400, field: "colour"),
+        Case(name: "repeated list parameter", method: "GET", target: "/runs?limit=5&limit=6", status: 400, field: "limit"),
         Case(name: "unknown path", method: "GET", target: "/nothing/here", status: 404),
         Case(name: "wrong method", method: "PUT", target: "/runs", status: 405),
         Case(name: "traversal", method: "GET", target: "/../openapi.yaml", status: 404),

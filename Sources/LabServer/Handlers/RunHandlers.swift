@@ -69,7 +69,11 @@ struct RunHandlers: Sendable {
 
     static func runQuery(_ request: Request) throws(LabError) -> RunQuery {
         var query = RunQuery()
+        var seen: Set<String> = []
         for (name, value) in request.queryFields {
+            guard seen.insert(name).inserted else {
+                throw .badRequest("query parameter '\(name)' is given more than once", field: name)
+            }
             switch name {
             case "pattern": query.pattern = value
             case "status":

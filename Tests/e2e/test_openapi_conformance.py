@@ -1,0 +1,82 @@
+"""The running server against openapi.yaml, with schemathesis (property-based, every operation).
+
+Every operation in the spec is selected (nothing is excluded): the catalog, runs, the event
+stream (schemathesis reads text/event-stream responses and checks each event), metrics,
+the spec itself and the page. The number of examples is bounded (--max-examples) and the
+seed fixed, so a run takes seconds and is reproducible; a failure prints schemathesis's
+report with a curl line per case.
+
+One schemathesis run with `--checks all`, read at two levels:
+- every operation is tested and none ever answers a 5xx (ST101/ST102, `not_a_server_error`),
+  whatever schemathesis sends: enforced.
+- every check (`--checks all`): responses match their schemas, schema-valid requests are
+  accepted, invalid ones refused, headers and statuses as declared. This finds real
+  mismatches between the spec and the server today (listed in the xfail reason and reported
+  to the lead); it is strict, so it fails the suite as soon as they are fixed and the
+  marker must go.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reliab import OUTPUT, needs_binary, start_lab, terminate
+
+pytestmark = needs_binary
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    server = start_lab("openapi-conformance")
+    yield server
+    terminate(server)
+
+
+@pytest.fixture(scope="module")
+def report(lab, tmp_path_factory):
+    """One schemathesis run with every check; both tests read it. Long `?wait=` values and
+    delays are in the spec's bounds, so a run takes ~30-60 s with 10 examples per operation."""
+    if not SCHEMATHESIS.exists():
+        pytest.skip("schemathesis is not installed (scripts/install-deps.sh test)")
+    command = [str(SCHEMATHESIS), "run", str(ROOT / "openapi.yaml"), "--url", lab.base_url,
+               "--checks", "all", "--max-examples", "10", "--seed", "20261121",
+               "--workers", "1", "--request-timeout", "70", "--no-color"]
+    # In a fresh folder: schemathesis keeps a cache of past failures under its working
+    # directory and replays them first, which would make one run depend on the last.
+    workdir = tmp_path_factory.mktemp("schemathesis")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=workdir)
+    text = result.stdout + result.stderr
+    (OUTPUT / "schemathesis.txt").write_text(text)
+    print(text[-2500:])
+    return result.returncode, text
+
+
+def test_every_operation_is_tested(report):
+    _, text = report
+    assert "Selected: 11/11" in text and "Tested: 11" in text, text[-3000:]
+
+
+def test_no_operation_answers_a_server_error(report):
+    _, text = report
+    server_errors = re.findall(r"- (ST10[0-9] Server error[^\n]*)", text)
+    assert not server_errors, text[-12000:]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "spec/server mismatches reported to the lead: "
+    "(1) GET /openapi.yaml declares a string schema, schemathesis parses the YAML and validates the object; "
+    "(2) Run.result is a oneOf whose branches overlap (an event run's result matches several); "
+    "(3) GET /runs/{id}/events declares a string schema, schemathesis validates each parsed SSE event; "
+    "(4) POST /patterns/{name}/runs: a list parameter (delays_ms) sent as repeated form fields, as the spec "
+    "allows, gets 400; "
+    "(5) Last-Event-ID and ?after have no maximum in the spec; the server refuses values beyond Int64 with 400; "
+    "(6) ST112: a schema-valid ?wait= (up to 60 s) on a long run answers after schemathesis's 10 s limit"))
+def test_every_check_passes_on_every_operation(report):
+    status, text = report
+    assert status == 0, text[-12000:]

@@ -45,7 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
                 guard let signal = await signals.first() else { return }
                 logger.notice("received signal \(signal); draining (send it again to exit at once)")
                 signals.exitOnNextSignal()
-                await lab.shutdown()
+                // A run stuck in a blocking call would keep `run()` from ever returning:
+                // past the grace, everything else has been drained and saved, so exit.
+                if await !lab.shutdown() { Foundation.exit(0) }
             }
         }
     }

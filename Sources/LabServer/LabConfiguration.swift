@@ -51,7 +51,8 @@ public struct LabConfiguration: Sendable {
         let fileManager = FileManager.default
         let cwd = URL(filePath: fileManager.currentDirectoryPath)
         if fileManager.fileExists(atPath: cwd.appending(path: "openapi.yaml").path) { return cwd }
-        var candidate = URL(filePath: CommandLine.arguments.first ?? ".").standardizedFileURL.deletingLastPathComponent()
+        let executable = (try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var candidate = URL(filePath: executable).standardizedFileURL.deletingLastPathComponent()
         while candidate.path != "/" {
             if fileManager.fileExists(atPath: candidate.appending(path: "openapi.yaml").path) { return candidate }
             candidate.deleteLastPathComponent()

@@ -69,11 +69,16 @@ public final class LabServer: Sendable {
         }
     }
 
-    public func shutdown() async {
+    /// Returns whether every run ended within the shutdown grace; when not, the caller
+    /// decides whether to wait for `run()` or to exit with the stragglers left behind.
+    @discardableResult
+    public func shutdown() async -> Bool {
         logger.notice("shutting down")
-        await registry.shutdown()
+        let drained = await registry.shutdown(grace: configuration.server.shutdownGrace)
+        if !drained { logger.warning("runs still running after the shutdown grace; leaving them (they will be marked interrupted)") }
         await server.shutdown(deadline: configuration.server.shutdownGrace)
         await store.shutdown()
         logger.notice("stopped")
+        return drained
     }
 }

@@ -46,11 +46,14 @@ public actor RunRegistry {
     /// The service loop: runs every admitted run as a child task until `shutdown()`.
     public nonisolated func run() async {
         serving.fire()
+        // Runs execute on threads of their own, never on the pool that answers requests.
+        let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
         await withDiscardingTaskGroup { group in
             for await live in launches {
-                group.addTask { await self.execute(live) }
+                group.addTask(executorPreference: executor) { await self.execute(live) }
             }
         }
+        (executor as? DedicatedThreadsExecutor)?.shutdown()
         served.fire()
     }
 
@@ -155,15 +158,27 @@ public actor RunRegistry {
 
     /// Refuses new runs, cancels every active one, waits until each has ended (so it is
     /// saved as `cancelled`), ends the service loop and flushes the store.
-    public func shutdown() async {
+    /// Returns whether every run ended within `grace`. A run whose task cannot stop (a
+    /// blocking call in progress ignores cancellation) is left behind after it: it stays
+    /// `running` in the store, and the next start marks it `interrupted`.
+    @discardableResult
+    public func shutdown(grace: Duration = .seconds(3_600)) async -> Bool {
         shuttingDown = true
         let running = Array(active.values)
         for live in running { live.cancelRequested.fire() }
         launchContinuation.finish()
         // Every run's task ends only after its final record was handed to the store.
-        if serving.isFired { await served.wait() } else { for live in running { await live.finished.wait() } }
+        let drained: Bool
+        if serving.isFired {
+            drained = await served.wait(timeout: grace)
+        } else {
+            drained = true
+            for live in running { await live.finished.wait() }
+        }
         await store.flush()
-        logger.info("runs drained", metadata: ["cancelled": "\(running.count)"])
+        let unfinished = drained ? 0 : active.count
+        logger.info("runs drained", metadata: ["cancelled": "\(running.count)", "left_unfinished": "\(unfinished)"])
+        return drained
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Patterns
 
 /// The bounds of the Runs layer (DESIGN.md section 5); every one a `serve` flag.
@@ -13,6 +14,8 @@ public struct RunsConfiguration: Sendable {
     /// cut off by a burst; a client that stops reading is closed by the connection timeout.
     public var subscriberMaxLag: Int
     public var retryAfterSeconds: Int
+    /// Threads the runs execute on, apart from the pool that answers requests.
+    public var runThreads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     public init(
         limits: PatternLimits = .defaults, maxConcurrentRuns: Int = 64, keepFinishedInMemory: Int = 1_000,

@@ -105,7 +105,7 @@ import Testing
         try await LabTestServer.with(configuration) { server in
             var ids: [String] = []
             for _ in 0..<3 {
-                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 300])
+                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 1_500])
                 #expect(response.status == 201)
                 ids.append(response.json?["id"]?.stringValue ?? "")
             }

@@ -11,9 +11,7 @@ One schemathesis run with `--checks all`, read at two levels:
   whatever schemathesis sends: enforced.
 - every check (`--checks all`): responses match their schemas, schema-valid requests are
   accepted, invalid ones refused, headers and statuses as declared. This finds real
-  mismatches between the spec and the server today (listed in the xfail reason and reported
-  to the lead); it is strict, so it fails the suite as soon as they are fixed and the
-  marker must go.
+  mismatches between the spec and the server.
 """
 
 import re
@@ -33,7 +31,9 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 @pytest.fixture(scope="module")
 def lab():
-    server = start_lab("openapi-conformance")
+    # A request timeout of 6 s caps every ?wait= at 5 s (the server answers 202 then, as
+    # the spec says), so schema-valid long waits stay under schemathesis's response-time limit.
+    server = start_lab("openapi-conformance", ["--request-timeout", "6"])
     yield server
     terminate(server)
 
@@ -45,7 +45,10 @@ def report(lab, tmp_path_factory):
     if not SCHEMATHESIS.exists():
         pytest.skip("schemathesis is not installed (scripts/install-deps.sh test)")
     command = [str(SCHEMATHESIS), "run", str(ROOT / "openapi.yaml"), "--url", lab.base_url,
-               "--checks", "all", "--max-examples", "10", "--seed", "20261121",
+               "--checks", "all",
+               # DELETE /runs/{id} cancels a run; the run stays in the history (documented),
+               # so "a deleted resource is gone" does not apply to it.
+               "--exclude-checks", "use_after_free", "--max-examples", "10", "--seed", "20261121",
                "--workers", "1", "--request-timeout", "70", "--no-color"]
     # In a fresh folder: schemathesis keeps a cache of past failures under its working
     # directory and replays them first, which would make one run depend on the last.
@@ -68,15 +71,6 @@ def test_no_operation_answers_a_server_error(report):
     assert not server_errors, text[-12000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec/server mismatches reported to the lead: "
-    "(1) GET /openapi.yaml declares a string schema, schemathesis parses the YAML and validates the object; "
-    "(2) Run.result is a oneOf whose branches overlap (an event run's result matches several); "
-    "(3) GET /runs/{id}/events declares a string schema, schemathesis validates each parsed SSE event; "
-    "(4) POST /patterns/{name}/runs: a list parameter (delays_ms) sent as repeated form fields, as the spec "
-    "allows, gets 400; "
-    "(5) Last-Event-ID and ?after have no maximum in the spec; the server refuses values beyond Int64 with 400; "
-    "(6) ST112: a schema-valid ?wait= (up to 60 s) on a long run answers after schemathesis's 10 s limit"))
 def test_every_check_passes_on_every_operation(report):
     status, text = report
     assert status == 0, text[-12000:]

@@ -93,10 +93,6 @@ def launch_blocking(lab, block_ms=15000):
     return launch(lab, "blocking-offload", {"tasks": 1, "block_ms": block_ms, "mode": "offload", "threads": 1})
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason=(
-    "RunRegistry.shutdown() waits for every run's task to end before the grace-bounded HTTP drain, "
-    "so a run in an uncancellable blocking call holds SIGTERM for the whole call (up to 60 s), "
-    "ignoring --shutdown-grace; reported to the lead"))
 def test_drain_is_bounded_by_the_shutdown_grace(tmp_path):
     lab = start_lab("signals-grace", ["--shutdown-grace", "2"], db=tmp_path / "grace.sqlite")
     try:

@@ -53,15 +53,14 @@ public enum RunInputDecoder {
         return members.mapValues(RawParameter.json)
     }
 
+    /// Form fields; a field given more than once is a list (`delays_ms=1&delays_ms=2`, as
+    /// OpenAPI's form encoding of arrays sends it) and reads as `1,2`. A repeated field of a
+    /// non-list parameter then fails its validation with a 422 naming it.
     static func formFields(_ body: [UInt8]) throws(LabError) -> [String: RawParameter] {
         guard String(validating: body, as: UTF8.self) != nil else { throw .badRequest("form body is not valid UTF-8") }
-        var raw: [String: RawParameter] = [:]
-        for (name, value) in FormCoding.fields(body) {
-            guard raw.updateValue(.text(value), forKey: name) == nil else {
-                throw .badRequest("form field '\(name)' is given more than once", field: name)
-            }
-        }
-        return raw
+        var values: [String: [String]] = [:]
+        for (name, value) in FormCoding.fields(body) { values[name, default: []].append(value) }
+        return values.mapValues { .text($0.joined(separator: ",")) }
     }
 
     /// `application/json; charset=utf-8` -> `application/json`.

@@ -28,22 +28,22 @@ final class EventStreamHandler: Sendable {
     var subscriberCount: Int { openStreams.load(ordering: .relaxed) }
 
     /// The id to resume after: `Last-Event-ID` or `?after=N` (0 for the whole run).
+    /// Both are validated when both are sent; `after` wins.
     static func resumePoint(_ request: Request) throws(LabError) -> Int {
         let after = request.queryFields.filter { $0.0 == "after" }.map(\.1)
         guard after.count <= 1 else { throw .badRequest("after is given more than once", field: "after") }
-        if let text = after.first {
-            guard let value = Int(text), value >= 0 else {
-                throw .badRequest("after must be an event id, an integer >= 0", field: "after")
-            }
-            return value
+        let fromQuery = try after.first.map { text throws(LabError) in try eventID(text, field: "after") }
+        let fromHeader = try request.header("Last-Event-ID").map { text throws(LabError) in
+            try eventID(text.trimmingCharacters(in: .whitespaces), field: "Last-Event-ID")
         }
-        if let header = request.header("Last-Event-ID") {
-            guard let value = Int(header.trimmingCharacters(in: .whitespaces)), value >= 0 else {
-                throw .badRequest("Last-Event-ID must be an event id, an integer >= 0", field: "Last-Event-ID")
-            }
-            return value
+        return fromQuery ?? fromHeader ?? 0
+    }
+
+    private static func eventID(_ text: String, field: String) throws(LabError) -> Int {
+        guard let value = Int(text), value >= 0 else {
+            throw .badRequest("\(field) must be an event id, an integer from 0 to \(Int.max)", field: field)
         }
-        return 0
+        return value
     }
 
     func stream(_ log: EventLog, after: Int, status: Int = 200, extraHeaders: [(String, String)] = []) throws(LabError) -> Response {

@@ -48,7 +48,11 @@ def report(lab, tmp_path_factory):
                "--checks", "all",
                # DELETE /runs/{id} cancels a run; the run stays in the history (documented),
                # so "a deleted resource is gone" does not apply to it.
-               "--exclude-checks", "use_after_free", "--max-examples", "10", "--seed", "20261121",
+               # Which launch body is valid depends on the pattern the path names and on
+               # cross-field rules (fail_index < count, planned duration) that a schema
+               # cannot state: the server answers 422 naming each field, which the bad
+               # input corpus checks case by case.
+               "--exclude-checks", "use_after_free,positive_data_acceptance", "--max-examples", "10", "--seed", "20261121",
                "--workers", "1", "--request-timeout", "70", "--no-color"]
     # In a fresh folder: schemathesis keeps a cache of past failures under its working
     # directory and replays them first, which would make one run depend on the last.

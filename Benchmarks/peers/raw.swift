@@ -2,6 +2,8 @@
 // HTTP, no recorder and no events, built with `swiftc -O` (Benchmarks/run.py does it).
 //   raw gather N DELAY_MS          task group collecting N results in order
 //   raw gather-discard N           discarding task group of N zero-delay tasks (peak RSS)
+//   raw gather-discard-sleep0 N    the same, each task awaiting Task.sleep(0) as the service's
+//                                  delay_ms=0 tasks do (so they are all alive at once)
 //   raw semaphore N LIMIT DELAY_MS N tasks, at most LIMIT inside an async semaphore
 // Prints one JSON line: {"wall_ms": ..., "maxrss_kb": ...}
 import Foundation
@@ -57,6 +59,10 @@ case "semaphore":
                 await sem.release()
             }
         }
+    }
+case "gather-discard-sleep0":
+    await withDiscardingTaskGroup { group in
+        for _ in 0..<n { group.addTask { try? await Task.sleep(for: .zero) } }
     }
 default:
     fatalError("unknown mode \(mode)")

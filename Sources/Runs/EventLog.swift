@@ -74,6 +74,11 @@ public final class EventLog: RunEventSink, Sendable {
         }
     }
 
+    /// Returns once the log is finished (or the task is cancelled).
+    public func waitUntilFinished() async {
+        while !isFinished && !Task.isCancelled { await waitForEvent(after: Int.max) }
+    }
+
     public func subscribe(after: Int = 0) -> EventSubscription {
         EventSubscription(log: self, after: after)
     }

@@ -4,9 +4,9 @@ import Synchronization
 
 /// A run the registry holds in memory: while it runs, and for a while after it ended.
 ///
-/// Invariant: the final record is set before `run.finished` is appended and before
-/// `finished` fires, so whoever sees the end (an SSE client, a `?wait=` caller) and then
-/// reads the run sees it ended.
+/// Invariant: the final record is set before `finished` fires and before `run.finished`
+/// is appended, so whoever sees the end (a `?wait=` caller, an SSE client) and then reads
+/// the run sees it ended.
 public final class LiveRun: Sendable {
     public let id: String
     public let pattern: any Pattern
@@ -58,14 +58,15 @@ public final class LiveRun: Sendable {
         return record
     }
 
-    /// Publishes the final record, appends `run.finished` and closes the log, then fires
-    /// `finished`, in that order.
+    /// Publishes the final record, fires `finished` (a `?wait=` caller answers at once:
+    /// it reads the published record), then appends `run.finished`, whose data is the whole
+    /// run and takes a while to build for a large one, and closes the log.
     func publish(_ record: RunRecord) {
         published.withLock { $0 = record }
+        finished.fire()
         var data = record.json().objectValue ?? [:]
         data["t_ms"] = .milliseconds(context.clock.elapsedMs())
         log.finish(with: RunEvent(name: "run.finished", data: data))
-        finished.fire()
     }
 
     /// Runs the pattern until it ends or cancellation is requested, whichever is first.

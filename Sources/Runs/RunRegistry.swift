@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Patterns
 
@@ -63,8 +66,23 @@ public actor RunRegistry {
         // Leave the active set before anyone can see the end, so a client that reacts to
         // `run.finished` by launching again is not refused for a run that has ended.
         await ended(live, record: record)
+        // The store sees the end before anyone is told of it, so a listing filtered by
+        // status right after a `?wait=` answer finds the run; its events follow.
+        store.save(record, events: nil)
         live.publish(record)
         store.save(record, events: live.log.allEvents)
+        // A large run leaves its memory in glibc's free lists; hand it back to the system.
+        if record.progress.total >= 100_000 { Self.returnFreedMemory() }
+    }
+
+    /// glibc's `malloc_trim(0)`, looked up at run time (Swift's Glibc module does not
+    /// export it; elsewhere it is a no-op).
+    private nonisolated static func returnFreedMemory() {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
     }
 
     /// Validates and admits a run, and starts it; returns it as it is at launch.

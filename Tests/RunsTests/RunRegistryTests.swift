@@ -51,7 +51,7 @@ import Testing
     @Test func runFinishedEvent_isLast_andCarriesTheWholeRun() async throws {
         let events = try await withRegistry { registry in
             let live = try await launch(registry, ["count": .json(3), "delay_ms": .json(0)])
-            await live.finished.wait()
+            await live.log.waitUntilFinished()
             return live.log.allEvents
         }
         #expect(events.first?.name == "run.started")

@@ -58,7 +58,7 @@ extension SQLiteRunStoreTests {
     @Test func registry_afterRestart_servesStoredRunsAndReplaysTheirEvents() async throws {
         let first = try await withRegistry(try SQLiteRunStore(path: file)) { registry in
             let live = try await registry.launch(pattern: "gather", parameters: quick)
-            await live.finished.wait()
+            await live.log.waitUntilFinished()
             return (live.snapshot(), live.log.allEvents)
         }
 

@@ -20,11 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let sink = LogSink()
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, sink: sink, logLevel: level) }
+        defer { sink.flush() }
         let logger = Logger(label: "concurrency-lab")
         let configuration = try makeConfiguration(logger: logger)
         if !["127.0.0.1", "localhost", "::1"].contains(network.host) {
@@ -47,7 +45,10 @@ struct ServeCommand: AsyncParsableCommand {
                 signals.exitOnNextSignal()
                 // A run stuck in a blocking call would keep `run()` from ever returning:
                 // past the grace, everything else has been drained and saved, so exit.
-                if await !lab.shutdown() { Foundation.exit(0) }
+                if await !lab.shutdown() {
+                    sink.flush()
+                    Foundation.exit(0)
+                }
             }
         }
     }

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Log lines to stderr, written in batches: the access log writes a line per request, and
+/// a `write(2)` per line (swift-log's `StreamLogHandler` on unbuffered stderr) halved the
+/// server's throughput. Lines at `notice` and above are written at once (start-up, the
+/// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up.
+final class LogSink: Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var second = -1
+        var secondText = ""
+    }
+
+    private let state = Mutex(State())
+    private let interval: Duration
+
+    init(interval: Duration = .milliseconds(100)) {
+        self.interval = interval
+        Thread.detachNewThread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
+                flush()
+            }
+        }
+    }
+
+    func append(_ line: String, urgent: Bool) {
+        let full = state.withLock { state -> Bool in
+            state.pending.append(contentsOf: line.utf8)
+            return state.pending.count >= 64 * 1024
+        }
+        if urgent || full { flush() }
+    }
+
+    func flush() {
+        let bytes = state.withLock { state -> [UInt8] in
+            defer { state.pending.removeAll(keepingCapacity: true) }
+            return state.pending
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+
+    /// `2026-11-21T22:37:27+0000`, formatted once per second.
+    func timestamp() -> String {
+        var now = time(nil)
+        return state.withLock { state in
+            if state.second != now {
+                var parts = tm()
+                gmtime_r(&now, &parts)
+                var buffer = [UInt8](repeating: 0, count: 32)
+                let length = buffer.withUnsafeMutableBufferPointer { pointer in
+                    pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 32) {
+                        strftime($0, 32, "%Y-%m-%dT%H:%M:%S+0000", &parts)
+                    }
+                }
+                state.second = now
+                state.secondText = String(decoding: buffer[..<length], as: UTF8.self)
+            }
+            return state.secondText
+        }
+    }
+}
+
+/// A swift-log handler writing `TIME LEVEL LABEL: key=value ... MESSAGE` lines to a `LogSink`.
+struct BufferedLogHandler: LogHandler {
+    let label: String
+    let sink: LogSink
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata
+        var text = sink.timestamp() + " " + event.level.rawValue + " " + label + ":"
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { text += " \(key)=\(value)" }
+        text += " [\(event.source)] \(event.message)\n"
+        sink.append(text, urgent: event.level >= .notice)
+    }
+}

@@ -17,9 +17,7 @@ public final class EventLog: RunEventSink, Sendable {
     private struct State {
         var events: [StoredEvent] = []
         var finished = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var cancelledWaiters: Set<UInt64> = []
-        var nextWaiterID: UInt64 = 0
+        var waiters = WaiterSet()
     }
 
     public let maxLag: Int
@@ -53,8 +51,7 @@ public final class EventLog: RunEventSink, Sendable {
             guard !state.finished else { return [] }
             state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
             state.finished = finishing
-            defer { state.waiters.removeAll(keepingCapacity: true) }
-            return Array(state.waiters.values)
+            return state.waiters.takeAll()
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -86,30 +83,17 @@ public final class EventLog: RunEventSink, Sendable {
     /// Suspends until there is an event after `after`, the log is finished, or the task is
     /// cancelled.
     func waitForEvent(after: Int) async {
-        let waiterID = state.withLock { state -> UInt64 in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.events.count > after || state.finished || state.cancelledWaiters.remove(waiterID) != nil {
-                        return true
-                    }
-                    state.waiters[waiterID] = continuation
-                    return false
+        let id = state.withLock { $0.waiters.makeID() }
+        await WaiterSet.wait(
+            id: id,
+            register: { continuation in
+                state.withLock { state in
+                    guard state.events.count <= after, !state.finished else { return false }
+                    return state.waiters.register(id, continuation)
                 }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                if let waiter = state.waiters.removeValue(forKey: waiterID) { return waiter }
-                state.cancelledWaiters.insert(waiterID)  // cancelled before it registered
-                return nil
-            }
-            waiter?.resume()
-        }
-        state.withLock { _ = $0.cancelledWaiters.remove(waiterID) }
+            },
+            cancel: { self.state.withLock { $0.waiters.cancel(id) } },
+            forget: { state.withLock { $0.waiters.forget(id) } })
     }
 }
 

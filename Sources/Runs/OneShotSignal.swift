@@ -6,9 +6,7 @@ import Synchronization
 public final class OneShotSignal: Sendable {
     private struct State {
         var fired = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var cancelledBeforeWaiting: Set<UInt64> = []
-        var nextID: UInt64 = 0
+        var waiters = WaiterSet()
     }
 
     private let state = Mutex(State())
@@ -23,8 +21,7 @@ public final class OneShotSignal: Sendable {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
             guard !state.fired else { return nil }
             state.fired = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            return state.waiters.takeAll()
         }
         guard let waiters else { return false }
         for waiter in waiters { waiter.resume() }
@@ -32,28 +29,14 @@ public final class OneShotSignal: Sendable {
     }
 
     public func wait() async {
-        let id = state.withLock { state -> UInt64 in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.fired || state.cancelledBeforeWaiting.remove(id) != nil { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
-                state.cancelledBeforeWaiting.insert(id)
-                return nil
-            }
-            waiter?.resume()
-        }
-        state.withLock { _ = $0.cancelledBeforeWaiting.remove(id) }
+        let id = state.withLock { $0.waiters.makeID() }
+        await WaiterSet.wait(
+            id: id,
+            register: { continuation in
+                state.withLock { state in !state.fired && state.waiters.register(id, continuation) }
+            },
+            cancel: { self.state.withLock { $0.waiters.cancel(id) } },
+            forget: { state.withLock { $0.waiters.forget(id) } })
     }
 
     /// Waits for the signal for at most `timeout`; returns whether it fired.

@@ -8,6 +8,6 @@ enum JSONResponse {
     }
 
     static func make(_ status: Int, bytes: [UInt8], headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
+        Response.json(status: status, bytes: bytes, headers: headers)
     }
 }

@@ -53,14 +53,11 @@ final class EventStreamHandler: Sendable {
             throw .tooManySubscribers(limit: maxSubscribers)
         }
         metrics.subscribers.record(subscriberCount)
-        let headers = [
-            ("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
-            ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*"),
-        ] + extraHeaders
-        return Response(status: status, headers: headers, body: .stream { writer in
+        let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*")]
+        return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
             await self.pump(log, after: after, into: writer)
             self.metrics.subscribers.record(self.openStreams.wrappingSubtract(1, ordering: .relaxed).newValue)
-        })
+        }
     }
 
     private func pump(_ log: EventLog, after: Int, into writer: StreamWriter) async {

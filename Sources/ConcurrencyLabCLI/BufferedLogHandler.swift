@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MicroHTTP
 import Synchronization
 
 /// Log lines to stderr, written in batches: the access log writes a line per request, and
@@ -51,19 +52,57 @@ final class LogSink: Sendable {
     func timestamp() -> String {
         var now = time(nil)
         return state.withLock { state in
-            if state.second != now {
-                var parts = tm()
-                gmtime_r(&now, &parts)
-                var buffer = [UInt8](repeating: 0, count: 32)
-                let length = buffer.withUnsafeMutableBufferPointer { pointer in
-                    pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 32) {
-                        strftime($0, 32, "%Y-%m-%dT%H:%M:%S+0000", &parts)
-                    }
-                }
-                state.second = now
-                state.secondText = String(decoding: buffer[..<length], as: UTF8.self)
-            }
+            Self.refreshTimestamp(&state, now: &now)
             return state.secondText
+        }
+    }
+
+    /// Appends the timestamp, then whatever `body` writes, under one lock.
+    func appendLine(_ body: (inout [UInt8]) -> Void) {
+        var now = time(nil)
+        let full = state.withLock { state -> Bool in
+            Self.refreshTimestamp(&state, now: &now)
+            state.pending.append(contentsOf: state.secondText.utf8)
+            body(&state.pending)
+            return state.pending.count >= 64 * 1024
+        }
+        if full { flush() }
+    }
+
+    private static func refreshTimestamp(_ state: inout State, now: inout time_t) {
+        guard state.second != now else { return }
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let length = buffer.withUnsafeMutableBufferPointer { pointer in
+            pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 32) {
+                strftime($0, 32, "%Y-%m-%dT%H:%M:%S+0000", &parts)
+            }
+        }
+        state.second = now
+        state.secondText = String(decoding: buffer[..<length], as: UTF8.self)
+    }
+}
+
+/// The access log, one line per request, formatted straight into the pending batch: the same
+/// line `BufferedLogHandler` writes for `logger.info("request", metadata: ...)` from MicroHTTP,
+/// without building (and sorting) a metadata dictionary per request, which cost a fifth of
+/// the server's time on GET /healthz.
+struct AccessLogLines: AccessLogWriter {
+    let sink: LogSink
+    /// `" info concurrency-lab: "`, after the timestamp.
+    let prefix: [UInt8]
+
+    init(sink: LogSink, label: String) {
+        self.sink = sink
+        prefix = Array(" \(Logger.Level.info.rawValue) \(label): ".utf8)
+    }
+
+    func write(_ entry: AccessLogEntry) {
+        sink.appendLine { line in
+            line.append(contentsOf: prefix)
+            entry.appendFields(to: &line)
+            line.append(contentsOf: " [MicroHTTP] request\n".utf8)
         }
     }
 }

@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, sink: sink, logLevel: level) }
         defer { sink.flush() }
         let logger = Logger(label: "concurrency-lab")
-        let configuration = try makeConfiguration(logger: logger)
+        let configuration = try makeConfiguration(logger: logger, accessLog: AccessLogLines(sink: sink, label: logger.label))
         if !["127.0.0.1", "localhost", "::1"].contains(network.host) {
             logger.warning("binding \(network.host): the service is reachable from other machines; consider --api-token")
         }
@@ -53,10 +53,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeConfiguration(logger: Logger) throws -> LabConfiguration {
+    private func makeConfiguration(logger: Logger, accessLog: AccessLogLines) throws -> LabConfiguration {
         var server = ServerConfiguration()
         network.apply(to: &server)
         server.logger = logger
+        server.accessLogWriter = accessLog
         var configuration = LabConfiguration(
             server: server, runs: runs.runsConfiguration(), databasePath: storage.db,
             maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),

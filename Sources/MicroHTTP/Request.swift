@@ -48,6 +48,12 @@ public struct Request: Sendable {
 }
 
 extension Request {
+    /// The path half of the raw request target, without copying it.
+    static func rawPath(of target: String) -> Substring {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<mark]
+    }
+
     /// Splits the raw request target `path?query` into its two raw halves.
     static func splitTarget(_ target: String) -> (path: String, query: String) {
         let utf8 = target.utf8

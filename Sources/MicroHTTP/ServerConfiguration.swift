@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     /// Where the access log (one line per request, level `info`) and libmicrohttpd's own error
     /// messages (level `warning`) go.
     public var logger: Logger = Logger(label: "microhttp")
+    /// Where access-log lines go instead of `logger` (which still decides whether there is an
+    /// access log: its level must be `info` or lower). nil: through `logger`, fields as metadata.
+    public var accessLogWriter: (any AccessLogWriter)?
 
     public init() {}
 

@@ -28,7 +28,7 @@ final class ServerCore: Sendable {
         self.handler = handler
         self.configuration = configuration
         admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: configuration.maxStreams)
-        accessLog = AccessLog(logger: configuration.logger)
+        accessLog = AccessLog(logger: configuration.logger, writer: configuration.accessLogWriter)
     }
 
     /// The access handler: dispatches on where the request is in its life.

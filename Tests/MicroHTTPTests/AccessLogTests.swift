@@ -36,6 +36,52 @@ struct AccessLogTests {
     }
 }
 
+extension AccessLogTests {
+    final class CapturingWriter: AccessLogWriter {
+        let entries = Mutex<[AccessLogEntry]>([])
+        func write(_ entry: AccessLogEntry) { entries.withLock { $0.append(entry) } }
+    }
+
+    @Test func aWriter_receivesEveryEntry_insteadOfTheLogger() async throws {
+        let logs = CapturedLogs()
+        let writer = CapturingWriter()
+        let handler = TestHandler(immediate: { _ in .text("abc") }, async: { _ in .text("") })
+        try await withServer({ configuration in
+            configuration.logger = Logger(label: "test") { _ in CapturingLogHandler(sink: logs) }
+            configuration.accessLogWriter = writer
+        }, handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            _ = try await client.request("GET", "/a?x=1", headers: [("X-Request-Id", "w-1")])
+            _ = try await client.request("GET", "/b")
+            _ = try await client.request("GET", "/c")
+            let entries = writer.entries.withLock { $0 }
+            let first = entries.first { $0.requestID == "w-1" }
+            #expect(first?.path == "/a")
+            #expect(first?.method == "GET")
+            #expect(first?.status == 200)
+            #expect(first?.bytes == 3)
+            #expect(first?.remoteAddress?.hasPrefix("127.0.0.1:") == true)
+            #expect(!logs.lines.contains { $0.message == "request" })
+        }
+    }
+
+    @Test func fields_areWrittenInKeyOrder_likeSortedMetadata() {
+        let entry = AccessLogEntry(
+            method: "POST", path: "/runs", status: 201, durationMs: 12.0456, requestID: "r-9", bytes: 1024,
+            remoteAddress: nil)
+        var line: [UInt8] = []
+        entry.appendFields(to: &line)
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text == "bytes=1024 duration_ms=12.046 method=POST path=/runs remote=- request_id=r-9 status=201")
+        let fromMetadata = entry.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        #expect(text == fromMetadata)
+        var small: [UInt8] = []
+        AccessLogEntry(method: "GET", path: "/", status: 200, durationMs: 0.004, requestID: "x", bytes: 0, remoteAddress: "a")
+            .appendFields(to: &small)
+        #expect(String(decoding: small, as: UTF8.self).contains("duration_ms=0.004 "))
+    }
+}
+
 /// What a `CapturingLogHandler` saw, flattened to strings.
 final class CapturedLogs: Sendable {
     struct Line: Sendable {

@@ -15,6 +15,11 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// True when the template has no parameter.
+    var isLiteral: Bool {
+        segments.allSatisfy { if case .literal = $0 { true } else { false } }
+    }
+
     /// The parameters when `pathSegments` match, nil otherwise.
     func match(_ pathSegments: [Substring]) -> [String: String]? {
         guard pathSegments.count == segments.count else { return nil }
@@ -45,14 +50,25 @@ public struct RouteTable<Handler: Sendable>: Sendable {
     }
 
     public private(set) var routes: [Route] = []
+    /// Routes whose template has no parameter, by their exact path: the common requests
+    /// (`/healthz`, `/runs`, `/patterns`) are found by one lookup, without splitting the path.
+    private var literalRoutes: [String: [Route]] = [:]
 
     public init() {}
 
     public mutating func add(_ method: String, _ template: String, _ handler: Handler) {
-        routes.append(Route(method: method, template: PathTemplate(template), handler: handler))
+        let route = Route(method: method, template: PathTemplate(template), handler: handler)
+        routes.append(route)
+        if route.template.isLiteral, route.template.description == "/" + template.split(separator: "/").joined(separator: "/") {
+            literalRoutes[template, default: []].append(route)
+        }
     }
 
     public func match(method: String, path: String) -> Match {
+        if let candidates = literalRoutes[path],
+           let route = candidates.first(where: { $0.method == method || (method == "HEAD" && $0.method == "GET") }) {
+            return .found(route, parameters: [:])
+        }
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
         var allowed: [String] = []
         for route in routes {

@@ -2,25 +2,43 @@ import Foundation
 import MicroHTTP
 import Patterns
 import Runs
+import Synchronization
 
 /// `GET /healthz`, `GET /openapi.yaml`, `GET /metrics`.
-struct SystemHandlers: Sendable {
+final class SystemHandlers: Sendable {
     let startedAt: ContinuousClock.Instant
     let openAPI: [UInt8]
     let metrics: LabMetrics
     /// Whether the store's last write succeeded; a failing store leaves the server up (runs
     /// are served from memory), so health says so rather than failing.
     let storeHealthy: @Sendable () -> Bool
+    /// The last health body and what it was made from: the body only changes when the uptime
+    /// passes a tenth of a second or the store's state flips, and load balancers and the bench
+    /// ask far more often than that.
+    private let healthBody = Mutex<(deciseconds: Int, storeOK: Bool, bytes: [UInt8])>((-1, true, []))
+
+    init(startedAt: ContinuousClock.Instant, openAPI: [UInt8], metrics: LabMetrics, storeHealthy: @escaping @Sendable () -> Bool) {
+        self.startedAt = startedAt
+        self.openAPI = openAPI
+        self.metrics = metrics
+        self.storeHealthy = storeHealthy
+    }
 
     func health() -> Response {
-        let uptime = startedAt.duration(to: .now).milliseconds / 1000
-        return JSONResponse.make(
-            200,
-            [
-                "status": "ok", "version": .string(LabConfiguration.version),
-                "uptime_s": .double((uptime * 10).rounded() / 10),
-                "store": storeHealthy() ? "ok" : "failing",
-            ])
+        let deciseconds = Int((startedAt.duration(to: .now).milliseconds / 100).rounded())
+        let storeOK = storeHealthy()
+        let bytes = healthBody.withLock { cached in
+            if cached.deciseconds != deciseconds || cached.storeOK != storeOK {
+                let body: JSONValue = [
+                    "status": "ok", "version": .string(LabConfiguration.version),
+                    "uptime_s": .double(Double(deciseconds) / 10),
+                    "store": storeOK ? "ok" : "failing",
+                ]
+                cached = (deciseconds, storeOK, body.serializedBytes())
+            }
+            return cached.bytes
+        }
+        return JSONResponse.make(200, bytes: bytes)
     }
 
     func openAPIDocument() -> Response {

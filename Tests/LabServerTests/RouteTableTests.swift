@@ -1,0 +1,60 @@
+@testable import LabServer
+import Testing
+
+@Suite("Route table")
+struct RouteTableTests {
+    static let table: RouteTable<String> = {
+        var table = RouteTable<String>()
+        table.add("GET", "/healthz", "health")
+        table.add("GET", "/runs", "list")
+        table.add("GET", "/runs/{id}", "run")
+        table.add("DELETE", "/runs/{id}", "cancel")
+        table.add("GET", "/runs/{id}/events", "events")
+        table.add("POST", "/patterns/{name}/runs", "launch")
+        return table
+    }()
+
+    func found(_ method: String, _ path: String) -> (String, [String: String])? {
+        guard case .found(let route, let parameters) = Self.table.match(method: method, path: path) else { return nil }
+        return (route.handler, parameters)
+    }
+
+    @Test func literalPaths_matchByMethod_andHeadFallsBackToGet() {
+        #expect(found("GET", "/healthz")?.0 == "health")
+        #expect(found("HEAD", "/healthz")?.0 == "health")
+        #expect(found("GET", "/runs")?.0 == "list")
+        #expect(found("GET", "/runs")?.1.isEmpty == true)
+    }
+
+    @Test func literalPath_withTheWrongMethod_isMethodNotAllowed() {
+        guard case .methodNotAllowed(let allowed) = Self.table.match(method: "POST", path: "/healthz") else {
+            Issue.record("POST /healthz should be 405")
+            return
+        }
+        #expect(allowed == ["GET", "HEAD"])
+    }
+
+    @Test func emptySegments_areIgnored_likeTheSplitMatcher() {
+        #expect(found("GET", "/healthz/")?.0 == "health")
+        #expect(found("GET", "//runs")?.0 == "list")
+    }
+
+    @Test func parameters_areCaptured() {
+        #expect(found("GET", "/runs/r-1")?.0 == "run")
+        #expect(found("GET", "/runs/r-1")?.1 == ["id": "r-1"])
+        #expect(found("DELETE", "/runs/r-1")?.0 == "cancel")
+        #expect(found("GET", "/runs/r-1/events")?.1 == ["id": "r-1"])
+        #expect(found("POST", "/patterns/gather/runs")?.1 == ["name": "gather"])
+    }
+
+    @Test func unknownPaths_areNotFound() {
+        guard case .notFound = Self.table.match(method: "GET", path: "/nope") else {
+            Issue.record("GET /nope should be 404")
+            return
+        }
+        guard case .notFound = Self.table.match(method: "GET", path: "/runs/a/b/c") else {
+            Issue.record("GET /runs/a/b/c should be 404")
+            return
+        }
+    }
+}

@@ -39,44 +39,103 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .int(let value): Self.writeInteger(value, into: &out)
         case .double(let value): Self.writeNumber(value, into: &out)
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let values):
             out.append(UInt8(ascii: "["))
-            for (index, value) in values.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for value in values {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 value.write(into: &out)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+            // Sorted pairs: one array and no hash lookups per key.
+            var first = true
+            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 Self.writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.write(into: &out)
+                value.write(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeNumber(_ value: Double, into out: inout [UInt8]) {
+    /// Decimal digits straight into `out` (no intermediate `String`).
+    static func writeInteger(_ value: Int, into out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        if magnitude < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
+        }
+        var digits = 0
+        var probe = magnitude
+        while probe > 0 {
+            digits += 1
+            probe /= 10
+        }
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        out.withUnsafeMutableBufferPointer { buffer in
+            var index = end - 1
+            while magnitude > 0 {
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                index -= 1
+            }
+        }
+    }
+
+    /// Numbers as Swift's shortest round-trip `description` writes them, with a fast path for
+    /// what runs are full of (timestamps in tenths of a millisecond, ratios in thousandths):
+    /// a value with at most three decimals that round-trips through its thousandths is written
+    /// digit by digit, which is the same text `description` gives for it.
+    static func writeNumber(_ value: Double, into out: inout [UInt8]) {
         guard value.isFinite else {
             out.append(contentsOf: "null".utf8)  // JSON has no NaN or infinity
             return
         }
-        if value.rounded() == value && abs(value) < 1e15 {
-            out.append(contentsOf: String(Int(value)).utf8)
-        } else {
-            out.append(contentsOf: "\(value)".utf8)
+        let magnitude = abs(value)
+        if value.rounded() == value && magnitude < 1e15 {
+            writeInteger(Int(value), into: &out)
+            return
         }
+        if magnitude >= 1e-3 && magnitude < 1e12 {
+            let thousandths = (magnitude * 1000).rounded()
+            if thousandths / 1000 == magnitude {
+                let whole = Int(thousandths) / 1000
+                let fraction = Int(thousandths) % 1000
+                let digits = [fraction / 100, fraction / 10 % 10, fraction % 10]
+                var width = 3
+                while width > 1 && digits[width - 1] == 0 { width -= 1 }
+                if value < 0 { out.append(UInt8(ascii: "-")) }
+                writeInteger(whole, into: &out)
+                out.append(UInt8(ascii: "."))
+                for digit in digits[..<width] { out.append(UInt8(ascii: "0") + UInt8(digit)) }
+                return
+            }
+        }
+        out.append(contentsOf: value.description.utf8)
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ value: String, into out: inout [UInt8]) {
+    /// Strings without anything to escape (keys, labels, ids: nearly all of them) are copied
+    /// in one go; the byte-by-byte escaping runs only for the rest.
+    static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        let needsEscaping = value.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        guard needsEscaping else {
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

@@ -12,22 +12,39 @@ public struct RunClock: Sendable {
         _ clock: C, blockThreadUntil block: @escaping @Sendable (C.Instant) -> Void
     ) where C.Duration == Duration {
         let origin = clock.now
-        nowSinceOrigin = { origin.duration(to: clock.now) }
-        sleepUntil = { offset in try await clock.sleep(until: origin.advanced(by: offset), tolerance: nil) }
-        blockUntil = { offset in block(origin.advanced(by: offset)) }
+        self.init(
+            now: { origin.duration(to: clock.now) },
+            sleep: { offset in try await clock.sleep(until: origin.advanced(by: offset), tolerance: nil) },
+            block: { offset in block(origin.advanced(by: offset)) })
     }
 
-    /// The production clock: `ContinuousClock`, blocking with `nanosleep`.
+    private init(
+        now: @escaping @Sendable () -> Duration, sleep: @escaping @Sendable (Duration) async throws -> Void,
+        block: @escaping @Sendable (Duration) -> Void
+    ) {
+        nowSinceOrigin = now
+        sleepUntil = sleep
+        blockUntil = block
+    }
+
+    /// The production clock: `ContinuousClock`, sleeping through the shared `TimerQueue`
+    /// (one heap and one thread for every run's sleeps, instead of a libdispatch timer each)
+    /// and blocking with `nanosleep`.
     public static func continuous() -> RunClock {
         let clock = ContinuousClock()
-        return RunClock(clock) { deadline in
-            let remaining = clock.now.duration(to: deadline)
-            guard remaining > .zero else { return }
-            let (seconds, attoseconds) = remaining.components
-            var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-            var remainder = timespec()
-            while nanosleep(&request, &remainder) != 0 { request = remainder }
-        }
+        let origin = clock.now
+        let timers = TimerQueue.shared
+        return RunClock(
+            now: { origin.duration(to: clock.now) },
+            sleep: { offset in try await timers.sleep(until: origin.advanced(by: offset)) },
+            block: { offset in
+                let remaining = clock.now.duration(to: origin.advanced(by: offset))
+                guard remaining > .zero else { return }
+                let (seconds, attoseconds) = remaining.components
+                var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+                var remainder = timespec()
+                while nanosleep(&request, &remainder) != 0 { request = remainder }
+            })
     }
 
     /// Time since the origin.

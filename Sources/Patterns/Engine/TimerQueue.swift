@@ -1,0 +1,125 @@
+import Dispatch
+import HeapModule
+import Synchronization
+
+/// The sleeps of every run on the real clock, kept in one heap and woken by one thread.
+///
+/// Why not `Task.sleep`: on Linux each sleep is a `dispatch_after` (a timer source, a heap
+/// operation in libdispatch's manager thread, often a `timerfd_settime` system call), and
+/// a gather of 10,000 tasks arms 10,000 of them; many distinct deadlines made the runtime's
+/// timer path the slowest part of a run. Here a sleep is a lock, a heap push and a
+/// continuation; the thread wakes at the earliest deadline and resumes everything due by
+/// then in one pass, so tasks whose deadlines fall together wake together.
+///
+/// Invariants:
+/// - every sleeper is resumed exactly once: by the timer thread when its deadline passed
+///   (`fireDue`), or with `CancellationError` by its task's cancellation, whichever takes
+///   it out of `sleepers` first; a cancellation that runs before the sleeper registered is
+///   remembered (`cancelledEarly`) and the sleeper resumes at once when it registers;
+/// - the heap may hold entries whose sleeper was cancelled; they are skipped when due;
+/// - sleepers with equal deadlines resume in the order they went to sleep.
+public final class TimerQueue: Sendable {
+    struct Entry: Comparable {
+        let deadline: ContinuousClock.Instant
+        let id: UInt64
+
+        static func < (lhs: Entry, rhs: Entry) -> Bool {
+            (lhs.deadline, lhs.id) < (rhs.deadline, rhs.id)
+        }
+    }
+
+    private struct State: ~Copyable {
+        var heap = Heap<Entry>()
+        var sleepers: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
+        var cancelledEarly: Set<UInt64> = []
+        var nextID: UInt64 = 0
+        /// The deadline the thread sleeps until (nil: until signalled); a new earlier one
+        /// signals it.
+        var threadWakesAt: ContinuousClock.Instant?
+    }
+
+    /// The process's queue, with its thread started on first use.
+    public static let shared: TimerQueue = {
+        let queue = TimerQueue()
+        do {
+            try ThreadLauncher.pthreads.launch { queue.runTimerThread() }
+        } catch {
+            preconditionFailure("cannot start the timer thread: \(error)")
+        }
+        return queue
+    }()
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+
+    /// A queue with no thread: whoever made it calls `fireDue(now:)` (tests).
+    init() {}
+
+    /// How many sleepers are waiting.
+    public var count: Int { state.withLock { $0.sleepers.count } }
+
+    /// Suspends until `deadline` has passed; throws `CancellationError` when the task is
+    /// cancelled first (or already was).
+    public func sleep(until deadline: ContinuousClock.Instant) async throws {
+        try Task.checkCancellation()
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let (registered, signal) = state.withLock { state -> (Bool, Bool) in
+                    guard state.cancelledEarly.remove(id) == nil else { return (false, false) }
+                    state.sleepers[id] = continuation
+                    state.heap.insert(Entry(deadline: deadline, id: id))
+                    guard state.threadWakesAt.map({ deadline < $0 }) ?? true else { return (true, false) }
+                    state.threadWakesAt = deadline
+                    return (true, true)
+                }
+                if !registered { continuation.resume(throwing: CancellationError()) }
+                if signal { wake.signal() }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { state -> UnsafeContinuation<Void, any Error>? in
+                if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper }
+                state.cancelledEarly.insert(id)
+                return nil
+            }
+            sleeper?.resume(throwing: CancellationError())
+        }
+        // A cancellation that came after the thread resumed this sleeper left its id behind.
+        if Task.isCancelled { _ = state.withLock { $0.cancelledEarly.remove(id) } }
+    }
+
+    /// Resumes every sleeper whose deadline is at or before `now`, in deadline order, and
+    /// returns the next deadline (nil when nobody sleeps).
+    @discardableResult
+    func fireDue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        var due: [UnsafeContinuation<Void, any Error>] = []
+        let next = state.withLock { state -> ContinuousClock.Instant? in
+            while let first = state.heap.min, first.deadline <= now {
+                _ = state.heap.removeMin()
+                if let sleeper = state.sleepers.removeValue(forKey: first.id) { due.append(sleeper) }
+            }
+            state.threadWakesAt = state.heap.min?.deadline
+            return state.threadWakesAt
+        }
+        for sleeper in due { sleeper.resume() }
+        return next
+    }
+
+    private func runTimerThread() {
+        let clock = ContinuousClock()
+        while true {
+            guard let next = fireDue(now: clock.now) else {
+                wake.wait()
+                continue
+            }
+            let remaining = clock.now.duration(to: next)
+            guard remaining > .zero else { continue }
+            let (seconds, attoseconds) = remaining.components
+            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+            _ = wake.wait(timeout: .now() + .nanoseconds(max(nanoseconds, 1)))
+        }
+    }
+}

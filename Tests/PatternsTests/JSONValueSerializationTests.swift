@@ -1,0 +1,50 @@
+import Patterns
+import Testing
+
+/// The writer's fast paths must produce exactly what the plain formatting would: numbers as
+/// Swift's shortest round-trip text, strings escaped, objects with sorted keys.
+@Suite struct JSONValueSerializationTests {
+    static func text(_ value: JSONValue) -> String { value.serialized() }
+
+    @Test func integers_matchTheirDescription() {
+        var generator = SystemRandomNumberGenerator()
+        var samples = [0, 1, -1, 9, 10, -10, 99, 100, 1_000_000, Int.max, Int.min, Int.min + 1]
+        for _ in 0..<2_000 { samples.append(Int.random(in: Int.min...Int.max, using: &generator) >> Int.random(in: 0..<63)) }
+        for value in samples {
+            #expect(Self.text(.int(value)) == String(value), "\(value)")
+        }
+    }
+
+    @Test func doubles_matchSwiftsShortestText() {
+        var samples: [Double] = [
+            0.1, 0.5, 1.25, -2.5, 0.001, 0.01, 0.105, 160.8, 99.999, 1e-3, 1e-4, 123456789012.5, 1e12 + 0.5,
+            1e15 + 0.5, 1e16, 1.0 / 3.0, -0.0, 0.0, 2.0, 1e300, .leastNonzeroMagnitude, 0.1 + 0.2,
+        ]
+        for _ in 0..<20_000 {
+            let magnitude = Double.random(in: 0..<1e7)
+            samples.append(magnitude)
+            samples.append(-(magnitude * 10).rounded() / 10)
+            samples.append((magnitude * 1000).rounded() / 1000)
+            samples.append((Double.random(in: 0..<2) * 1000).rounded() / 1000)
+        }
+        for value in samples {
+            let expected = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : value.description
+            #expect(Self.text(.double(value)) == expected, "\(value)")
+        }
+    }
+
+    @Test func nonFiniteNumbers_areNull() {
+        #expect(Self.text(.double(.nan)) == "null")
+        #expect(Self.text(.double(.infinity)) == "null")
+    }
+
+    @Test func strings_areEscapedOnlyWhereNeeded() {
+        #expect(Self.text("plain ascii, é and 😀") == "\"plain ascii, é and 😀\"")
+        #expect(Self.text("q\"b\\n\nr\rt\t\u{1}") == #""q\"b\\n\nr\rt\t\u0001""#)
+    }
+
+    @Test func objects_haveSortedKeys_atEveryLevel() {
+        let value: JSONValue = ["b": 1, "a": ["z": true, "y": nil], "c": [3, 2.5, "x"]]
+        #expect(Self.text(value) == #"{"a":{"y":null,"z":true},"b":1,"c":[3,2.5,"x"]}"#)
+    }
+}

@@ -1,0 +1,83 @@
+@testable import Patterns
+import Synchronization
+import Testing
+
+/// The timer queue without its thread: the test decides what "now" is by calling `fireDue`.
+@Suite struct TimerQueueTests {
+    let base = ContinuousClock.now
+
+    func at(_ milliseconds: Int) -> ContinuousClock.Instant { base.advanced(by: .milliseconds(milliseconds)) }
+
+    /// Yields until `queue` holds `count` sleepers (bounded: a lost sleeper fails the test).
+    func settle(_ queue: TimerQueue, count: Int) async {
+        for _ in 0..<100_000 where queue.count != count { await Task.yield() }
+        #expect(queue.count == count)
+    }
+
+    @Test func onlyDueSleepersWake_andTheNextDeadlineIsReported() async throws {
+        let queue = TimerQueue()
+        let woke = Locked<[String]>([])
+        let sleepers = [("c", 30), ("a", 10), ("b", 20), ("a2", 10)].map { name, milliseconds in
+            Task {
+                try await queue.sleep(until: at(milliseconds))
+                woke.withLock { $0.append(name) }
+            }
+        }
+        await settle(queue, count: 4)
+        #expect(queue.fireDue(now: at(9)) == at(10))
+        #expect(queue.count == 4)
+        #expect(queue.fireDue(now: at(15)) == at(20))
+        try await sleepers[1].value
+        try await sleepers[3].value
+        #expect(Set(woke.value) == ["a", "a2"])
+        #expect(queue.fireDue(now: at(30)) == nil)
+        try await sleepers[0].value
+        try await sleepers[2].value
+        #expect(Set(woke.value) == ["a", "a2", "b", "c"])
+        #expect(queue.count == 0)
+    }
+
+    @Test func equalDeadlines_wakeInTheOrderTheySlept() {
+        let deadline = at(5)
+        #expect(TimerQueue.Entry(deadline: deadline, id: 1) < TimerQueue.Entry(deadline: deadline, id: 2))
+        #expect(TimerQueue.Entry(deadline: at(4), id: 9) < TimerQueue.Entry(deadline: deadline, id: 1))
+    }
+
+    @Test func cancelledSleeper_throwsAtOnce_andItsEntryIsSkippedWhenDue() async {
+        let queue = TimerQueue()
+        let sleeper = Task { try await queue.sleep(until: at(1_000)) }
+        let other = Task { try await queue.sleep(until: at(2_000)) }
+        await settle(queue, count: 2)
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(queue.count == 1)
+        // The cancelled entry is still in the heap; firing past it resumes only the other.
+        #expect(queue.fireDue(now: at(1_500)) == at(2_000))
+        #expect(queue.fireDue(now: at(2_000)) == nil)
+        await #expect(throws: Never.self) { try await other.value }
+    }
+
+    @Test func alreadyCancelledTask_neverSleeps() async {
+        let queue = TimerQueue()
+        let sleeper = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await queue.sleep(until: at(1_000))
+        }
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(queue.count == 0)
+    }
+
+    /// The shared queue's own thread: a sleep never returns before its deadline.
+    @Test func sharedQueue_wakesSleepers_noEarlierThanTheirDeadline() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for offset in [3, 1, 2, 1] {
+                group.addTask {
+                    let deadline = ContinuousClock.now.advanced(by: .milliseconds(offset))
+                    try await TimerQueue.shared.sleep(until: deadline)
+                    #expect(ContinuousClock.now >= deadline)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}

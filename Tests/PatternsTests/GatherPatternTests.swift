@@ -29,6 +29,20 @@ import Testing
         #expect(run.failedChecks.isEmpty)
     }
 
+    /// Zero-delay tasks never suspend, so they are started through a window: no more than
+    /// `zeroDelayWindow` exist at once. (Without it, this one-thread executor creates all
+    /// 10,000 before the first one runs.) With a delay, every task is alive at once.
+    @Test func zeroDelayTasks_areStartedThroughAWindow_andAllResultsArrive() async throws {
+        let windowed = try await TestRun.execute(GatherPattern(), ["count": 10_000, "delay_ms": 0])
+        #expect(windowed.result["results_in_order"] == 10_000)
+        #expect(windowed.failedChecks.isEmpty)
+        #expect(windowed.events(named: "task.started").count == 10_000)
+        let peak = try #require(windowed.result["peak_tasks_alive"]?.intValue)
+        #expect(peak > 1 && peak <= 4_096)
+        let sleeping = try await TestRun.execute(GatherPattern(), ["count": 5_000, "delay_ms": 1])
+        #expect(sleeping.result["peak_tasks_alive"] == 5_000)
+    }
+
     @Test func cancellingTheRun_cancelsEveryTask() async throws {
         let run = try await TestRun.execute(GatherPattern(), ["count": 3, "delay_ms": 100], cancelAt: .milliseconds(30))
         #expect(run.status == .cancelled)

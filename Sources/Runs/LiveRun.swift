@@ -18,7 +18,8 @@ public final class LiveRun: Sendable {
     let cancelRequested = OneShotSignal()
     /// Fires once the final record is in place.
     public let finished = OneShotSignal()
-    private let published = Mutex<RunRecord?>(nil)
+    /// The final record and its JSON, serialized once.
+    private let published = Mutex<(record: RunRecord, json: [UInt8])?>(nil)
 
     init(id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date, log: EventLog, context: RunContext) {
         self.id = id
@@ -31,13 +32,19 @@ public final class LiveRun: Sendable {
 
     /// The run as it is now: the final record once it ended, a live view before.
     public func snapshot() -> RunRecord {
-        if let record = published.withLock({ $0 }) { return record }
+        if let record = published.withLock({ $0?.record }) { return record }
         let progress = context.recorder.progress
         return RunRecord(
             id: id, pattern: pattern.name, params: parameters.json,
             status: .running, createdAt: createdAt, startedAt: createdAt,
             durationMs: context.clock.elapsedMs(),
             progress: .init(completed: progress.completed, total: progress.total))
+    }
+
+    /// `snapshot().json()` serialized: for an ended run, the bytes made once when it ended.
+    public func snapshotJSON() -> [UInt8] {
+        if let json = published.withLock({ $0?.json }) { return json }
+        return snapshot().json().serializedBytes()
     }
 
     public var hasEnded: Bool { finished.isFired }
@@ -58,15 +65,18 @@ public final class LiveRun: Sendable {
         return record
     }
 
-    /// Publishes the final record, fires `finished` (a `?wait=` caller answers at once:
-    /// it reads the published record), then appends `run.finished`, whose data is the whole
-    /// run and takes a while to build for a large one, and closes the log.
+    /// Publishes the final record and its JSON, fires `finished` (a `?wait=` caller answers
+    /// at once with those bytes), then appends `run.finished`, whose data is the same record
+    /// plus `t_ms`, and closes the log. The timeline, most of a large run's bytes, is
+    /// serialized once for both.
     func publish(_ record: RunRecord) {
-        published.withLock { $0 = record }
+        var members = record.json().objectValue ?? [:]
+        let timeline = ["timeline": (members.removeValue(forKey: "timeline") ?? .null).serializedBytes()]
+        let json = JSONValue.serializedObject(members, serializedMembers: timeline)
+        published.withLock { $0 = (record, json) }
         finished.fire()
-        var data = record.json().objectValue ?? [:]
-        data["t_ms"] = .milliseconds(context.clock.elapsedMs())
-        log.finish(with: RunEvent(name: "run.finished", data: data))
+        members["t_ms"] = .milliseconds(context.clock.elapsedMs())
+        log.finish(name: "run.finished", serializedData: JSONValue.serializedObject(members, serializedMembers: timeline))
     }
 
     /// Runs the pattern until it ends or cancellation is requested, whichever is first.

@@ -47,4 +47,13 @@ import Testing
         let value: JSONValue = ["b": 1, "a": ["z": true, "y": nil], "c": [3, 2.5, "x"]]
         #expect(Self.text(value) == #"{"a":{"y":null,"z":true},"b":1,"c":[3,2.5,"x"]}"#)
     }
+
+    @Test func objectWithSerializedMembers_isTheSameBytesAsTheWholeObject() {
+        let timeline: JSONValue = ["spans": [["task": 1, "start_ms": 0.5]], "truncated": false]
+        let members: JSONValue = ["status": "succeeded", "id": "r1", "zeta": [1, 2]]
+        let whole: JSONValue = ["status": "succeeded", "id": "r1", "zeta": [1, 2], "timeline": timeline]
+        let spliced = JSONValue.serializedObject(
+            members.objectValue ?? [:], serializedMembers: ["timeline": timeline.serializedBytes()])
+        #expect(spliced == whole.serializedBytes())
+    }
 }

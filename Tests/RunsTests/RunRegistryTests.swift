@@ -60,6 +60,23 @@ import Testing
         #expect(events.filter { $0.name == "task.finished" }.count == 3)
     }
 
+    /// The ended run's JSON is made once and serves both the answer and `run.finished`: both
+    /// must say exactly what the record says (plus the event's `t_ms`).
+    @Test func endedRunJSON_andRunFinishedData_areTheRecordItself() async throws {
+        let (live, record, events) = try await withRegistry { registry in
+            let live = try await launch(registry, ["count": .json(4), "delay_ms": .json(0)])
+            await live.log.waitUntilFinished()
+            return (live, try await registry.record(id: live.id), live.log.allEvents)
+        }
+        #expect(live.snapshotJSON() == record.json().serializedBytes())
+        let finished = try #require(events.last)
+        var data = try #require(try JSONValue.parse(finished.dataText).objectValue)
+        #expect(data.removeValue(forKey: "t_ms")?.doubleValue != nil)
+        // Compared as text: parsing reads `0.0` back as the integer 0.
+        #expect(JSONValue.object(data).serialized() == record.json().serialized())
+        #expect(data["timeline"]?["spans"]?.arrayValue?.count == 4)
+    }
+
     @Test func unknownPatternAndBadParameters_areRefusedBeforeAnythingStarts() async throws {
         try await withRegistry { registry in
             await #expect(throws: RunsError.self) { try await registry.launch(pattern: "nope", parameters: [:]) }

@@ -29,16 +29,16 @@ struct RunHandlers: Sendable {
         if wantsStream {
             return try streams.stream(live.log, after: 0, status: 201, extraHeaders: location)
         }
-        guard let wait else { return JSONResponse.make(201, live.snapshot().json(), headers: location) }
+        guard let wait else { return JSONResponse.make(201, bytes: live.snapshotJSON(), headers: location) }
         let ended = await live.finished.wait(timeout: min(wait, waitCeiling))
-        return JSONResponse.make(ended ? 200 : 202, live.snapshot().json(), headers: location)
+        return JSONResponse.make(ended ? 200 : 202, bytes: live.snapshotJSON(), headers: location)
     }
 
     func run(_ request: Request, id: String) async throws(LabError) -> Response {
         let wait = try WaitParameter.parse(request, maxWait: configuration.maxWait)
         if let wait, let live = await registry.live(id: id) {
             _ = await live.finished.wait(timeout: min(wait, waitCeiling))
-            return JSONResponse.make(200, live.snapshot().json())
+            return JSONResponse.make(200, bytes: live.snapshotJSON())
         }
         do {
             return JSONResponse.make(200, try await registry.record(id: id).json())

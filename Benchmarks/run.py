@@ -650,6 +650,11 @@ def main():
         ("sse", row_sse, "1,000 SSE subscribers on one run", "all delivered; p99 <= 50 ms"),
         ("clients", row_clients, "256 clients each waiting on a 100 ms run", ">= 0.97 of ideal 2,560 runs/s"),
     ]
+    # BENCH_ROWS=sse,clients runs only those rows (keys above, and "rss"): for profiling one.
+    only = set(filter(None, os.environ.get("BENCH_ROWS", "").split(",")))
+    if only - {key for key, *_ in rows} - {"rss"}:
+        sys.exit(f"BENCH_ROWS: unknown rows {sorted(only - {key for key, *_ in rows} - {'rss'})}")
+    rows = [row for row in rows if not only or row[0] in only]
     server = Server(extra)
     try:
         for key, fn, name, goal in rows:
@@ -663,7 +668,8 @@ def main():
     finally:
         server.stop()
     try:
-        row_rss(extra)
+        if not only or "rss" in only:
+            row_rss(extra)
     except Exception as e:
         not_measured("gather 1M zero-delay tasks: peak RSS", "<= 150 MB", f"{type(e).__name__}: {e}")
 

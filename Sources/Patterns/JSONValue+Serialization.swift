@@ -75,18 +75,53 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            // Sorted pairs: one array and no hash lookups per key.
+            Self.writeObject(members, into: &out)
+        }
+    }
+
+    /// Members in key order. Runs are full of small objects (a span has five members, an
+    /// event three or four): their positions are insertion-sorted in a stack buffer, with no
+    /// allocation and no hash lookup.
+    private static func writeObject(_ members: [String: JSONValue], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        guard members.count <= 16 else {
             var first = true
             for (key, value) in members.sorted(by: { $0.key < $1.key }) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                Self.writeString(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                value.write(into: &out)
+                writeMember(key, value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
+            return
         }
+        withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: members.count) { slots in
+            var count = 0
+            var index = members.startIndex
+            while index != members.endIndex {
+                // Insertion sort: at most 16 members.
+                let key = members[index].key
+                var position = count
+                while position > 0 && key < members[slots[position - 1]].key {
+                    slots[position] = slots[position - 1]
+                    position -= 1
+                }
+                slots[position] = index
+                count += 1
+                members.formIndex(after: &index)
+            }
+            for position in 0..<count {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                let member = members[slots[position]]
+                writeMember(member.key, member.value, into: &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static func writeMember(_ key: String, _ value: JSONValue, into out: inout [UInt8]) {
+        writeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        value.write(into: &out)
     }
 
     /// Decimal digits straight into `out` (no intermediate `String`).
@@ -153,9 +188,14 @@ extension JSONValue {
     /// in one go; the byte-by-byte escaping runs only for the rest.
     static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        let needsEscaping = value.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
-        guard needsEscaping else {
-            out.append(contentsOf: value.utf8)
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -17,34 +17,11 @@ extension JSONValue {
         return out
     }
 
-    /// An object some of whose members are already serialized: a run's timeline (hundreds of
-    /// kilobytes for 10,000 spans) is written once and sent both as the answer and as the
-    /// `run.finished` event. Keys are sorted across both sets, as `serialized()` sorts them.
-    public static func serializedObject(_ members: [String: JSONValue], serializedMembers: [String: [UInt8]]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(serializedMembers.values.reduce(256) { $0 + $1.count + 16 })
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        for key in (Array(members.keys) + Array(serializedMembers.keys)).sorted() {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            writeString(key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            if let bytes = serializedMembers[key] {
-                out.append(contentsOf: bytes)
-            } else {
-                members[key]?.write(into: &out)
-            }
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
-
     /// Indented JSON for people (the CLI's output); keys sorted like `serialized()`.
     public func prettySerialized(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent + 1)
         let closingPad = String(repeating: "  ", count: indent)
-        switch self {
+        switch resolved {
         case .array(let values) where !values.isEmpty:
             let items = values.map { pad + $0.prettySerialized(indent: indent + 1) }
             return "[\n" + items.joined(separator: ",\n") + "\n" + closingPad + "]"
@@ -76,6 +53,8 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             Self.writeObject(members, into: &out)
+        case .serialized(let serialized):
+            out.append(contentsOf: serialized.bytes)
         }
     }
 

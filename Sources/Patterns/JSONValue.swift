@@ -1,6 +1,11 @@
 /// A JSON document as a Swift value: what a run's parameters, results, checks and events
 /// are made of. Patterns build these directly so no layer has to reflect over types.
-public enum JSONValue: Sendable, Hashable {
+///
+/// `serialized` holds a value already written as JSON (a run's timeline: 10,000 spans are
+/// written once, straight from the spans, and copied into every answer, event and row that
+/// carries them). Reading into it (`objectValue`, subscripts, `==`) parses it; parsing never
+/// produces it.
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -8,6 +13,59 @@ public enum JSONValue: Sendable, Hashable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+    case serialized(SerializedJSON)
+}
+
+/// JSON text made by this module's writer (valid, one line, keys sorted).
+public struct SerializedJSON: Sendable {
+    public let bytes: [UInt8]
+
+    /// `bytes` must be what `JSONValue.write(into:)` would write for some value.
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The value the bytes hold (parsed on each call: a path for reading, not for serving).
+    public var value: JSONValue {
+        (try? JSONValue.parse(bytes, maxDepth: 64)) ?? .null
+    }
+}
+
+extension JSONValue: Hashable {
+    /// Structural equality; a serialized value equals the value it parses to.
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.serialized(let left), .serialized(let right)): left.bytes == right.bytes || left.value == right.value
+        case (.serialized(let left), _): left.value == rhs
+        case (_, .serialized(let right)): lhs == right.value
+        case (.null, .null): true
+        case (.bool(let left), .bool(let right)): left == right
+        case (.int(let left), .int(let right)): left == right
+        case (.double(let left), .double(let right)): left == right
+        case (.string(let left), .string(let right)): left == right
+        case (.array(let left), .array(let right)): left == right
+        case (.object(let left), .object(let right)): left == right
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let value): hasher.combine(1); hasher.combine(value)
+        case .int(let value): hasher.combine(2); hasher.combine(value)
+        case .double(let value): hasher.combine(3); hasher.combine(value)
+        case .string(let value): hasher.combine(4); hasher.combine(value)
+        case .array(let value): hasher.combine(5); hasher.combine(value)
+        case .object(let value): hasher.combine(6); hasher.combine(value)
+        case .serialized(let value): value.value.hash(into: &hasher)
+        }
+    }
+
+    /// The value itself, with a serialized one parsed.
+    var resolved: JSONValue {
+        if case .serialized(let serialized) = self { serialized.value } else { self }
+    }
 }
 
 extension JSONValue: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
@@ -26,7 +84,7 @@ extension JSONValue: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, Exp
 
 extension JSONValue {
     public var intValue: Int? {
-        switch self {
+        switch resolved {
         case .int(let value): value
         case .double(let value) where value.rounded() == value && abs(value) < 9.0e15: Int(value)
         default: nil
@@ -34,7 +92,7 @@ extension JSONValue {
     }
 
     public var doubleValue: Double? {
-        switch self {
+        switch resolved {
         case .int(let value): Double(value)
         case .double(let value): value
         default: nil
@@ -42,19 +100,19 @@ extension JSONValue {
     }
 
     public var stringValue: String? {
-        if case .string(let value) = self { value } else { nil }
+        if case .string(let value) = resolved { value } else { nil }
     }
 
     public var boolValue: Bool? {
-        if case .bool(let value) = self { value } else { nil }
+        if case .bool(let value) = resolved { value } else { nil }
     }
 
     public var arrayValue: [JSONValue]? {
-        if case .array(let value) = self { value } else { nil }
+        if case .array(let value) = resolved { value } else { nil }
     }
 
     public var objectValue: [String: JSONValue]? {
-        if case .object(let value) = self { value } else { nil }
+        if case .object(let value) = resolved { value } else { nil }
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -63,7 +121,12 @@ extension JSONValue {
 
     /// Milliseconds rounded to 0.1, the precision every timestamp in a run is shown with.
     public static func milliseconds(_ value: Double) -> JSONValue {
-        .double((value * 10).rounded() / 10)
+        .double(tenths(value))
+    }
+
+    /// `value` rounded to one decimal.
+    static func tenths(_ value: Double) -> Double {
+        (value * 10).rounded() / 10
     }
 
     /// A ratio rounded to three decimals (`wall / ideal`); 0/0 reads as 1.
@@ -103,6 +166,7 @@ extension JSONValue: Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
+        case .serialized(let value): try container.encode(value.value)
         }
     }
 }

@@ -45,19 +45,11 @@ public final class EventLog: RunEventSink, Sendable {
         append(event, finishing: true)
     }
 
-    /// Appends the terminal event, its data already serialized, and closes the log.
-    public func finish(name: String, serializedData: [UInt8]) {
-        append(name: name, data: serializedData, finishing: true)
-    }
-
     private func append(_ event: RunEvent, finishing: Bool) {
-        append(name: event.name, data: JSONValue.object(event.data).serializedBytes(), finishing: finishing)
-    }
-
-    private func append(name: String, data: [UInt8], finishing: Bool) {
+        let data = JSONValue.object(event.data).serializedBytes()
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard !state.finished else { return [] }
-            state.events.append(StoredEvent(id: state.events.count + 1, name: name, data: data))
+            state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
             state.finished = finishing
             return state.waiters.takeAll()
         }

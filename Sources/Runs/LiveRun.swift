@@ -67,16 +67,15 @@ public final class LiveRun: Sendable {
 
     /// Publishes the final record and its JSON, fires `finished` (a `?wait=` caller answers
     /// at once with those bytes), then appends `run.finished`, whose data is the same record
-    /// plus `t_ms`, and closes the log. The timeline, most of a large run's bytes, is
-    /// serialized once for both.
+    /// plus `t_ms`, and closes the log. The timeline, most of a large run's bytes, is already
+    /// serialized (`Timeline.json`): both copy it.
     func publish(_ record: RunRecord) {
-        var members = record.json().objectValue ?? [:]
-        let timeline = ["timeline": (members.removeValue(forKey: "timeline") ?? .null).serializedBytes()]
-        let json = JSONValue.serializedObject(members, serializedMembers: timeline)
-        published.withLock { $0 = (record, json) }
+        let json = record.json()
+        published.withLock { $0 = (record, json.serializedBytes()) }
         finished.fire()
-        members["t_ms"] = .milliseconds(context.clock.elapsedMs())
-        log.finish(name: "run.finished", serializedData: JSONValue.serializedObject(members, serializedMembers: timeline))
+        var data = json.objectValue ?? [:]
+        data["t_ms"] = .milliseconds(context.clock.elapsedMs())
+        log.finish(with: RunEvent(name: "run.finished", data: data))
     }
 
     /// Runs the pattern until it ends or cancellation is requested, whichever is first.

@@ -1,4 +1,4 @@
-import Patterns
+@testable import Patterns
 import Testing
 
 /// The writer's fast paths must produce exactly what the plain formatting would: numbers as
@@ -47,13 +47,39 @@ import Testing
         let value: JSONValue = ["b": 1, "a": ["z": true, "y": nil], "c": [3, 2.5, "x"]]
         #expect(Self.text(value) == #"{"a":{"y":null,"z":true},"b":1,"c":[3,2.5,"x"]}"#)
     }
+}
 
-    @Test func objectWithSerializedMembers_isTheSameBytesAsTheWholeObject() {
-        let timeline: JSONValue = ["spans": [["task": 1, "start_ms": 0.5]], "truncated": false]
-        let members: JSONValue = ["status": "succeeded", "id": "r1", "zeta": [1, 2]]
-        let whole: JSONValue = ["status": "succeeded", "id": "r1", "zeta": [1, 2], "timeline": timeline]
-        let spliced = JSONValue.serializedObject(
-            members.objectValue ?? [:], serializedMembers: ["timeline": timeline.serializedBytes()])
-        #expect(spliced == whole.serializedBytes())
+/// A value kept as JSON text behaves as the value it holds.
+@Suite struct SerializedJSONTests {
+    @Test func timelineWrittenFromSpans_isByteForByteTheStructuredOne() {
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<50 {
+            let spans = (0..<Int.random(in: 0...200, using: &generator)).map { task in
+                let start = Double.random(in: 0..<100_000, using: &generator)
+                return Span(
+                    task: task, label: trial % 7 == 0 ? "w\"\(task)\n" : "task-\(task)", startMs: start,
+                    endMs: start + Double.random(in: 0..<5_000, using: &generator),
+                    outcome: SpanOutcome.allCases.randomElement(using: &generator)!)
+            }
+            let timeline = Timeline(
+                spans: spans, truncated: trial % 2 == 0, tasksStarted: spans.count + trial,
+                outcomes: [.ok: trial, .timeout: spans.count])
+            #expect(timeline.serializedJSON.bytes == timeline.structuredJSON.serializedBytes())
+        }
+    }
+
+    @Test func serializedValue_equalsAndHashesAsItsValue_andReadsLikeIt() throws {
+        let value: JSONValue = ["spans": [["task": 1, "label": "a"]], "truncated": true, "tasks": 2]
+        let serialized = JSONValue.serialized(SerializedJSON(bytes: value.serializedBytes()))
+        #expect(serialized == value)
+        #expect(value == serialized)
+        #expect(serialized.hashValue == value.hashValue)
+        #expect(serialized["tasks"]?.intValue == 2)
+        #expect(serialized["spans"]?.arrayValue?.first?["label"] == "a")
+        #expect(serialized.serialized() == value.serialized())
+        #expect(serialized.prettySerialized() == value.prettySerialized())
+        #expect(serialized != ["tasks": 3])
+        let inside: JSONValue = ["timeline": serialized, "id": "r"]
+        #expect(inside.serialized() == #"{"id":"r","timeline":{"spans":[{"label":"a","task":1}],"tasks":2,"truncated":true}}"#)
     }
 }

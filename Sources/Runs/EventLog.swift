@@ -46,7 +46,7 @@ public final class EventLog: RunEventSink, Sendable {
     }
 
     private func append(_ event: RunEvent, finishing: Bool) {
-        let data = JSONValue.object(event.data).serializedBytes()
+        let data = event.serializedData
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard !state.finished else { return [] }
             state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))

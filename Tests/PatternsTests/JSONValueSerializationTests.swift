@@ -82,4 +82,16 @@ import Testing
         let inside: JSONValue = ["timeline": serialized, "id": "r"]
         #expect(inside.serialized() == #"{"id":"r","timeline":{"spans":[{"label":"a","task":1}],"tasks":2,"truncated":true}}"#)
     }
+
+    @Test func taskEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {
+        for (task, label, now, duration) in [(0, "task-0", 0.0, 0.04), (7, "w\"7", 123.456, 99.95), (12_345, "é", 1e6 + 0.25, 3.0)] {
+            let started: JSONValue = ["task": .int(task), "label": .string(label), "t_ms": .milliseconds(now)]
+            #expect(RunRecorder.taskEventData(task, label, at: now).bytes == started.serializedBytes())
+            var finished = started.objectValue ?? [:]
+            finished["duration_ms"] = .milliseconds(duration)
+            #expect(
+                RunRecorder.taskEventData(task, label, at: now, durationMs: duration).bytes
+                    == JSONValue.object(finished).serializedBytes())
+        }
+    }
 }

@@ -2,11 +2,31 @@
 /// Runs) gives it its id; `data` always carries `t_ms`.
 public struct RunEvent: Sendable {
     public let name: String
-    public let data: [String: JSONValue]
+    private let members: [String: JSONValue]?
+    private let serialized: SerializedJSON?
 
     public init(name: String, data: [String: JSONValue]) {
         self.name = name
-        self.data = data
+        members = data
+        serialized = nil
+    }
+
+    /// An event whose data the recorder wrote as JSON itself (the per-task events, a run's
+    /// most frequent: no dictionary is built for them).
+    public init(name: String, serializedData: SerializedJSON) {
+        self.name = name
+        members = nil
+        serialized = serializedData
+    }
+
+    /// The data's members (parsed, for an event made from serialized data).
+    public var data: [String: JSONValue] {
+        members ?? serialized?.value.objectValue ?? [:]
+    }
+
+    /// The data as JSON.
+    public var serializedData: [UInt8] {
+        serialized?.bytes ?? JSONValue.object(members ?? [:]).serializedBytes()
     }
 }
 

@@ -18,6 +18,26 @@ public final class RunRecorder: Sendable {
         var lastProgressCompleted = -1
         var taskEvents = 0
         var eventsDropped = 0
+
+        /// Counts a per-task event against the cap: true when it is kept.
+        mutating func admitTaskEvent(cap: Int) -> Bool {
+            guard taskEvents < cap else {
+                eventsDropped += 1
+                return false
+            }
+            taskEvents += 1
+            return true
+        }
+
+        /// Advances progress; the snapshot to announce when one is due (coalesced to one per
+        /// `interval`, plus the final one).
+        mutating func advance(by units: Int, at now: Double, interval: Double) -> (Int, Int)? {
+            completed += units
+            guard now - lastProgressMs >= interval || completed == total else { return nil }
+            lastProgressMs = now
+            lastProgressCompleted = completed
+            return (completed, total)
+        }
     }
 
     public let clock: RunClock
@@ -47,14 +67,7 @@ public final class RunRecorder: Sendable {
     /// event cap, counted past it.
     /// `data` is an autoclosure: past the cap a hot loop pays for a counter, not a dictionary.
     public func event(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
-        let admitted = state.withLock { state -> Bool in
-            guard state.taskEvents < eventCap else {
-                state.eventsDropped += 1
-                return false
-            }
-            state.taskEvents += 1
-            return true
-        }
+        let admitted = state.withLock { $0.admitTaskEvent(cap: eventCap) }
         if admitted { sink.append(RunEvent(name: name, data: stamped(data(), at: clock.elapsedMs()))) }
     }
 
@@ -62,39 +75,77 @@ public final class RunRecorder: Sendable {
         state.withLock { $0.total = total }
     }
 
+    /// Starts a task's span and announces it (`task.started`), under one lock: the span
+    /// cap and the event cap are checked together. Past the span cap nothing shows the label:
+    /// a million tasks need not format one each.
     public func startTask(_ task: Int, label: String? = nil) -> SpanHandle {
         let now = clock.elapsedMs()
-        let recorded = state.withLock { state -> Bool in
+        let (recorded, announced) = state.withLock { state -> (Bool, Bool) in
             state.tasksStarted += 1
-            return state.tasksStarted <= spanCap
+            guard state.tasksStarted <= spanCap else { return (false, false) }
+            return (true, state.admitTaskEvent(cap: eventCap))
         }
-        // Past the cap nothing shows the label: a million tasks need not format one each.
         guard recorded else { return SpanHandle(task: task, label: "", startMs: now, recorded: false) }
         let label = label ?? "task-\(task)"
-        event("task.started", ["task": .int(task), "label": .string(label)])
+        if announced {
+            sink.append(RunEvent(name: "task.started", serializedData: Self.taskEventData(task, label, at: now)))
+        }
         return SpanHandle(task: task, label: label, startMs: now, recorded: true)
     }
 
-    /// Ends a task's span, announces it, and advances progress by one unless told not to.
+    /// Ends a task's span, announces it, and advances progress by one unless told not to:
+    /// one lock for the outcome count, the span, the event cap and the progress.
     public func finishTask(
         _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue] = [:], countsAsProgress: Bool = true
     ) {
         let now = clock.elapsedMs()
-        state.withLock { state in
+        let (announced, progress) = state.withLock { state -> (Bool, (Int, Int)?) in
             state.outcomeCounts[outcome.index] += 1
+            var announced = false
             if handle.recorded {
                 state.spans.append(
                     Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
+                announced = state.admitTaskEvent(cap: eventCap)
+            }
+            let progress = countsAsProgress ? state.advance(by: 1, at: now, interval: progressIntervalMs) : nil
+            return (announced, progress)
+        }
+        if announced {
+            let duration = now - handle.startMs
+            if detail.isEmpty {
+                let data = Self.taskEventData(handle.task, handle.label, at: now, durationMs: duration)
+                sink.append(RunEvent(name: outcome.eventName, serializedData: data))
+            } else {
+                var data = detail
+                data["task"] = .int(handle.task)
+                data["label"] = .string(handle.label)
+                data["duration_ms"] = .milliseconds(duration)
+                data["t_ms"] = .milliseconds(now)
+                sink.append(RunEvent(name: outcome.eventName, data: data))
             }
         }
-        if handle.recorded {
-            var data = detail
-            data["task"] = .int(handle.task)
-            data["label"] = .string(handle.label)
-            data["duration_ms"] = .milliseconds(now - handle.startMs)
-            event(outcome.eventName, data)
+        if let (completed, total) = progress { emitProgress(completed: completed, total: total, at: now) }
+    }
+
+    /// `{"duration_ms":…,"label":…,"t_ms":…,"task":…}` (keys sorted, as every event's data),
+    /// written directly: these are most of a run's events.
+    static func taskEventData(_ task: Int, _ label: String, at now: Double, durationMs: Double? = nil) -> SerializedJSON {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + label.utf8.count)
+        out.append(UInt8(ascii: "{"))
+        if let durationMs {
+            out.append(contentsOf: #""duration_ms":"#.utf8)
+            JSONValue.writeNumber(JSONValue.tenths(durationMs), into: &out)
+            out.append(UInt8(ascii: ","))
         }
-        if countsAsProgress { advanceProgress(by: 1, at: now) }
+        out.append(contentsOf: #""label":"#.utf8)
+        JSONValue.writeString(label, into: &out)
+        out.append(contentsOf: #","t_ms":"#.utf8)
+        JSONValue.writeNumber(JSONValue.tenths(now), into: &out)
+        out.append(contentsOf: #","task":"#.utf8)
+        JSONValue.writeInteger(task, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return SerializedJSON(bytes: out)
     }
 
     /// Advances progress for work that is not one task (items consumed, ticks).
@@ -103,14 +154,7 @@ public final class RunRecorder: Sendable {
     }
 
     private func advanceProgress(by units: Int, at now: Double) {
-        let snapshot = state.withLock { state -> (Int, Int)? in
-            state.completed += units
-            let due = now - state.lastProgressMs >= progressIntervalMs || state.completed == state.total
-            guard due else { return nil }
-            state.lastProgressMs = now
-            state.lastProgressCompleted = state.completed
-            return (state.completed, state.total)
-        }
+        let snapshot = state.withLock { $0.advance(by: units, at: now, interval: progressIntervalMs) }
         if let (completed, total) = snapshot { emitProgress(completed: completed, total: total, at: now) }
     }
 
@@ -150,7 +194,7 @@ public final class RunRecorder: Sendable {
         }
     }
 
-    private func stamped(_ data: [String: JSONValue], at now: Double) -> [String: JSONValue] {
+    private func stamped(_ data: consuming [String: JSONValue], at now: Double) -> [String: JSONValue] {
         var data = data
         data["t_ms"] = .milliseconds(now)
         return data

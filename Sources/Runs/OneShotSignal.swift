@@ -1,3 +1,4 @@
+import Patterns
 import Synchronization
 
 /// A latch that is fired once and waited on by any number of tasks. A waiter returns when
@@ -39,15 +40,29 @@ public final class OneShotSignal: Sendable {
             forget: { state.withLock { $0.waiters.forget(id) } })
     }
 
-    /// Waits for the signal for at most `timeout`; returns whether it fired.
-    public func wait(timeout: Duration) async -> Bool {
+    /// Waits for the signal for at most `timeout`; returns whether it fired. Once the waiter
+    /// is registered, an action on `timers` is scheduled that resumes it if it is still
+    /// there at the deadline: no task races the wait, which every `?wait=` request used to
+    /// pay for with two tasks and a libdispatch timer.
+    public func wait(timeout: Duration, timers: TimerQueue = .shared) async -> Bool {
         if isFired { return true }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.wait() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let id = state.withLock { $0.waiters.makeID() }
+        var timer: UInt64?
+        await WaiterSet.wait(
+            id: id,
+            register: { continuation in
+                let registered = state.withLock { state in !state.fired && state.waiters.register(id, continuation) }
+                if registered {
+                    timer = timers.schedule(at: deadline) { [self] in
+                        state.withLock { $0.waiters.remove(id) }?.resume()
+                    }
+                }
+                return registered
+            },
+            cancel: { self.state.withLock { $0.waiters.cancel(id) } },
+            forget: { state.withLock { $0.waiters.forget(id) } })
+        if let timer { timers.cancel(timer: timer) }
         return isFired
     }
 }

@@ -28,6 +28,11 @@ struct WaiterSet {
         return nil
     }
 
+    /// The waiter `id` if it is registered (nil otherwise, and nothing is remembered).
+    mutating func remove(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
+        waiters.removeValue(forKey: id)
+    }
+
     mutating func forget(_ id: UInt64) {
         cancelledEarly.remove(id)
     }

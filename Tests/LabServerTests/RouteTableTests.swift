@@ -58,3 +58,18 @@ struct RouteTableTests {
         }
     }
 }
+
+@Suite("Media types")
+struct MediaTypeTests {
+    @Test(arguments: [
+        ("application/json", "application/json"),
+        ("Application/JSON; charset=utf-8", "application/json"),
+        ("  application/x-www-form-urlencoded \t;x=1", "application/x-www-form-urlencoded"),
+        ("text/plain;", "text/plain"),
+        (";", ""),
+        ("", ""),
+    ])
+    func mediaType_isTheTypeBeforeParameters_trimmedAndLowercased(header: String, expected: String) {
+        #expect(RunInputDecoder.mediaType(header) == expected)
+    }
+}

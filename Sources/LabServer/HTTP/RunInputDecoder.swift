@@ -65,7 +65,11 @@ public enum RunInputDecoder {
 
     /// `application/json; charset=utf-8` -> `application/json`.
     static func mediaType(_ header: String) -> String {
-        header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let utf8 = header.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex
+        let type = utf8[..<end].drop { $0 == 0x20 || $0 == 0x09 }
+        let trimmed = type.reversed().drop { $0 == 0x20 || $0 == 0x09 }.count
+        return String(decoding: type.prefix(trimmed), as: UTF8.self).lowercased()
     }
 
     static func isWhitespace(_ byte: UInt8) -> Bool {

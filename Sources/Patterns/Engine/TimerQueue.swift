@@ -28,9 +28,15 @@ public final class TimerQueue: Sendable {
         }
     }
 
+    /// What is due at an entry's deadline: a sleeping task to resume, or an action to run.
+    private enum Due {
+        case sleeper(UnsafeContinuation<Void, any Error>)
+        case action(@Sendable () -> Void)
+    }
+
     private struct State: ~Copyable {
         var heap = Heap<Entry>()
-        var sleepers: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
+        var sleepers: [UInt64: Due] = [:]
         var cancelledEarly: Set<UInt64> = []
         var nextID: UInt64 = 0
         /// The deadline the thread sleeps until (nil: until signalled); a new earlier one
@@ -52,10 +58,11 @@ public final class TimerQueue: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
-    /// A queue with no thread: whoever made it calls `fireDue(now:)` (tests).
-    init() {}
+    /// A queue with no thread: whoever made it decides when time passes by calling
+    /// `fireDue(now:)` (tests drive timeouts this way, without waiting for them).
+    public init() {}
 
-    /// How many sleepers are waiting.
+    /// How many sleepers and scheduled actions are waiting.
     public var count: Int { state.withLock { $0.sleepers.count } }
 
     /// Suspends until `deadline` has passed; throws `CancellationError` when the task is
@@ -70,41 +77,68 @@ public final class TimerQueue: Sendable {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let (registered, signal) = state.withLock { state -> (Bool, Bool) in
                     guard state.cancelledEarly.remove(id) == nil else { return (false, false) }
-                    state.sleepers[id] = continuation
-                    state.heap.insert(Entry(deadline: deadline, id: id))
-                    guard state.threadWakesAt.map({ deadline < $0 }) ?? true else { return (true, false) }
-                    state.threadWakesAt = deadline
-                    return (true, true)
+                    return (true, Self.insert(.sleeper(continuation), id: id, at: deadline, into: &state))
                 }
                 if !registered { continuation.resume(throwing: CancellationError()) }
                 if signal { wake.signal() }
             }
         } onCancel: {
-            let sleeper = state.withLock { state -> UnsafeContinuation<Void, any Error>? in
+            let sleeper = state.withLock { state -> Due? in
                 if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper }
                 state.cancelledEarly.insert(id)
                 return nil
             }
-            sleeper?.resume(throwing: CancellationError())
+            if case .sleeper(let continuation) = sleeper { continuation.resume(throwing: CancellationError()) }
         }
         // A cancellation that came after the thread resumed this sleeper left its id behind.
         if Task.isCancelled { _ = state.withLock { $0.cancelledEarly.remove(id) } }
     }
 
-    /// Resumes every sleeper whose deadline is at or before `now`, in deadline order, and
-    /// returns the next deadline (nil when nobody sleeps).
+    /// Runs `action` on the timer thread once `deadline` has passed, unless `cancel(timer:)`
+    /// with the returned id comes first. For deadlines that are not a task's own sleep (how
+    /// long a caller waits for a signal): no task is created and none is cancelled.
+    public func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> UInt64 {
+        let (id, signal) = state.withLock { state -> (UInt64, Bool) in
+            state.nextID += 1
+            return (state.nextID, Self.insert(.action(action), id: state.nextID, at: deadline, into: &state))
+        }
+        if signal { wake.signal() }
+        return id
+    }
+
+    /// Forgets a scheduled action; does nothing once it ran.
+    public func cancel(timer id: UInt64) {
+        _ = state.withLock { $0.sleepers.removeValue(forKey: id) }
+    }
+
+    /// Adds an entry; true when the thread must be woken to see an earlier deadline.
+    private static func insert(_ due: Due, id: UInt64, at deadline: ContinuousClock.Instant, into state: inout State) -> Bool {
+        state.sleepers[id] = due
+        state.heap.insert(Entry(deadline: deadline, id: id))
+        guard state.threadWakesAt.map({ deadline < $0 }) ?? true else { return false }
+        state.threadWakesAt = deadline
+        return true
+    }
+
+    /// Resumes every sleeper and runs every action whose deadline is at or before `now`, in
+    /// deadline order, and returns the next deadline (nil when nothing is scheduled).
     @discardableResult
-    func fireDue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        var due: [UnsafeContinuation<Void, any Error>] = []
+    public func fireDue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        var due: [Due] = []
         let next = state.withLock { state -> ContinuousClock.Instant? in
             while let first = state.heap.min, first.deadline <= now {
                 _ = state.heap.removeMin()
-                if let sleeper = state.sleepers.removeValue(forKey: first.id) { due.append(sleeper) }
+                if let entry = state.sleepers.removeValue(forKey: first.id) { due.append(entry) }
             }
             state.threadWakesAt = state.heap.min?.deadline
             return state.threadWakesAt
         }
-        for sleeper in due { sleeper.resume() }
+        for entry in due {
+            switch entry {
+            case .sleeper(let continuation): continuation.resume()
+            case .action(let action): action()
+            }
+        }
         return next
     }
 

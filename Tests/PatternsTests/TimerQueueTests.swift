@@ -67,6 +67,21 @@ import Testing
         #expect(queue.count == 0)
     }
 
+    @Test func scheduledActions_runOnceWhenDue_andCancelledOnesNever() {
+        let queue = TimerQueue()
+        let ran = Locked<[String]>([])
+        _ = queue.schedule(at: at(20)) { ran.withLock { $0.append("late") } }
+        let cancelled = queue.schedule(at: at(10)) { ran.withLock { $0.append("cancelled") } }
+        _ = queue.schedule(at: at(5)) { ran.withLock { $0.append("early") } }
+        queue.cancel(timer: cancelled)
+        #expect(queue.count == 2)
+        #expect(queue.fireDue(now: at(15)) == at(20))
+        #expect(ran.value == ["early"])
+        #expect(queue.fireDue(now: at(25)) == nil)
+        #expect(queue.fireDue(now: at(99)) == nil)
+        #expect(ran.value == ["early", "late"])
+    }
+
     /// The shared queue's own thread: a sleep never returns before its deadline.
     @Test func sharedQueue_wakesSleepers_noEarlierThanTheirDeadline() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in

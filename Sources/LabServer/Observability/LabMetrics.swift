@@ -10,7 +10,9 @@ import Synchronization
 public final class LabMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    private let requestCounters = Mutex<[RequestKey: CoreMetrics.Counter]>([:])
+    /// Per (route, method, status): its counter and its route's duration histogram, found
+    /// with one lock and one lookup per request.
+    private let requestMetrics = Mutex<[RequestKey: (count: CoreMetrics.Counter, duration: CoreMetrics.Timer)]>([:])
     private let gauges = Mutex<[GaugeKey: CoreMetrics.Gauge]>([:])
     private let durations = Mutex<[String: CoreMetrics.Timer]>([:])
     let subscribers: CoreMetrics.Gauge
@@ -40,23 +42,29 @@ public final class LabMetrics: Sendable {
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKey(route: route, method: method, status: status)
-        let counter = requestCounters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = CoreMetrics.Counter(
-                label: "lab_http_requests_total",
-                dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
-            counters[key] = counter
-            return counter
+        let metrics = requestMetrics.withLock { all in
+            if let metrics = all[key] { return metrics }
+            let metrics = (
+                count: CoreMetrics.Counter(
+                    label: "lab_http_requests_total",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                duration: durationTimer(route: route))
+            all[key] = metrics
+            return metrics
         }
-        counter.increment()
-        let timer = durations.withLock { timers in
+        metrics.count.increment()
+        metrics.duration.recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// The one duration histogram of `route` (shared by its methods and statuses).
+    private func durationTimer(route: String) -> CoreMetrics.Timer {
+        durations.withLock { timers in
             if let timer = timers[route] { return timer }
             let timer = CoreMetrics.Timer(
                 label: "lab_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
             timers[route] = timer
             return timer
         }
-        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Sets a gauge from a value read at scrape time.

@@ -58,40 +58,49 @@ extension JSONValue {
         }
     }
 
-    /// Members in key order. Runs are full of small objects (a span has five members, an
-    /// event three or four): their positions are insertion-sorted in a stack buffer, with no
-    /// allocation and no hash lookup.
-    private static func writeObject(_ members: [String: JSONValue], into out: inout [UInt8]) {
+    /// Members in key order (plus `extra`, when given: an event's `t_ms`, written without
+    /// inserting it into a dictionary first). Runs are full of small objects (a span has five
+    /// members, an event three or four): those are copied to a stack buffer and insertion-
+    /// sorted there, with no allocation and no hash lookup.
+    static func writeObject<Members: Collection>(
+        _ members: Members, extra: (key: String, value: JSONValue)? = nil, into out: inout [UInt8]
+    ) where Members.Element == (key: String, value: JSONValue) {
+        let count = members.count + (extra == nil ? 0 : 1)
         out.append(UInt8(ascii: "{"))
-        guard members.count <= 16 else {
-            var first = true
-            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                writeMember(key, value, into: &out)
+        guard count <= 16 else {
+            var all = Array(members)
+            if let extra { all.append(extra) }
+            for (index, member) in all.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeMember(member.key, member.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
             return
         }
-        withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: members.count) { slots in
-            var count = 0
-            var index = members.startIndex
-            while index != members.endIndex {
-                // Insertion sort: at most 16 members.
-                let key = members[index].key
-                var position = count
-                while position > 0 && key < members[slots[position - 1]].key {
-                    slots[position] = slots[position - 1]
+        withUnsafeTemporaryAllocation(of: (key: String, value: JSONValue).self, capacity: count) { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var filled = 0
+            for member in members {
+                (base + filled).initialize(to: member)
+                filled += 1
+            }
+            if let extra {
+                (base + filled).initialize(to: extra)
+                filled += 1
+            }
+            defer { base.deinitialize(count: filled) }
+            var next = 1
+            while next < filled {
+                var position = next
+                while position > 0 && buffer[position].key < buffer[position - 1].key {
+                    buffer.swapAt(position, position - 1)
                     position -= 1
                 }
-                slots[position] = index
-                count += 1
-                members.formIndex(after: &index)
+                next += 1
             }
-            for position in 0..<count {
+            for position in 0..<filled {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                let member = members[slots[position]]
-                writeMember(member.key, member.value, into: &out)
+                writeMember(buffer[position].key, buffer[position].value, into: &out)
             }
         }
         out.append(UInt8(ascii: "}"))

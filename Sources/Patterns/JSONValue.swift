@@ -32,7 +32,9 @@ public struct SerializedJSON: Sendable {
 }
 
 extension JSONValue: Hashable {
-    /// Structural equality; a serialized value equals the value it parses to.
+    /// Structural equality, with numbers compared as JSON compares them, by value (`40` and
+    /// `40.0` are the same number: what a `.double` written as `40` parses back to); a
+    /// serialized value equals the value it parses to.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.serialized(let left), .serialized(let right)): left.bytes == right.bytes || left.value == right.value
@@ -42,6 +44,8 @@ extension JSONValue: Hashable {
         case (.bool(let left), .bool(let right)): left == right
         case (.int(let left), .int(let right)): left == right
         case (.double(let left), .double(let right)): left == right
+        case (.int(let integer), .double(let double)), (.double(let double), .int(let integer)):
+            Int(exactly: double) == integer
         case (.string(let left), .string(let right)): left == right
         case (.array(let left), .array(let right)): left == right
         case (.object(let left), .object(let right)): left == right
@@ -53,8 +57,9 @@ extension JSONValue: Hashable {
         switch self {
         case .null: hasher.combine(0)
         case .bool(let value): hasher.combine(1); hasher.combine(value)
-        case .int(let value): hasher.combine(2); hasher.combine(value)
-        case .double(let value): hasher.combine(3); hasher.combine(value)
+        // Numbers equal across the two cases hash alike.
+        case .int(let value): hasher.combine(2); hasher.combine(Double(value))
+        case .double(let value): hasher.combine(2); hasher.combine(value)
         case .string(let value): hasher.combine(4); hasher.combine(value)
         case .array(let value): hasher.combine(5); hasher.combine(value)
         case .object(let value): hasher.combine(6); hasher.combine(value)

@@ -79,6 +79,9 @@ import Testing
         #expect(serialized.serialized() == value.serialized())
         #expect(serialized.prettySerialized() == value.prettySerialized())
         #expect(serialized != ["tasks": 3])
+        #expect(JSONValue.int(40) == .double(40.0) && JSONValue.double(40.0).hashValue == JSONValue.int(40).hashValue)
+        #expect(JSONValue.int(40) != .double(40.5))
+        #expect(JSONValue.int(Int.max) != .double(Double(Int.max)))
         let inside: JSONValue = ["timeline": serialized, "id": "r"]
         #expect(inside.serialized() == #"{"id":"r","timeline":{"spans":[{"label":"a","task":1}],"tasks":2,"truncated":true}}"#)
     }
@@ -93,5 +96,23 @@ import Testing
                 RunRecorder.taskEventData(task, label, at: now, durationMs: duration).bytes
                     == JSONValue.object(finished).serializedBytes())
         }
+    }
+
+    @Test func pairsWithAnExtraMember_areWrittenAsTheSortedObject() {
+        let pairs: KeyValuePairs<String, JSONValue> = ["task": 3, "in_flight": 2, "waiting": 0, "label": "w\"x"]
+        var out: [UInt8] = []
+        JSONValue.writeObject(pairs, extra: ("t_ms", .milliseconds(12.345)), into: &out)
+        var object: [String: JSONValue] = ["t_ms": .milliseconds(12.345)]
+        for (key, value) in pairs { object[key] = value }
+        #expect(out == JSONValue.object(object).serializedBytes())
+        var empty: [UInt8] = []
+        JSONValue.writeObject(KeyValuePairs<String, JSONValue>(), into: &empty)
+        #expect(empty == Array("{}".utf8))
+        var many: [UInt8] = []
+        let big = Dictionary(uniqueKeysWithValues: (0..<40).map { ("k\($0)", JSONValue.int($0)) })
+        JSONValue.writeObject(big, extra: ("a", true), into: &many)
+        var bigger = big
+        bigger["a"] = true
+        #expect(many == JSONValue.object(bigger).serializedBytes())
     }
 }

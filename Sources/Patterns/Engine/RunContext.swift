@@ -31,7 +31,7 @@ public struct RunContext: Sendable {
     public func elapsedMs() -> Double { clock.elapsedMs() }
 
     /// Emits a per-task event; `data` is only built when the event is kept (see the cap).
-    public func emit(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
+    public func emit(_ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue> = [:]) {
         recorder.event(name, data())
     }
 

@@ -64,11 +64,16 @@ public final class RunRecorder: Sendable {
     }
 
     /// Emits a per-task pattern event (`semaphore.acquired`, `queue.put`): kept up to the
-    /// event cap, counted past it.
-    /// `data` is an autoclosure: past the cap a hot loop pays for a counter, not a dictionary.
-    public func event(_ name: String, _ data: @autoclosure () -> [String: JSONValue] = [:]) {
+    /// event cap, counted past it. `data` (distinct keys) is an autoclosure: past the cap a
+    /// hot loop pays for a counter, not for its members; below it they are written as JSON
+    /// with `t_ms` straight away, never hashed into a dictionary.
+    public func event(_ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue> = [:]) {
         let admitted = state.withLock { $0.admitTaskEvent(cap: eventCap) }
-        if admitted { sink.append(RunEvent(name: name, data: stamped(data(), at: clock.elapsedMs()))) }
+        guard admitted else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96)
+        JSONValue.writeObject(data(), extra: ("t_ms", .milliseconds(clock.elapsedMs())), into: &bytes)
+        sink.append(RunEvent(name: name, serializedData: SerializedJSON(bytes: bytes)))
     }
 
     public func setTotal(_ total: Int) {

@@ -18,7 +18,7 @@ extension Response {
         json += "}"
         return Response(
             status: status,
-            headers: [("Content-Type", "application/problem+json")] + headers,
+            headers: withContentType("application/problem+json", headers),
             body: .bytes(Array(json.utf8))
         )
     }

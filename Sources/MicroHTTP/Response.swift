@@ -25,14 +25,24 @@ public struct Response: Sendable {
 
     /// A JSON body that is already encoded.
     public static func json(status: Int = 200, bytes: [UInt8], headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
+        Response(status: status, headers: withContentType("application/json", headers), body: .bytes(bytes))
+    }
+
+    /// `Content-Type` first, then `headers`, with room for the two fields the layers above
+    /// usually add (CORS, request id) so that adding them does not copy the array again.
+    static func withContentType(_ type: String, _ headers: [(String, String)]) -> [(String, String)] {
+        var all: [(String, String)] = []
+        all.reserveCapacity(headers.count + 3)
+        all.append(("Content-Type", type))
+        all.append(contentsOf: headers)
+        return all
     }
 
     /// A plain-text body, UTF-8.
     public static func text(status: Int = 200, _ text: String, headers: [(String, String)] = []) -> Response {
         Response(
             status: status,
-            headers: [("Content-Type", "text/plain; charset=utf-8")] + headers,
+            headers: withContentType("text/plain; charset=utf-8", headers),
             body: .bytes(Array(text.utf8))
         )
     }
@@ -44,7 +54,7 @@ public struct Response: Sendable {
         headers: [(String, String)] = [],
         producer: @escaping @Sendable (StreamWriter) async -> Void
     ) -> Response {
-        Response(status: status, headers: [("Content-Type", contentType)] + headers, body: .stream(producer))
+        Response(status: status, headers: withContentType(contentType, headers), body: .stream(producer))
     }
 
     /// The first value of the header `name` the handler set, compared case-insensitively.

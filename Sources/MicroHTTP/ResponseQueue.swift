@@ -50,6 +50,14 @@ enum ResponseQueue {
         return queue(created, response, on: connection, context)
     }
 
+    /// `withCString` explicitly: passing a `String` where C wants a pointer copies a small
+    /// string (15 bytes or fewer: most names, request ids) into a new heap array first.
+    private static func addHeader(_ name: String, _ value: String, to response: OpaquePointer) {
+        _ = name.withCString { name in
+            value.withCString { value in MHD_add_response_header(response, name, value) }
+        }
+    }
+
     private static func queue(
         _ created: OpaquePointer, _ response: Response, on connection: OpaquePointer, _ context: ConnectionContext
     ) -> MHD_Result {
@@ -58,10 +66,10 @@ enum ResponseQueue {
             hasRequestID = hasRequestID || HTTPHeaders.namesEqual(name, "X-Request-Id")
             // libmicrohttpd refuses fields it manages itself (Content-Length) and malformed
             // ones; those are dropped rather than failing the response.
-            _ = MHD_add_response_header(created, name, value)
+            addHeader(name, value, to: created)
         }
         if !hasRequestID {
-            _ = MHD_add_response_header(created, "X-Request-Id", context.requestID)
+            addHeader("X-Request-Id", context.requestID, to: created)
         }
         let status = (100...999).contains(response.status) ? UInt32(response.status) : 500
         let result = MHD_queue_response(connection, status, created)

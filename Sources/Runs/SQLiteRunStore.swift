@@ -191,5 +191,5 @@ public final class SQLiteRunStore: RunStore {
     /// Why the last write failed; nil when the last write succeeded (or none failed yet).
     public var lastWriteError: RunStoreError? { buffer.statistics.lastWriteError }
 
-    public var isHealthy: Bool { lastWriteError == nil }
+    public var isHealthy: Bool { !buffer.lastWriteFailed }
 }

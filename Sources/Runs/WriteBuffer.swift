@@ -216,6 +216,11 @@ final class WriteBuffer: Sendable {
         }
     }
 
+    /// Whether the last write failed (asked on every health check: no copy of the statistics).
+    var lastWriteFailed: Bool {
+        state.withLock { $0.statistics.lastWriteError != nil }
+    }
+
     var statistics: SQLiteRunStore.Statistics {
         state.withLock { state in
             var statistics = state.statistics

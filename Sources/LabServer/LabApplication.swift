@@ -55,9 +55,11 @@ public final class LabApplication: HTTPHandler {
         self.staticFiles = staticFiles
         self.serverStatistics = serverStatistics
         catalog = CatalogHandlers(catalog: registry.catalog)
+        // Cast once, not on every health check.
+        let sqliteStore = registry.store as? SQLiteRunStore
         system = SystemHandlers(
             startedAt: .now, openAPI: openAPI, metrics: metrics,
-            storeHealthy: { (registry.store as? SQLiteRunStore)?.isHealthy ?? true })
+            storeHealthy: { sqliteStore?.isHealthy ?? true })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
             maxSubscribers: configuration.maxSubscribers, metrics: metrics)

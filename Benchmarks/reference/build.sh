@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the plain C reference server into .build-bench/ (git-ignored).
-# usage: Benchmarks/reference/build.sh   -> .build-bench/hello
+# Builds the plain C reference server and the SSE row's client into .build-bench/ (git-ignored).
+# usage: Benchmarks/reference/build.sh   -> .build-bench/hello, .build-bench/sse_client
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build-bench"
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/hello" "$root/Benchmarks/reference/hello.c" \
   $(pkg-config --cflags --libs libmicrohttpd)
-echo "built $out/hello"
+gcc -O2 -Wall -Wextra -Werror -o "$out/sse_client" "$root/Benchmarks/reference/sse_client.c"
+echo "built $out/hello $out/sse_client"

@@ -61,16 +61,16 @@ extension JSONValue {
     /// Members in key order (plus `extra`, when given: an event's `t_ms`, written without
     /// inserting it into a dictionary first). Runs are full of small objects (a span has five
     /// members, an event three or four): those are copied to a stack buffer and insertion-
-    /// sorted there, with no allocation and no hash lookup.
+    /// sorted there, with no allocation and no hash lookup. A key given twice is written once,
+    /// with its last value (`extra` last of all), as a dictionary would keep it.
     static func writeObject<Members: Collection>(
         _ members: Members, extra: (key: String, value: JSONValue)? = nil, into out: inout [UInt8]
     ) where Members.Element == (key: String, value: JSONValue) {
         let count = members.count + (extra == nil ? 0 : 1)
         out.append(UInt8(ascii: "{"))
         guard count <= 16 else {
-            var all = Array(members)
-            if let extra { all.append(extra) }
-            for (index, member) in all.sorted(by: { $0.key < $1.key }).enumerated() {
+            let unique = Dictionary(Array(members) + (extra.map { [$0] } ?? []), uniquingKeysWith: { _, last in last })
+            for (index, member) in unique.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 writeMember(member.key, member.value, into: &out)
             }
@@ -98,8 +98,12 @@ extension JSONValue {
                 }
                 next += 1
             }
+            // The sort is stable: of members with the same key, the last given is last.
+            var wrote = false
             for position in 0..<filled {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
+                if position + 1 < filled && buffer[position + 1].key == buffer[position].key { continue }
+                if wrote { out.append(UInt8(ascii: ",")) }
+                wrote = true
                 writeMember(buffer[position].key, buffer[position].value, into: &out)
             }
         }

@@ -105,6 +105,9 @@ import Testing
         var object: [String: JSONValue] = ["t_ms": .milliseconds(12.345)]
         for (key, value) in pairs { object[key] = value }
         #expect(out == JSONValue.object(object).serializedBytes())
+        var repeated: [UInt8] = []
+        JSONValue.writeObject(["a": 1, "t_ms": 5, "a": 2] as KeyValuePairs<String, JSONValue>, extra: ("t_ms", 9), into: &repeated)
+        #expect(String(decoding: repeated, as: UTF8.self) == #"{"a":2,"t_ms":9}"#)
         var empty: [UInt8] = []
         JSONValue.writeObject(KeyValuePairs<String, JSONValue>(), into: &empty)
         #expect(empty == Array("{}".utf8))

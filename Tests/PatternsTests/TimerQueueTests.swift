@@ -82,6 +82,20 @@ import Testing
         #expect(ran.value == ["early", "late"])
     }
 
+    /// Cancelled entries do not pile up: once most of the heap is dead it is rebuilt, and
+    /// what is still scheduled still runs.
+    @Test func cancelledEntries_areDropped_onceTheyOutnumberTheLiveOnes() {
+        let queue = TimerQueue()
+        let ran = Locked(0)
+        let ids = (0..<3_000).map { _ in queue.schedule(at: at(1_000)) { ran.withLock { $0 += 1 } } }
+        for id in ids.dropLast(10) { queue.cancel(timer: id) }
+        #expect(queue.count == 10)
+        #expect(queue.heapEntries < 1_100)
+        #expect(queue.fireDue(now: at(1_000)) == nil)
+        #expect(ran.value == 10)
+        #expect(queue.heapEntries == 0)
+    }
+
     /// The shared queue's own thread: a sleep never returns before its deadline.
     @Test func sharedQueue_wakesSleepers_noEarlierThanTheirDeadline() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in

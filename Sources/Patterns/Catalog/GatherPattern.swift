@@ -14,8 +14,10 @@ import Synchronization
 /// buffer by index, so a million zero-delay tasks never hold a million results. Tasks with
 /// no delay and no jitter never suspend: starting them all before any ran would only hold
 /// up to a million idle tasks in memory (1.5 GB), so those are started through a window of
-/// `zeroDelayWindow` unfinished tasks. Nothing a run shows changes: no such task waits on
-/// anything, so none would have overlapped another any longer.
+/// `zeroDelayWindow` unfinished tasks. What a finished run shows is the same: no such task
+/// waits on anything, so none would have overlapped another any longer. A cancelled one
+/// stops creating tasks when it is cancelled, so its timeline counts the tasks that existed
+/// then, not `count` cancelled ones.
 public struct GatherPattern: Pattern {
     public init() {}
 

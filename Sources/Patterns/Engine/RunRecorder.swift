@@ -98,22 +98,20 @@ public final class RunRecorder: Sendable {
         return SpanHandle(task: task, label: label, startMs: now, recorded: true)
     }
 
-    /// Ends a task's span, announces it, and advances progress by one unless told not to:
-    /// one lock for the outcome count, the span, the event cap and the progress.
+    /// Ends a task's span, announces it, and advances progress by one unless told not to.
+    /// The span and the event cap take one lock; progress a second one, after the event is
+    /// appended, so a progress event never counts a task whose end is not in the log yet
+    /// (the final `progress` comes after every task's end).
     public func finishTask(
         _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue] = [:], countsAsProgress: Bool = true
     ) {
         let now = clock.elapsedMs()
-        let (announced, progress) = state.withLock { state -> (Bool, (Int, Int)?) in
+        let announced = state.withLock { state -> Bool in
             state.outcomeCounts[outcome.index] += 1
-            var announced = false
-            if handle.recorded {
-                state.spans.append(
-                    Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
-                announced = state.admitTaskEvent(cap: eventCap)
-            }
-            let progress = countsAsProgress ? state.advance(by: 1, at: now, interval: progressIntervalMs) : nil
-            return (announced, progress)
+            guard handle.recorded else { return false }
+            state.spans.append(
+                Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
+            return state.admitTaskEvent(cap: eventCap)
         }
         if announced {
             let duration = now - handle.startMs
@@ -129,7 +127,7 @@ public final class RunRecorder: Sendable {
                 sink.append(RunEvent(name: outcome.eventName, data: data))
             }
         }
-        if let (completed, total) = progress { emitProgress(completed: completed, total: total, at: now) }
+        if countsAsProgress { advanceProgress(by: 1, at: now) }
     }
 
     /// `{"duration_ms":…,"label":…,"t_ms":…,"task":…}` (keys sorted, as every event's data),

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import HeapModule
 import Synchronization
 
@@ -42,6 +41,10 @@ public final class TimerQueue: Sendable {
         var sleepers: [UInt64: Due] = [:]
         var cancelledEarly: Set<UInt64> = []
         var nextID: UInt64 = 0
+        /// Heap entries whose sleeper or action is gone (cancelled); the heap is rebuilt
+        /// without them once they outnumber the live ones, so cancelled long deadlines (a
+        /// `?wait=` answered early, a cancelled run of long sleeps) do not pile up.
+        var dead = 0
         /// The deadline the thread sleeps until (nil: until signalled); a new earlier one
         /// signals it.
         var threadWakesAt: ContinuousClock.Instant?
@@ -59,7 +62,7 @@ public final class TimerQueue: Sendable {
     }()
 
     private let state = Mutex(State())
-    private let wake = DispatchSemaphore(value: 0)
+    private let wake = MonotonicWake()
 
     /// A queue with no thread: whoever made it decides when time passes by calling
     /// `fireDue(now:)` (tests drive timeouts this way, without waiting for them).
@@ -85,6 +88,9 @@ public final class TimerQueue: Sendable {
         #endif
     }
 
+    /// Entries in the heap, cancelled ones included (tests).
+    var heapEntries: Int { state.withLock { $0.heap.count } }
+
     /// How many sleepers and scheduled actions are waiting.
     public var count: Int { state.withLock { $0.sleepers.count } }
 
@@ -107,7 +113,10 @@ public final class TimerQueue: Sendable {
             }
         } onCancel: {
             let sleeper = state.withLock { state -> Due? in
-                if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper }
+                if let sleeper = state.sleepers.removeValue(forKey: id) {
+                    Self.buried(&state)
+                    return sleeper
+                }
                 state.cancelledEarly.insert(id)
                 return nil
             }
@@ -131,7 +140,18 @@ public final class TimerQueue: Sendable {
 
     /// Forgets a scheduled action; does nothing once it ran.
     public func cancel(timer id: UInt64) {
-        _ = state.withLock { $0.sleepers.removeValue(forKey: id) }
+        state.withLock { state in
+            if state.sleepers.removeValue(forKey: id) != nil { Self.buried(&state) }
+        }
+    }
+
+    /// One more heap entry lost its sleeper: rebuild the heap once most entries are dead.
+    private static func buried(_ state: inout State) {
+        state.dead += 1
+        guard state.dead > 1_024, state.dead * 2 > state.heap.count else { return }
+        let sleepers = state.sleepers
+        state.heap = Heap(state.heap.unordered.filter { sleepers[$0.id] != nil })
+        state.dead = 0
     }
 
     /// Adds an entry; true when the thread must be woken to see an earlier deadline.
@@ -151,7 +171,11 @@ public final class TimerQueue: Sendable {
         let next = state.withLock { state -> ContinuousClock.Instant? in
             while let first = state.heap.min, first.deadline <= now {
                 _ = state.heap.removeMin()
-                if let entry = state.sleepers.removeValue(forKey: first.id) { due.append(entry) }
+                if let entry = state.sleepers.removeValue(forKey: first.id) {
+                    due.append(entry)
+                } else {
+                    state.dead = max(0, state.dead - 1)
+                }
             }
             state.threadWakesAt = state.heap.min?.deadline
             return state.threadWakesAt
@@ -169,15 +193,65 @@ public final class TimerQueue: Sendable {
         Self.tightenTimerSlack()
         let clock = ContinuousClock()
         while true {
-            guard let next = fireDue(now: clock.now) else {
-                wake.wait()
-                continue
-            }
-            let remaining = clock.now.duration(to: next)
-            guard remaining > .zero else { continue }
-            let (seconds, attoseconds) = remaining.components
-            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-            _ = wake.wait(timeout: .now() + .nanoseconds(max(nanoseconds, 1)))
+            let next = fireDue(now: clock.now)
+            let remaining = next.map { clock.now.duration(to: $0) }
+            if let remaining, remaining <= .zero { continue }
+            wake.wait(for: remaining)
         }
+    }
+}
+
+/// A wake-up flag the timer thread waits on, with timed waits on `CLOCK_MONOTONIC`: a
+/// `DispatchSemaphore`'s timed wait ends at a wall-clock instant on Linux, so a clock step
+/// backwards (NTP, a resumed VM) would have stalled every run's sleeps by the size of the step.
+private final class MonotonicWake: @unchecked Sendable {
+    // @unchecked: the flag is only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var signalled = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func signal() {
+        pthread_mutex_lock(mutex)
+        signalled = true
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Returns when signalled (the flag is consumed) or after `duration` (nil: no limit).
+    func wait(for duration: Duration?) {
+        var deadline = timespec()
+        if let duration {
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let (seconds, attoseconds) = duration.components
+            let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
+            deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+        }
+        pthread_mutex_lock(mutex)
+        while !signalled {
+            if duration == nil {
+                pthread_cond_wait(condition, mutex)
+            } else if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT {
+                break
+            }
+        }
+        signalled = false
+        pthread_mutex_unlock(mutex)
     }
 }

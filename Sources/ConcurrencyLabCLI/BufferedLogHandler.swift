@@ -62,7 +62,7 @@ final class LogSink: Sendable {
         var now = time(nil)
         let full = state.withLock { state -> Bool in
             Self.refreshTimestamp(&state, now: &now)
-            state.pending.append(contentsOf: state.secondText.utf8)
+            state.pending.appendBytes(of: state.secondText)
             body(&state.pending)
             return state.pending.count >= 64 * 1024
         }
@@ -102,7 +102,7 @@ struct AccessLogLines: AccessLogWriter {
         sink.appendLine { line in
             line.append(contentsOf: prefix)
             entry.appendFields(to: &line)
-            line.append(contentsOf: " [MicroHTTP] request\n".utf8)
+            line.appendBytes(of: " [MicroHTTP] request\n")
         }
     }
 }

@@ -4,7 +4,8 @@ import TestSupport
 
 @Suite struct RunRecorderTests {
     /// Tasks finishing on many threads at once: a progress event never counts more tasks than
-    /// have announced their end before it, so the final one comes after every task's end.
+    /// have announced their end before it, progress never goes backwards in the log, and the
+    /// last one counts every task.
     @Test func progress_neverRunsAheadOfTheTaskEndsItCounts() async {
         let sink = CollectingSink()
         let recorder = RunRecorder(
@@ -17,10 +18,13 @@ import TestSupport
             }
         }
         var ended = 0
+        var lastProgress = 0
         for event in sink.events {
             if event.name == "task.finished" { ended += 1 }
             if event.name == "progress", let completed = event.data["completed"]?.intValue {
                 #expect(completed <= ended, "progress \(completed) after \(ended) task ends")
+                #expect(completed > lastProgress, "progress \(completed) after \(lastProgress)")
+                lastProgress = completed
             }
         }
         #expect(ended == total)

@@ -156,21 +156,25 @@ public final class RunRecorder: Sendable {
         advanceProgress(by: units, at: clock.elapsedMs())
     }
 
+    /// Progress events are appended with the lock held, so they reach the log in the order
+    /// their counts were taken: a slower thread cannot append 1,989 after another's 2,000.
+    /// (The sink never calls back into the recorder, so holding the lock there is safe.)
     private func advanceProgress(by units: Int, at now: Double) {
-        let snapshot = state.withLock { $0.advance(by: units, at: now, interval: progressIntervalMs) }
-        if let (completed, total) = snapshot { emitProgress(completed: completed, total: total, at: now) }
+        state.withLock { state in
+            guard let (completed, total) = state.advance(by: units, at: now, interval: progressIntervalMs) else { return }
+            emitProgress(completed: completed, total: total, at: now)
+        }
     }
 
     /// Emits the last progress event if the coalescing held one back.
     public func flushProgress() {
         let now = clock.elapsedMs()
-        let snapshot = state.withLock { state -> (Int, Int)? in
-            guard state.completed != state.lastProgressCompleted else { return nil }
+        state.withLock { state in
+            guard state.completed != state.lastProgressCompleted else { return }
             state.lastProgressMs = now
             state.lastProgressCompleted = state.completed
-            return (state.completed, state.total)
+            emitProgress(completed: state.completed, total: state.total, at: now)
         }
-        if let (completed, total) = snapshot { emitProgress(completed: completed, total: total, at: now) }
     }
 
     private func emitProgress(completed: Int, total: Int, at now: Double) {

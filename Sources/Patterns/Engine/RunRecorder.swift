@@ -60,7 +60,7 @@ public final class RunRecorder: Sendable {
 
     /// Emits an event that is not per-task (run and pattern milestones): never dropped.
     public func milestone(_ name: String, _ data: [String: JSONValue] = [:]) {
-        sink.append(RunEvent(name: name, data: stamped(data, at: clock.elapsedMs())))
+        sink.append(RunEvent(name: name, serializedData: Self.stamped(data, at: clock.elapsedMs())))
     }
 
     /// Emits a per-task pattern event (`semaphore.acquired`, `queue.put`): kept up to the
@@ -70,10 +70,7 @@ public final class RunRecorder: Sendable {
     public func event(_ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue> = [:]) {
         let admitted = state.withLock { $0.admitTaskEvent(cap: eventCap) }
         guard admitted else { return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(96)
-        JSONValue.writeObject(data(), extra: ("t_ms", .milliseconds(clock.elapsedMs())), into: &bytes)
-        sink.append(RunEvent(name: name, serializedData: SerializedJSON(bytes: bytes)))
+        sink.append(RunEvent(name: name, serializedData: Self.stamped(data(), at: clock.elapsedMs())))
     }
 
     public func setTotal(_ total: Int) {
@@ -123,8 +120,7 @@ public final class RunRecorder: Sendable {
                 data["task"] = .int(handle.task)
                 data["label"] = .string(handle.label)
                 data["duration_ms"] = .milliseconds(duration)
-                data["t_ms"] = .milliseconds(now)
-                sink.append(RunEvent(name: outcome.eventName, data: data))
+                sink.append(RunEvent(name: outcome.eventName, serializedData: Self.stamped(data, at: now)))
             }
         }
         if countsAsProgress { advanceProgress(by: 1, at: now) }
@@ -178,7 +174,8 @@ public final class RunRecorder: Sendable {
     }
 
     private func emitProgress(completed: Int, total: Int, at now: Double) {
-        sink.append(RunEvent(name: "progress", data: stamped(["completed": .int(completed), "total": .int(total)], at: now)))
+        let data: KeyValuePairs<String, JSONValue> = ["completed": .int(completed), "total": .int(total)]
+        sink.append(RunEvent(name: "progress", serializedData: Self.stamped(data, at: now)))
     }
 
     public var progress: (completed: Int, total: Int) {
@@ -201,9 +198,12 @@ public final class RunRecorder: Sendable {
         }
     }
 
-    private func stamped(_ data: consuming [String: JSONValue], at now: Double) -> [String: JSONValue] {
-        var data = data
-        data["t_ms"] = .milliseconds(now)
-        return data
+    /// An event's data as JSON: its members plus `t_ms`, written without a dictionary copy.
+    private static func stamped<Members: Collection>(_ members: Members, at now: Double) -> SerializedJSON
+    where Members.Element == (key: String, value: JSONValue) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96)
+        JSONValue.writeObject(members, extra: ("t_ms", .milliseconds(now)), into: &bytes)
+        return SerializedJSON(bytes: bytes)
     }
 }

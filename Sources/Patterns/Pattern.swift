@@ -19,6 +19,8 @@ public protocol Pattern: Sendable {
     var invariants: [String] { get }
     /// The pattern-specific event names it emits, besides the common task and run events.
     var eventNames: [String] { get }
+    /// The quantities it counts over time, carried by its events (see `CounterSpec`).
+    var counters: [CounterSpec] { get }
 
     func parameters(limits: PatternLimits) -> [ParameterSpec]
     /// Combinations that are each in range but impossible together (`fail_index >= count`).
@@ -31,6 +33,7 @@ public protocol Pattern: Sendable {
 extension Pattern {
     public var swiftNote: String { "" }
     public var eventNames: [String] { [] }
+    public var counters: [CounterSpec] { [] }
     public func crossCheck(_ parameters: ParameterSet) -> [FieldIssue] { [] }
 }
 

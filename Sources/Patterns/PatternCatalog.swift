@@ -59,6 +59,7 @@ public struct PatternCatalog: Sendable {
             "parameters": .array(pattern.parameters(limits: limits).map(\.json)),
             "invariants": .array(pattern.invariants.map(JSONValue.string)),
             "events": .array(pattern.eventNames.map(JSONValue.string)),
+            "counters": .array(pattern.counters.map(\.json)),
         ]
     }
 }

@@ -1,0 +1,79 @@
+/// The `circuit-breaker` run's checks, computed from the dependency's own call log and
+/// the transitions the breaker made (with the dependency's count at each).
+struct BreakerAudit {
+    let setup: BreakerSetup
+    let transitions: [BreakerGate.LoggedTransition]
+    let dependency: SimulatedDependency
+    let startMs: Double
+
+    var checks: [Check] {
+        var checks: [Check] = []
+        if setup.openingIsCertain { checks.append(openedWithinWindow) }
+        checks.append(noCallWhileOpen)
+        if let halfOpen = halfOpenAfterOpenMs { checks.append(halfOpen) }
+        if setup.recoveryIsCertain { checks.append(closedAfterRecovery) }
+        checks.append(transitionsValid)
+        return checks
+    }
+
+    private var outageStartMs: Double { startMs + Double(setup.outageStartMs) }
+
+    /// Calls that reached the dependency from the outage's start until the breaker opened.
+    private var openedWithinWindow: Check {
+        let firstOpen = transitions.first { $0.transition.to == .open && $0.transition.atMs >= outageStartMs }
+        let before = dependency.callStartTimes.count { $0 < outageStartMs }
+        let reached = (firstOpen?.dependencyCalls ?? dependency.calls) - before
+        return Check(
+            name: "opened_within_window_of_outage",
+            expected: "opened, after <= \(setup.window) calls of the outage", observed: .int(reached),
+            passed: firstOpen != nil && reached <= setup.window)
+    }
+
+    /// Calls the dependency counted between each opening and the transition after it.
+    private var noCallWhileOpen: Check {
+        var reached = 0
+        for (index, logged) in transitions.enumerated() where logged.transition.to == .open {
+            let end = index + 1 < transitions.count ? transitions[index + 1].dependencyCalls : dependency.calls
+            reached += end - logged.dependencyCalls
+        }
+        return .equal("no_call_reached_dependency_while_open", observed: reached, expected: 0)
+    }
+
+    /// The shortest time the breaker stayed open before going half-open.
+    private var halfOpenAfterOpenMs: Check? {
+        let waits = zip(transitions, transitions.dropFirst()).compactMap { open, next -> Double? in
+            guard open.transition.to == .open, next.transition.to == .halfOpen else { return nil }
+            return next.transition.atMs - open.transition.atMs
+        }
+        guard let shortest = waits.min() else { return nil }
+        return .atLeastMs("half_open_after_open_ms", observedMs: shortest, minimumMs: Double(setup.openMs), "shortest open period")
+    }
+
+    private var closedAfterRecovery: Check {
+        let outageEnd = startMs + Double(setup.outageEndMs)
+        let closed = transitions.contains {
+            $0.transition.from == .halfOpen && $0.transition.to == .closed && $0.transition.atMs >= outageEnd
+        }
+        return .isTrue("closed_after_probes_succeeded", closed, expected: "half-open -> closed after the outage ended")
+    }
+
+    /// Starts closed; each transition leaves the state the previous one entered, along an
+    /// edge of the state machine.
+    private var transitionsValid: Check {
+        var current = CircuitBreaker.State.closed
+        var invalid = 0
+        for logged in transitions {
+            let edge = (logged.transition.from, logged.transition.to)
+            let allowed: Bool =
+                switch edge {
+                case (.closed, .open), (.open, .halfOpen), (.halfOpen, .open), (.halfOpen, .closed): true
+                default: false
+                }
+            if logged.transition.from != current || !allowed { invalid += 1 }
+            current = logged.transition.to
+        }
+        return Check(
+            name: "transitions_follow_state_machine", expected: "0 invalid of \(transitions.count) transitions",
+            observed: .int(invalid), passed: invalid == 0)
+    }
+}

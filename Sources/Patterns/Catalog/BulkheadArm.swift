@@ -1,0 +1,116 @@
+/// A permit pool of a `bulkhead` run, counting its permits in use under `counter`.
+final class BulkheadPool: Sendable {
+    let counter: String
+    let semaphore: AsyncSemaphore
+    private let inUse = Locked(0)
+
+    init(counter: String, permits: Int) {
+        self.counter = counter
+        semaphore = AsyncSemaphore(permits: permits)
+    }
+
+    /// Counts a permit taken; the permits now in use.
+    func taken() -> Int {
+        inUse.withLock { count -> Int in
+            count += 1
+            return count
+        }
+    }
+
+    /// Gives a permit back; the permits still in use.
+    func released() -> Int {
+        let left = inUse.withLock { count -> Int in
+            count -= 1
+            return count
+        }
+        semaphore.release()
+        return left
+    }
+}
+
+/// One side of a `bulkhead` run: the slow and the fast calls through its pool or pools,
+/// each dependency its own.
+struct BulkheadArm: Sendable {
+    struct Report: Sendable {
+        let fastLatencies: [Double]
+        let slowLatencies: [Double]
+        let fastQueued: Int
+        var answered: Int { fastLatencies.count + slowLatencies.count }
+        var fastP95: Double { fastLatencies.percentile(95) ?? 0 }
+
+        var json: JSONValue {
+            [
+                "fast_p50_ms": .milliseconds(fastLatencies.percentile(50) ?? 0), "fast_p95_ms": .milliseconds(fastP95),
+                "fast_max_ms": .milliseconds(fastLatencies.max() ?? 0),
+                "slow_p50_ms": .milliseconds(slowLatencies.percentile(50) ?? 0),
+                "slow_max_ms": .milliseconds(slowLatencies.max() ?? 0), "fast_calls_queued": .int(fastQueued),
+            ]
+        }
+    }
+
+    /// One call's latency (arrival to answer) and whether it waited for a permit.
+    private struct CallReport: Sendable {
+        let fast: Bool
+        let latencyMs: Double
+        let queued: Bool
+    }
+
+    let name: String
+    let index: Int
+    let setup: BulkheadSetup
+    let fastPool: BulkheadPool
+    let slowPool: BulkheadPool
+
+    func run(_ context: RunContext) async throws -> Report {
+        let fast = dependency(latencyMs: setup.fastMs)
+        let slow = dependency(latencyMs: setup.slowMs)
+        let firstID = index * (setup.slowCalls + setup.fastCalls)
+        let startMs = context.elapsedMs()
+        let calls = try await withThrowingTaskGroup(of: CallReport.self) { group in
+            for call in 0..<setup.slowCalls {
+                group.addTask { try await self.call(firstID + call, "slow-\(call)", fast: false, slow, slowPool, context) }
+            }
+            for call in 0..<setup.fastCalls {
+                let arrival = startMs + Double(setup.fastArrivalMs(call))
+                try await context.clock.sleep(until: .microseconds(Int(arrival * 1000)))
+                group.addTask {
+                    try await self.call(firstID + setup.slowCalls + call, "fast-\(call)", fast: true, fast, fastPool, context)
+                }
+            }
+            var reports: [CallReport] = []
+            for try await report in group { reports.append(report) }
+            return reports
+        }
+        return Report(
+            fastLatencies: calls.filter(\.fast).map(\.latencyMs), slowLatencies: calls.filter { !$0.fast }.map(\.latencyMs),
+            fastQueued: calls.count { $0.fast && $0.queued })
+    }
+
+    private func dependency(latencyMs: Int) -> SimulatedDependency {
+        var profile = SimulatedDependency.Profile()
+        profile.latencyMs = latencyMs
+        return SimulatedDependency(profile)
+    }
+
+    private func call(
+        _ id: Int, _ label: String, fast: Bool, _ dependency: SimulatedDependency, _ pool: BulkheadPool, _ context: RunContext
+    ) async throws -> CallReport {
+        try await context.task(id, label: "\(name)-\(label)") {
+            let arrival = context.elapsedMs()
+            let queued = try await acquire(pool, label, context)
+            defer { context.emit("bulkhead.released", ["arm": .string(name), "call": .string(label), pool.counter: .int(pool.released())]) }
+            _ = try await dependency.call(key: id, clock: context.clock)
+            return CallReport(fast: fast, latencyMs: context.elapsedMs() - arrival, queued: queued)
+        }
+    }
+
+    private func acquire(_ pool: BulkheadPool, _ label: String, _ context: RunContext) async throws -> Bool {
+        let free = pool.semaphore.tryAcquire()
+        if !free {
+            context.emit("bulkhead.queued", ["arm": .string(name), "call": .string(label), "waiting": .int(pool.semaphore.waitingCount + 1)])
+            try await pool.semaphore.acquire()
+        }
+        context.emit("bulkhead.acquired", ["arm": .string(name), "call": .string(label), pool.counter: .int(pool.taken())])
+        return !free
+    }
+}

@@ -1,0 +1,116 @@
+import DequeModule
+import Synchronization
+
+/// The `rate-limiter` run's limiter: a token bucket with a queue of waiting calls, served
+/// by one dispatcher task in order of arrival. A call's ticket is its place in the queue,
+/// taken under the same lock that queues it; the dispatcher takes a token at the time it
+/// admits, and logs that time and the ticket.
+final class RateLimiterGate: Sendable {
+    /// How a deliberately broken limiter misbehaves, for tests that show the checks fail.
+    struct Faults: Sendable {
+        /// Refill at this multiple of the rate.
+        var refillFactor = 1.0
+        /// Serve the newest waiter first.
+        var lifo = false
+    }
+
+    struct Admission: Sendable {
+        let ticket: Int
+        let atMs: Double
+    }
+
+    private struct Request {
+        let ticket: Int
+        let admitted: AsyncEvent
+    }
+
+    private struct State {
+        var bucket: TokenBucket
+        var queue = Deque<Request>()
+        var nextTicket = 0
+        var admissions: [Admission] = []
+        var finished = false
+    }
+
+    private enum Step {
+        case admitted(Admission, tokens: Double, waiting: Int)
+        case wait(ms: Double)
+    }
+
+    private let state: Mutex<State>
+    private let arrivals = AsyncEvent()
+    private let lifo: Bool
+
+    init(ratePerS: Int, burst: Int, faults: Faults) {
+        state = Mutex(State(bucket: TokenBucket(ratePerS: Double(ratePerS) * faults.refillFactor, burst: burst)))
+        lifo = faults.lifo
+    }
+
+    /// Queues a call and waits until the dispatcher admits it; `queued` sees its ticket and
+    /// the queue's length as soon as it is queued.
+    func acquire(queued: (_ ticket: Int, _ waiting: Int) -> Void) async throws {
+        let admitted = AsyncEvent()
+        let (ticket, waiting) = state.withLock { state -> (Int, Int) in
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            state.queue.append(Request(ticket: ticket, admitted: admitted))
+            return (ticket, state.queue.count)
+        }
+        queued(ticket, waiting)
+        arrivals.set()
+        try await admitted.wait()
+    }
+
+    /// No more calls will come: the dispatcher returns once the queue is empty.
+    func finish() {
+        state.withLock { $0.finished = true }
+        arrivals.set()
+    }
+
+    /// Admits queued calls one by one as tokens allow, until `finish` and an empty queue.
+    /// `admitted` sees each admission with the tokens left and the queue's length.
+    func dispatch(clock: RunClock, admitted: (Admission, _ tokens: Double, _ waiting: Int) -> Void) async throws {
+        while true {
+            // nil: wait for an arrival; .some(nil): finished and drained.
+            let next = state.withLock { state -> Request?? in
+                guard let request = lifo ? state.queue.last : state.queue.first else {
+                    if state.finished { return .some(nil) }
+                    arrivals.clear()
+                    return nil
+                }
+                return .some(request)
+            }
+            guard let next else {
+                try await arrivals.wait()
+                continue
+            }
+            guard let request = next else { return }
+            let (admission, tokens, waiting) = try await takeToken(for: request, clock: clock)
+            admitted(admission, tokens, waiting)
+            request.admitted.set()
+        }
+    }
+
+    /// Waits until the bucket has a token, then takes it and dequeues `request`.
+    private func takeToken(for request: Request, clock: RunClock) async throws -> (Admission, Double, Int) {
+        while true {
+            let now = clock.elapsedMs()
+            let step = state.withLock { state -> Step in
+                if let waitMs = state.bucket.take(atMs: now) { return .wait(ms: waitMs) }
+                // By ticket: newer calls may have queued behind it while it waited.
+                if let index = state.queue.firstIndex(where: { $0.ticket == request.ticket }) { state.queue.remove(at: index) }
+                let admission = Admission(ticket: request.ticket, atMs: now)
+                state.admissions.append(admission)
+                return .admitted(admission, tokens: state.bucket.tokens, waiting: state.queue.count)
+            }
+            switch step {
+            case .admitted(let admission, let tokens, let waiting): return (admission, tokens, waiting)
+            case .wait(let waitMs):
+                // Rounded up to the microsecond: waking a hair early would only loop once more.
+                try await clock.sleep(until: .microseconds(Int(((now + waitMs) * 1000).rounded(.up))))
+            }
+        }
+    }
+
+    var admissions: [Admission] { state.withLock { $0.admissions } }
+}

@@ -85,9 +85,11 @@ let package = Package(
             path: "Benchmarks/MicroHTTPBench",
             swiftSettings: strict
         ),
+        // Routes global-executor enqueues of a test's run to its own executor (see the header).
+        .target(name: "CTestHooks", path: "Tests/CTestHooks"),
         .target(
             name: "TestSupport",
-            dependencies: ["Patterns"],
+            dependencies: ["Patterns", "CTestHooks"],
             path: "Tests/Support",
             swiftSettings: strict
         ),

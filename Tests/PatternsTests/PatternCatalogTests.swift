@@ -6,11 +6,12 @@ import Testing
     static let names = PatternCatalog.builtIn.map(\.name)
     let catalog = PatternCatalog()
 
-    @Test func catalog_listsTheTwelvePatternsInTheDesignOrder() {
+    @Test func catalog_listsThePatternsInTheDesignOrder() {
         #expect(
             Self.names == [
                 "gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors", "event", "lock",
                 "periodic", "first-completed", "resource-scope", "blocking-offload",
+                "retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle",
             ])
     }
 

@@ -40,7 +40,7 @@ public final class ActivityCounter: Sendable {
             defer { state.waiters.removeAll() }
             return (Array(state.waiters.values), unblocked)
         }
-        for waiter in woken { waiter.resume() }
+        TestExecutor.withoutRouting { for waiter in woken { waiter.resume() } }
         for thread in unblocked { thread.signal() }
     }
 

@@ -51,6 +51,22 @@ public final class ManualClock: Clock, Sendable {
 
     private let state = Mutex(State())
     public let activity: ActivityCounter
+    private let resumeRouting = Mutex<(@Sendable (() -> Void) -> Void)?>(nil)
+
+    /// Wraps every batch of task wake-ups `advance` makes in `routing` (a `TestRun` routes
+    /// the global-executor jobs they enqueue to its executor: see `routingGlobalJobs`).
+    public func routeResumes(through routing: @escaping @Sendable (() -> Void) -> Void) {
+        resumeRouting.withLock { $0 = routing }
+    }
+
+    private func resume(_ tasks: [UnsafeContinuation<Void, any Error>]) {
+        let routing = resumeRouting.withLock { $0 }
+        guard let routing else {
+            for continuation in tasks { continuation.resume() }
+            return
+        }
+        routing { for continuation in tasks { continuation.resume() } }
+    }
 
     public init(activity: ActivityCounter = ActivityCounter()) {
         self.activity = activity
@@ -124,7 +140,7 @@ public final class ManualClock: Clock, Sendable {
     /// tasks first, then blocked threads, each in deadline order.
     public func advance(to instant: Instant) {
         let due = takeDue(upTo: instant)
-        for continuation in due.tasks { continuation.resume() }
+        resume(due.tasks)
         for thread in due.threads {
             activity.begin()
             thread.signal()
@@ -136,7 +152,7 @@ public final class ManualClock: Clock, Sendable {
     /// act in a fixed order instead of racing.
     public func advance(to instant: Instant, settlingEachThread settle: () async throws -> Void) async throws {
         let due = takeDue(upTo: instant)
-        for continuation in due.tasks { continuation.resume() }
+        resume(due.tasks)
         for thread in due.threads {
             activity.begin()
             thread.signal()

@@ -1,3 +1,4 @@
+import CTestHooks
 import Dispatch
 import Patterns
 import Synchronization
@@ -34,13 +35,41 @@ public final class TestExecutor: TaskExecutor, @unchecked Sendable {
 
     public init(activity: ActivityCounter) throws {
         self.activity = activity
+        lab_install_global_enqueue_router { context, job in
+            Unmanaged<TestExecutor>.fromOpaque(context).takeUnretainedValue().enqueue(unowned: unsafeBitCast(job, to: UnownedJob.self))
+        }
         try ThreadLauncher.pthreads.launch { [self] in runLoop() }
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
+        enqueue(unowned: UnownedJob(job))
+    }
+
+    private func enqueue(unowned job: UnownedJob) {
         update { $0.jobs.append(job) }
         wake.signal()
+    }
+
+    /// Runs `body` with the global-executor enqueues it makes on this thread routed here:
+    /// tasks without an executor preference that `body` wakes (a library's `Task {}`
+    /// resumed by the manual clock, or cancelled) then run on this executor too, where
+    /// its activity counts. Jobs run by this executor are routed the same way.
+    public func routingGlobalJobs<T>(_ body: () throws -> T) rethrows -> T {
+        try Self.routing(to: Unmanaged.passUnretained(self).toOpaque(), body)
+    }
+
+    /// Runs `body` with no routing on this thread: the test harness's own continuations
+    /// (a driver waiting for the run to settle) must run where they always do, never on the
+    /// executor whose thread may be the one blocked waiting for them.
+    public static func withoutRouting<T>(_ body: () throws -> T) rethrows -> T {
+        try routing(to: nil, body)
+    }
+
+    private static func routing<T>(to context: UnsafeMutableRawPointer?, _ body: () throws -> T) rethrows -> T {
+        let previous = lab_thread_router_context()
+        lab_set_thread_router_context(context)
+        defer { lab_set_thread_router_context(previous) }
+        return try body()
     }
 
     /// Queued jobs wait until `releaseJobs()`; a job already running goes on.
@@ -98,7 +127,7 @@ public final class TestExecutor: TaskExecutor, @unchecked Sendable {
             case .stop: return
             case .wait: wake.wait()
             case .run(let job):
-                job.runSynchronously(on: asUnownedTaskExecutor())
+                routingGlobalJobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
                 update { $0.running = false }
             }
         }

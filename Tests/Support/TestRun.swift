@@ -27,6 +27,7 @@ public enum TestRun {
             isolatesInlineBlocking: false)
         let executor = try TestExecutor(activity: clock.activity)
         defer { executor.shutdown() }
+        clock.routeResumes { [executor] wake in executor.routingGlobalJobs(wake) }
         let finished = Locked<RunExecution?>(nil)
         // Unstructured on purpose: a driver must be able to walk away from a stuck run
         // instead of waiting for it forever.
@@ -34,7 +35,9 @@ public enum TestRun {
             let execution = await PatternRunner.execute(pattern, parameters: validated, context: context)
             finished.withLock { $0 = execution }
         }
-        let driver = Driver(clock: clock, executor: executor, cancelAt: cancelAt) { runTask.cancel() }
+        let driver = Driver(clock: clock, executor: executor, cancelAt: cancelAt) {
+            executor.routingGlobalJobs { runTask.cancel() }
+        }
         let execution = try await driver.drive(until: { finished.value })
         return TestRunResult(execution: execution, events: sink.events, endedAt: clock.now.offset)
     }

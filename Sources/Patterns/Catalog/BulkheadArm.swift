@@ -35,7 +35,6 @@ struct BulkheadArm: Sendable {
         let fastLatencies: [Double]
         let slowLatencies: [Double]
         let fastQueued: Int
-        var answered: Int { fastLatencies.count + slowLatencies.count }
         var fastP95: Double { fastLatencies.percentile(95) ?? 0 }
 
         var json: JSONValue {

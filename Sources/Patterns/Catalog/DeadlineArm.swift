@@ -12,7 +12,8 @@ struct DeadlineArm: Sendable {
     struct Report: Sendable {
         let propagates: Bool
         let work: [Work]
-        let gaveUpAtMs: Double
+        /// When the caller gave up; nil when the tree answered in time.
+        let gaveUpAtMs: Double?
         let deadlineMs: Double
 
         var arm: String { propagates ? "on" : "off" }
@@ -29,7 +30,8 @@ struct DeadlineArm: Sendable {
 
         /// Work done after the caller gave up, summed over the nodes.
         var wastedMs: Double {
-            work.reduce(0) { total, node in
+            guard let gaveUpAtMs else { return 0 }
+            return work.reduce(0) { total, node in
                 node.end == .refused ? total : total + max(0, node.endMs - max(node.startMs, gaveUpAtMs))
             }
         }
@@ -37,7 +39,7 @@ struct DeadlineArm: Sendable {
         var json: JSONValue {
             [
                 "finished": .int(finished), "cut": .int(cut), "refused": .int(refused), "not_called": .int(notCalled),
-                "gave_up_at_ms": .milliseconds(gaveUpAtMs), "wasted_ms": .milliseconds(wastedMs),
+                "gave_up_at_ms": gaveUpAtMs.map(JSONValue.milliseconds) ?? .null, "wasted_ms": .milliseconds(wastedMs),
                 "last_work_end_ms": .milliseconds(work.filter { $0.end != .refused }.map(\.endMs).max() ?? 0),
             ]
         }
@@ -61,7 +63,7 @@ struct DeadlineArm: Sendable {
         let ledger = Locked([Work]())
         let working = Locked(0)
         let treeDone = AsyncEvent()
-        let gaveUpAt = Locked(deadline)
+        let gaveUpAt = Locked<Double?>(nil)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await node(0, deadline: propagates ? deadline : nil, from: startMs, ledger, working, context)
@@ -69,7 +71,6 @@ struct DeadlineArm: Sendable {
             }
             do {
                 try await context.clock.withDeadline(.microseconds(Int(deadline * 1000))) { try await treeDone.wait() }
-                gaveUpAt.withLock { $0 = context.elapsedMs() }
             } catch is PatternTimeoutError {
                 let now = context.elapsedMs()
                 gaveUpAt.withLock { $0 = now }
@@ -79,7 +80,7 @@ struct DeadlineArm: Sendable {
         }
         let work = ledger.value
         return Report(
-            propagates: propagates, work: work, gaveUpAtMs: gaveUpAt.value - startMs, deadlineMs: Double(deadlineMs),
+            propagates: propagates, work: work, gaveUpAtMs: gaveUpAt.value.map { $0 - startMs }, deadlineMs: Double(deadlineMs),
             notCalled: tree.nodes - work.count)
     }
 

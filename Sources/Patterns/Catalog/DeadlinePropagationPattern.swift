@@ -94,9 +94,6 @@ public struct DeadlinePropagationPattern: Pattern {
         ]
         for report in reports {
             result[report.propagates ? "on" : "off"] = report.json
-            if let gaveUp = report.gaveUpAtMs {
-                checks.append(.atLeastMs("\(report.arm)_caller_gave_up_at_deadline", observedMs: gaveUp, minimumMs: Double(deadlineMs)))
-            }
             if report.propagates {
                 checks.append(.equal("on_no_work_started_after_deadline", observed: report.startedAfterDeadline, expected: 0))
                 checks.append(

@@ -24,7 +24,7 @@ SEMAPHORE = {"count": 10, "limit": 3, "delay_ms": 400}
 def test_catalog_lists_every_pattern_with_its_constructs_and_form(driver, lab, base_url):
     catalog = lab.get_json("/patterns")["patterns"]
     names = [entry["name"] for entry in catalog]
-    assert len(names) == 12
+    assert len(names) == 19
 
     open_page(driver, base_url, "/")
     wait(driver).until(lambda d: len(all_css(d, tid("pattern-card"))) == len(names))

@@ -6,6 +6,7 @@
 
 import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 import { h, replace, toast } from './dom.js';
+import { figures } from './figures.js';
 import { absoluteTime, copyText, count, curlCommand, humanize, ms, value } from './format.js';
 import { RunStream } from './stream.js';
 import { Timeline } from './timeline.js';
@@ -361,9 +362,7 @@ export class RunView {
         ? 'No figures for this run.' : 'The pattern’s figures appear when the run ends.'));
       return;
     }
-    replace(this.result, h('dl', { class: 'figures' }, Object.entries(result).map(([key, raw]) =>
-      h('div', { class: 'figure', 'data-key': key },
-        h('dt', {}, humanize(key)), h('dd', {}, value(raw, key))))));
+    replace(this.result, figures(result));
   }
 
   renderRaw() {

@@ -23,6 +23,15 @@ import Testing
         #expect(run.result["throttle_shortest_gap_ms"] == 40)
     }
 
+    @Test func throttlesLastEvent_waitsOutTheInterval_andIsTimedWhenItWasEmitted() async throws {
+        // The source ends 5 ms after its last event; throttle holds that event until 40 ms
+        // after its previous emission.
+        let run = try await TestRun.execute(pattern, ["bursts": 1, "quiet_ms": 5])
+        #expect(run.ints("value", in: "throttle.emitted") == [0, 4, 5])
+        #expect(run.times(of: "throttle.emitted") == [0, 40, 80])
+        #expect(run.check("throttle_at_most_one_per_interval")?.passed == true)
+    }
+
     @Test func operatorsGivenShorterIntervals_failEveryCheck() async throws {
         let run = try await TestRun.execute(DebounceThrottlePattern(misconfigured: true))
         #expect(run.check("debounce_emits_only_last_of_each_burst")?.passed == false)

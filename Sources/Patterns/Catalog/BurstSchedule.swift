@@ -66,12 +66,15 @@ final class DebounceThrottleLog: Sendable {
 
     var emissions: [Emission] { emitted.value }
 
-    func consume<Sequence: AsyncSequence>(_ sequence: Sequence, id: Int, _ context: RunContext) async throws
-    where Sequence.Element == Int {
+    /// Receives every emission; each is timed by `decidedAt` when the operator can say when
+    /// it decided to emit, else at its receipt.
+    func consume<Sequence: AsyncSequence>(
+        _ sequence: Sequence, id: Int, _ context: RunContext, decidedAt: @Sendable () -> Double? = { nil }
+    ) async throws where Sequence.Element == Int {
         try await context.task(id, label: "\(pipeline)-consumer", countsAsProgress: false) {
             var iterator = sequence.makeAsyncIterator()
             while let value = try await iterator.next() {
-                let now = context.elapsedMs()
+                let now = decidedAt() ?? context.elapsedMs()
                 let count = emitted.withLock { emitted -> Int in
                     emitted.append(Emission(value: value, atMs: now))
                     return emitted.count

@@ -52,8 +52,6 @@ struct DebounceThrottleAudit {
     private var throttleSpacing: Check? {
         let gaps = zip(throttled, throttled.dropFirst()).map { $1.atMs - $0.atMs }
         guard let shortest = gaps.min() else { return nil }
-        return .atLeastMs(
-            "throttle_at_most_one_per_interval", observedMs: shortest,
-            minimumMs: Double(throttleMs) - DebounceThrottlePattern.readSlackMs, "interval less 0.5 ms of clock-read slack")
+        return .atLeastMs("throttle_at_most_one_per_interval", observedMs: shortest, minimumMs: Double(throttleMs))
     }
 }

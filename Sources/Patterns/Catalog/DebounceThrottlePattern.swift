@@ -13,9 +13,9 @@ import AsyncAlgorithms
 /// - Cancellation: the sources stop and the consumers' iteration ends; the run ends
 ///   `cancelled`.
 /// - Checks: debounce emitted only the last event of each burst, each at least
-///   `debounce_ms` after it (when bursts are bursts to it: gap < debounce_ms < quiet_ms);
-///   throttle emitted at most one event per `throttle_ms` (consecutive emissions at least
-///   that far apart, less 0.5 ms between the library's clock read and ours).
+///   `debounce_ms` after it was sent (when bursts are bursts to it: gap < debounce_ms <
+///   quiet_ms); throttle emitted at most one event per `throttle_ms` (consecutive emissions
+///   at least that far apart, each timed at the instant throttle itself read to decide it).
 public struct DebounceThrottlePattern: Pattern {
     public init() {
         misconfigured = false
@@ -27,7 +27,6 @@ public struct DebounceThrottlePattern: Pattern {
     }
 
     let misconfigured: Bool
-    static let readSlackMs = 0.5
 
     public let name = "debounce-throttle"
     public let title = "Debounce and throttle: taming a bursty source"
@@ -75,6 +74,7 @@ public struct DebounceThrottlePattern: Pattern {
         let debounced = DebounceThrottleLog(pipeline: "debounce", counter: "debounced")
         let throttled = DebounceThrottleLog(pipeline: "throttle", counter: "throttled")
         let clock = context.clock.asClock
+        let throttleClock = NowRecordingClock(clock)
         let debounceInterval = Duration.milliseconds(misconfigured ? max(1, schedule.gapMs / 2) : debounceMs)
         let throttleInterval = Duration.milliseconds(misconfigured ? max(1, throttleMs / 2) : throttleMs)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -84,7 +84,9 @@ public struct DebounceThrottlePattern: Pattern {
                 try await debounced.consume(debounceSource.debounce(for: debounceInterval, clock: clock), id: 1, context)
             }
             group.addTask {
-                try await throttled.consume(throttleSource._throttle(for: throttleInterval, clock: clock, latest: true), id: 2, context)
+                try await throttled.consume(
+                    throttleSource._throttle(for: throttleInterval, clock: throttleClock, latest: true), id: 2, context,
+                    decidedAt: { throttleClock.lastReadNow?.offset.milliseconds })
             }
             group.addTask { try await schedule.play(into: [debounceFeed, throttleFeed], id: 0, context) }
             try await group.waitForAll()

@@ -84,21 +84,10 @@ struct RetryArm: Sendable {
     private func retry(_ client: Int, _ context: RunContext) async throws -> ClientReport {
         var backoff = Backoff(jitter, baseMs: setup.baseMs, capMs: setup.capMs, seed: setup.seed &* 31 &+ client)
         var report = ClientReport()
-        let strategy = JSONValue.string(jitter.rawValue)
         let attempts = setup.maxAttempts + setup.faults.extraAttempts
         for attempt in 0..<attempts {
             report.attempts += 1
-            let answer = try await dependency.call(
-                key: client * attempts + attempt, clock: context.clock,
-                onStart: { call in
-                    context.emit(
-                        "retry.attempt",
-                        ["strategy": strategy, "client": .int(client), "attempt": .int(attempt),
-                         inFlightKey: .int(call.inFlight), callsKey: .int(dependency.calls)])
-                },
-                onEnd: { left in
-                    context.emit("retry.call_ended", ["strategy": strategy, "client": .int(client), inFlightKey: .int(left)])
-                })
+            let answer = try await call(client, attempt: attempt, key: client * attempts + attempt, context)
             if answer.succeeded {
                 context.emit("retry.succeeded", ["strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
                 report.succeeded = true
@@ -109,16 +98,37 @@ struct RetryArm: Sendable {
                 context.emit("retry.gave_up", ["strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
                 break
             }
-            let bounds = backoff.bounds(retry: attempt, previousMs: backoff.previousMs)
-            let drawn = backoff.nextSleepMs(retry: attempt) * setup.faults.sleepFactor
-            report.sleeps.append(Sleep(retry: attempt, drawnMs: drawn, bounds: bounds))
-            context.emit(
-                "retry.backoff",
-                ["strategy": strategy, "client": .int(client), "retry": .int(attempt), "sleep_ms": .milliseconds(drawn),
-                 "min_ms": .milliseconds(bounds.lowerBound), "max_ms": .milliseconds(bounds.upperBound)])
-            try await context.clock.sleep(for: .microseconds(Int((drawn * 1000).rounded())))
+            report.sleeps.append(try await backOff(client, retry: attempt, &backoff, context))
         }
         report.endMs = context.elapsedMs()
         return report
+    }
+
+    private var strategy: JSONValue { .string(jitter.rawValue) }
+
+    private func call(_ client: Int, attempt: Int, key: Int, _ context: RunContext) async throws -> SimulatedDependency.Answer {
+        try await dependency.call(
+            key: key, clock: context.clock,
+            onStart: { call in
+                context.emit(
+                    "retry.attempt",
+                    ["strategy": strategy, "client": .int(client), "attempt": .int(attempt),
+                     inFlightKey: .int(call.inFlight), callsKey: .int(dependency.calls)])
+            },
+            onEnd: { left in
+                context.emit("retry.call_ended", ["strategy": strategy, "client": .int(client), inFlightKey: .int(left)])
+            })
+    }
+
+    /// Draws the sleep before retry `retry`, notes it with its formula's bounds, sleeps it.
+    private func backOff(_ client: Int, retry: Int, _ backoff: inout Backoff, _ context: RunContext) async throws -> Sleep {
+        let bounds = backoff.bounds(retry: retry, previousMs: backoff.previousMs)
+        let drawn = backoff.nextSleepMs(retry: retry) * setup.faults.sleepFactor
+        context.emit(
+            "retry.backoff",
+            ["strategy": strategy, "client": .int(client), "retry": .int(retry), "sleep_ms": .milliseconds(drawn),
+             "min_ms": .milliseconds(bounds.lowerBound), "max_ms": .milliseconds(bounds.upperBound)])
+        try await context.clock.sleep(for: .microseconds(Int((drawn * 1000).rounded())))
+        return Sleep(retry: retry, drawnMs: drawn, bounds: bounds)
     }
 }

@@ -22,9 +22,9 @@ import Testing
 
     @Test func whileOpen_callsFailFast_withoutReachingTheDependency() async throws {
         let run = try await TestRun.execute(pattern)
-        let rejectedCalls = run.ints("call", in: "breaker.rejected")
+        let rejectedCalls = run.ints("task", in: "breaker.rejected")
         #expect(rejectedCalls == Array(20...29) + Array(33...42))
-        let started = Set(run.ints("call", in: "call.started"))
+        let started = Set(run.ints("task", in: "call.started"))
         #expect(started.isDisjoint(with: rejectedCalls))
         #expect(run.ints("rejected", in: "breaker.rejected").last == 20)
     }

@@ -62,11 +62,11 @@ final class BreakerGate: Sendable {
             }
             if let transition { announce(transition, context) }
             guard let started else {
-                context.emit("breaker.rejected", ["call": .int(index), "rejected": .int(rejected)])
+                context.emit("breaker.rejected", ["task": .int(index), "rejected": .int(rejected)])
                 throw Rejected()
             }
             context.emit(
-                "call.started", ["call": .int(index), "in_flight": .int(started.inFlight), "dependency_calls": .int(dependency.calls)])
+                "call.started", ["task": .int(index), "in_flight": .int(started.inFlight), "dependency_calls": .int(dependency.calls)])
             var left = 0
             let answer = try await dependency.finish(started, clock: context.clock) { left = $0 }
             try record(index, answer, inFlight: left, context)
@@ -81,7 +81,7 @@ final class BreakerGate: Sendable {
             return (transition, state.breaker.failureRatePct)
         }
         let name = answer.succeeded ? "call.succeeded" : "call.failed"
-        context.emit(name, ["call": .int(index), "in_flight": .int(inFlight), "failure_rate_pct": .int(rate)])
+        context.emit(name, ["task": .int(index), "in_flight": .int(inFlight), "failure_rate_pct": .int(rate)])
         if let transition { announce(transition, context) }
         if let failure = answer.failure { throw Failed(reason: failure.rawValue) }
     }

@@ -96,20 +96,24 @@ struct BulkheadArm: Sendable {
     ) async throws -> CallReport {
         try await context.task(id, label: "\(name)-\(label)") {
             let arrival = context.elapsedMs()
-            let queued = try await acquire(pool, label, context)
-            defer { context.emit("bulkhead.released", ["arm": .string(name), "call": .string(label), pool.counter: .int(pool.released())]) }
+            let queued = try await acquire(id, pool, label, context)
+            defer {
+                context.emit("bulkhead.released", ["task": .int(id), "arm": .string(name), "call": .string(label), pool.counter: .int(pool.released())])
+            }
             _ = try await dependency.call(key: id, clock: context.clock)
             return CallReport(fast: fast, latencyMs: context.elapsedMs() - arrival, queued: queued)
         }
     }
 
-    private func acquire(_ pool: BulkheadPool, _ label: String, _ context: RunContext) async throws -> Bool {
+    private func acquire(_ id: Int, _ pool: BulkheadPool, _ label: String, _ context: RunContext) async throws -> Bool {
         let free = pool.semaphore.tryAcquire()
         if !free {
-            context.emit("bulkhead.queued", ["arm": .string(name), "call": .string(label), "waiting": .int(pool.semaphore.waitingCount + 1)])
+            context.emit(
+                "bulkhead.queued",
+                ["task": .int(id), "arm": .string(name), "call": .string(label), "waiting": .int(pool.semaphore.waitingCount + 1)])
             try await pool.semaphore.acquire()
         }
-        context.emit("bulkhead.acquired", ["arm": .string(name), "call": .string(label), pool.counter: .int(pool.taken())])
+        context.emit("bulkhead.acquired", ["task": .int(id), "arm": .string(name), "call": .string(label), pool.counter: .int(pool.taken())])
         return !free
     }
 }

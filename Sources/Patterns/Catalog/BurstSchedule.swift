@@ -40,7 +40,7 @@ struct BurstSchedule: Sendable {
                 try await context.clock.sleep(until: .microseconds(Int((start + Double(timeMs(of: event))) * 1000)))
                 log.append(context.elapsedMs())
                 for feed in feeds { feed.yield(event) }
-                context.emit("source.event", ["value": .int(event), "burst": .int(event / size), "source_events": .int(event + 1)])
+                context.emit("source.event", ["task": .int(id), "value": .int(event), "burst": .int(event / size), "source_events": .int(event + 1)])
                 context.recorder.advanceProgress()
             }
             try await context.clock.sleep(until: .microseconds(Int((start + Double(durationMs)) * 1000)))
@@ -79,7 +79,7 @@ final class DebounceThrottleLog: Sendable {
                     emitted.append(Emission(value: value, atMs: now))
                     return emitted.count
                 }
-                context.emit("\(pipeline).emitted", ["value": .int(value), counter: .int(count)])
+                context.emit("\(pipeline).emitted", ["task": .int(id), "value": .int(value), counter: .int(count)])
             }
         }
     }

@@ -24,8 +24,12 @@ struct DeadlineArm: Sendable {
         let notCalled: Int
         var startedAfterDeadline: Int { work.count { $0.end != .refused && $0.startMs > deadlineMs } }
 
+        /// Nodes still working more than `slackMs` after the deadline as this clock kept it:
+        /// the later of the deadline and the caller's own give-up, whose timer wakes late
+        /// exactly as the nodes' do.
         func workingPastDeadline(slackMs: Double) -> Int {
-            work.count { $0.end != .refused && $0.endMs > deadlineMs + slackMs }
+            let deadline = max(deadlineMs, gaveUpAtMs ?? deadlineMs)
+            return work.count { $0.end != .refused && $0.endMs > deadline + slackMs }
         }
 
         /// Work done after the caller gave up, summed over the nodes.
@@ -89,19 +93,20 @@ struct DeadlineArm: Sendable {
     private func node(
         _ id: Int, deadline: Double?, from armStart: Double, _ ledger: Locked<[Work]>, _ working: Locked<Int>, _ context: RunContext
     ) async throws {
+        let task = JSONValue.int(index * tree.nodes + id)
         try await context.task(index * tree.nodes + id, label: "\(arm)-d\(tree.depth(of: id))-\(id)") {
             let start = context.elapsedMs()
             let limit = ignoresDeadline ? nil : deadline
             if let limit, start >= limit {
                 ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: start - armStart, end: .refused)) }
-                context.emit("node.refused", ["arm": .string(arm), "node": .int(id)])
+                context.emit("node.refused", ["task": task, "arm": .string(arm), "node": .int(id)])
                 return
             }
             let count = working.withLock { count -> Int in
                 count += 1
                 return count
             }
-            context.emit("node.working", ["arm": .string(arm), "node": .int(id), workingKey: .int(count)])
+            context.emit("node.working", ["task": task, "arm": .string(arm), "node": .int(id), workingKey: .int(count)])
             let planned = start + Double(workMs)
             let stop = min(planned, limit ?? planned)
             let cut = stop < planned
@@ -112,7 +117,7 @@ struct DeadlineArm: Sendable {
                 return count
             }
             ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: end - armStart, end: cut ? .cut : .finished)) }
-            context.emit(cut ? "node.cut" : "node.finished", ["arm": .string(arm), "node": .int(id), workingKey: .int(left)])
+            context.emit(cut ? "node.cut" : "node.finished", ["task": task, "arm": .string(arm), "node": .int(id), workingKey: .int(left)])
             if cut { return }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for child in tree.children(of: id) {

@@ -12,8 +12,8 @@
 ///   `caller.gave_up` per arm.
 /// - Cancellation: every node stops; the run ends `cancelled`.
 /// - Checks, from each node's observed work interval: with propagation, no node started
-///   work after the deadline and none worked past it (beyond 5 ms of timer slack on a real
-///   clock), and when the tree outlasts the deadline the cut subtrees are counted; without
+///   work after the deadline and none worked past it (past the later of the deadline and the
+///   caller's give-up, beyond 5 ms of timer slack on a real clock), and when the tree outlasts the deadline the cut subtrees are counted; without
 ///   it, the work done after the caller gave up is measured and shown as wasted time.
 public struct DeadlinePropagationPattern: Pattern {
     public init() {

@@ -63,11 +63,11 @@ struct HedgingArm: Sendable {
                     tally.hedgesSent += 1
                     return tally.hedgesSent
                 }
-                context.emit("hedge.sent", ["request": .int(request), "hedges_sent": .int(sent)])
+                context.emit("hedge.sent", ["task": .int(setup.requests + request), "request": .int(request), "hedges_sent": .int(sent)])
                 return try await call(request, copy: 1, race, context)
             }
             guard let winner = try await group.next() else { return }
-            context.emit("hedge.won", ["request": .int(request), "copy": .int(winner)])
+            context.emit("hedge.won", ["task": .int(setup.requests + request), "request": .int(request), "copy": .int(winner)])
             race.state.withLock { race in
                 race.winnerTaken = true
                 let alongside = race.answeredBefore - 1
@@ -86,17 +86,18 @@ struct HedgingArm: Sendable {
     /// One call to the dependency; `copy` 0 is the first, 1 the hedge (its own latency).
     private func call(_ request: Int, copy: Int, _ race: Race?, _ context: RunContext) async throws -> Int {
         let arm = JSONValue.string(arm)
+        let task = JSONValue.int((hedged ? setup.requests : 0) + request)
         do {
             _ = try await dependency.call(
                 key: request * 2 + copy, clock: context.clock,
                 onStart: { call in
-                    context.emit("call.started", ["arm": arm, "request": .int(request), "copy": .int(copy), inFlightKey: .int(call.inFlight)])
+                    context.emit("call.started", ["task": task, "arm": arm, "request": .int(request), "copy": .int(copy), inFlightKey: .int(call.inFlight)])
                 },
                 onEnd: { left in
-                    context.emit("call.ended", ["arm": arm, "request": .int(request), "copy": .int(copy), inFlightKey: .int(left)])
+                    context.emit("call.ended", ["task": task, "arm": arm, "request": .int(request), "copy": .int(copy), inFlightKey: .int(left)])
                 })
         } catch {
-            context.emit("call.cancelled", ["arm": arm, "request": .int(request), "copy": .int(copy)])
+            context.emit("call.cancelled", ["task": task, "arm": arm, "request": .int(request), "copy": .int(copy)])
             throw error
         }
         race?.state.withLock { race in

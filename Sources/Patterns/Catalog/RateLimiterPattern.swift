@@ -98,7 +98,9 @@ public struct RateLimiterPattern: Pattern {
         for call in 0..<count {
             try await context.task(client * count + call, label: "client-\(client)-call-\(call)") {
                 try await gate.acquire { ticket, waiting in
-                    context.emit("limiter.queued", ["ticket": .int(ticket), "client": .int(client), "waiting": .int(waiting)])
+                    context.emit(
+                        "limiter.queued",
+                        ["task": .int(client * count + call), "ticket": .int(ticket), "client": .int(client), "waiting": .int(waiting)])
                 }
             }
         }

@@ -89,13 +89,13 @@ struct RetryArm: Sendable {
             report.attempts += 1
             let answer = try await call(client, attempt: attempt, key: client * attempts + attempt, context)
             if answer.succeeded {
-                context.emit("retry.succeeded", ["strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
+                context.emit("retry.succeeded", ["task": task(client), "strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
                 report.succeeded = true
                 break
             }
-            context.emit("retry.failed", ["strategy": strategy, "client": .int(client), "reason": .string(answer.failure?.rawValue ?? "")])
+            context.emit("retry.failed", ["task": task(client), "strategy": strategy, "client": .int(client), "reason": .string(answer.failure?.rawValue ?? "")])
             guard attempt + 1 < attempts else {
-                context.emit("retry.gave_up", ["strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
+                context.emit("retry.gave_up", ["task": task(client), "strategy": strategy, "client": .int(client), "attempts": .int(attempt + 1)])
                 break
             }
             report.sleeps.append(try await backOff(client, retry: attempt, &backoff, context))
@@ -106,17 +106,20 @@ struct RetryArm: Sendable {
 
     private var strategy: JSONValue { .string(jitter.rawValue) }
 
+    /// The client's row on the timeline: its events carry it as `task`.
+    private func task(_ client: Int) -> JSONValue { .int(index * setup.clients + client) }
+
     private func call(_ client: Int, attempt: Int, key: Int, _ context: RunContext) async throws -> SimulatedDependency.Answer {
         try await dependency.call(
             key: key, clock: context.clock,
             onStart: { call in
                 context.emit(
                     "retry.attempt",
-                    ["strategy": strategy, "client": .int(client), "attempt": .int(attempt),
+                    ["task": task(client), "strategy": strategy, "client": .int(client), "attempt": .int(attempt),
                      inFlightKey: .int(call.inFlight), callsKey: .int(dependency.calls)])
             },
             onEnd: { left in
-                context.emit("retry.call_ended", ["strategy": strategy, "client": .int(client), inFlightKey: .int(left)])
+                context.emit("retry.call_ended", ["task": task(client), "strategy": strategy, inFlightKey: .int(left)])
             })
     }
 
@@ -126,7 +129,7 @@ struct RetryArm: Sendable {
         let drawn = backoff.nextSleepMs(retry: retry) * setup.faults.sleepFactor
         context.emit(
             "retry.backoff",
-            ["strategy": strategy, "client": .int(client), "retry": .int(retry), "sleep_ms": .milliseconds(drawn),
+            ["task": task(client), "strategy": strategy, "client": .int(client), "retry": .int(retry), "sleep_ms": .milliseconds(drawn),
              "min_ms": .milliseconds(bounds.lowerBound), "max_ms": .milliseconds(bounds.upperBound)])
         try await context.clock.sleep(for: .microseconds(Int((drawn * 1000).rounded())))
         return Sleep(retry: retry, drawnMs: drawn, bounds: bounds)

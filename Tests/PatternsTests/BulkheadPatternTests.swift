@@ -15,7 +15,7 @@ import Testing
         #expect(run.result["isolated"]?["fast_p95_ms"] == 10)
         #expect(run.result["isolated"]?["fast_max_ms"] == 10)
         #expect(run.result["isolated"]?["slow_max_ms"] == 600)
-        #expect(run.checkNames == ["isolated_fast_calls_never_waited", "shared_pool_degrades_fast_p95"])
+        #expect(run.checkNames == ["isolated_fast_calls_never_waited_behind_slow", "shared_pool_degrades_fast_p95"])
         #expect(run.failedChecks.isEmpty)
         #expect(run.endedAt == .milliseconds(600))
     }
@@ -30,7 +30,7 @@ import Testing
 
     @Test func isolationThatLeaks_failsTheIsolationCheck() async throws {
         let run = try await TestRun.execute(BulkheadPattern(faults: .init(leaksIsolation: true)))
-        #expect(run.check("isolated_fast_calls_never_waited")?.passed == false)
+        #expect(run.check("isolated_fast_calls_never_waited_behind_slow")?.passed == false)
     }
 
     @Test func aSharedPoolThatIsNot_failsTheDegradationCheck() async throws {

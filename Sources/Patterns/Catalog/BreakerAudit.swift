@@ -18,15 +18,16 @@ struct BreakerAudit {
 
     private var outageStartMs: Double { startMs + Double(setup.outageStartMs) }
 
-    /// Calls that reached the dependency from the outage's start until the breaker opened.
+    /// Outage failures the dependency had answered when the breaker first opened. Calls
+    /// still in flight then do not count: a count-based window sees results, not calls, and
+    /// on a busy real clock more calls can start before their failures come back.
     private var openedWithinWindow: Check {
         let firstOpen = transitions.first { $0.transition.to == .open && $0.transition.atMs >= outageStartMs }
-        let before = dependency.callStartTimes.count { $0 < outageStartMs }
-        let reached = (firstOpen?.dependencyCalls ?? dependency.calls) - before
+        let answered = firstOpen?.outageFailures ?? dependency.outageFailures
         return Check(
             name: "opened_within_window_of_outage",
-            expected: "opened, after <= \(setup.window) calls of the outage", observed: .int(reached),
-            passed: firstOpen != nil && reached <= setup.window)
+            expected: "opened, after <= \(setup.window) failed calls of the outage", observed: .int(answered),
+            passed: firstOpen != nil && answered <= setup.window)
     }
 
     /// Calls the dependency counted between each opening and the transition after it.

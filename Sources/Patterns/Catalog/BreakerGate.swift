@@ -4,10 +4,12 @@ import Synchronization
 /// call's arrival at the dependency happen together, and every transition notes how many
 /// calls the dependency had seen by then (its own count, not the breaker's).
 final class BreakerGate: Sendable {
-    /// A transition with the dependency's call count when it happened.
+    /// A transition with the dependency's own counts when it happened: calls that reached
+    /// it, and failures it had answered because of the outage.
     struct LoggedTransition: Sendable {
         let transition: CircuitBreaker.Transition
         let dependencyCalls: Int
+        var outageFailures = 0
     }
 
     private struct State {
@@ -87,7 +89,8 @@ final class BreakerGate: Sendable {
     }
 
     private func log(_ transition: CircuitBreaker.Transition, in state: inout State) -> LoggedTransition {
-        let logged = LoggedTransition(transition: transition, dependencyCalls: dependency.calls)
+        let logged = LoggedTransition(
+            transition: transition, dependencyCalls: dependency.calls, outageFailures: dependency.outageFailures)
         state.transitions.append(logged)
         return logged
     }

@@ -12,8 +12,9 @@
 ///   `task.finished` or `task.failed`. Milestone `breaker.transition` (from, to, the rate
 ///   that decided it, `breaker_state`: 0 closed, 1 half-open, 2 open) at every change.
 /// - Cancellation: calls in flight stop; calls not yet arrived never start.
-/// - Checks, from the dependency's own log against the breaker's transitions: it opened
-///   within `window` calls of the outage's start (when the outage holds a window of calls);
+/// - Checks, from the dependency's own counts against the breaker's transitions: it opened
+///   once at most `window` calls had failed in the outage (when the outage holds a window
+///   of calls);
 ///   no call reached the dependency while it was open; it went half-open only after
 ///   `open_ms`; it closed again after the outage once probes succeeded (when the run lasts
 ///   long enough for that); every transition follows the state machine.

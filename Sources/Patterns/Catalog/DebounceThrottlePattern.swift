@@ -12,9 +12,9 @@ import AsyncAlgorithms
 ///   (value, `throttled`); a span per source and per consumer.
 /// - Cancellation: the sources stop and the consumers' iteration ends; the run ends
 ///   `cancelled`.
-/// - Checks: debounce emitted only the last event of each burst, each at least
-///   `debounce_ms` after it was sent (when bursts are bursts to it: gap < debounce_ms <
-///   quiet_ms); throttle emitted at most one event per `throttle_ms` (consecutive emissions
+/// - Checks: debounce emitted exactly the last event of each burst as it received them (an
+///   event followed by at least `debounce_ms` of quiet), each at least `debounce_ms` after it
+///   received it (when the schedule's bursts are bursts to it: gap < debounce_ms < quiet_ms); throttle emitted at most one event per `throttle_ms` (consecutive emissions
 ///   at least that far apart, each timed at the instant throttle itself read to decide it).
 public struct DebounceThrottlePattern: Pattern {
     public init() {
@@ -75,13 +75,15 @@ public struct DebounceThrottlePattern: Pattern {
         let throttled = DebounceThrottleLog(pipeline: "throttle", counter: "throttled")
         let clock = context.clock.asClock
         let throttleClock = NowRecordingClock(clock)
+        let receipts = Locked([Int: Double]())
         let debounceInterval = Duration.milliseconds(misconfigured ? max(1, schedule.gapMs / 2) : debounceMs)
         let throttleInterval = Duration.milliseconds(misconfigured ? max(1, throttleMs / 2) : throttleMs)
         try await withThrowingTaskGroup(of: Void.self) { group in
             let (debounceSource, debounceFeed) = AsyncStream<Int>.makeStream()
             let (throttleSource, throttleFeed) = AsyncStream<Int>.makeStream()
             group.addTask {
-                try await debounced.consume(debounceSource.debounce(for: debounceInterval, clock: clock), id: 1, context)
+                let received = ReceiptTimedSequence(base: debounceSource, clock: context.clock, receipts: receipts)
+                try await debounced.consume(received.debounce(for: debounceInterval, clock: clock), id: 1, context)
             }
             group.addTask {
                 try await throttled.consume(
@@ -93,7 +95,7 @@ public struct DebounceThrottlePattern: Pattern {
         }
         return DebounceThrottleAudit(
             schedule: schedule, debounceMs: debounceMs, throttleMs: throttleMs, debounced: debounced.emissions,
-            throttled: throttled.emissions, sourceTimes: schedule.log.times
+            throttled: throttled.emissions, sourceTimes: schedule.log.times, receiptTimes: receipts.value
         ).outcome
     }
 }

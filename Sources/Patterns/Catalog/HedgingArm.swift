@@ -7,6 +7,8 @@ struct HedgingArm: Sendable {
         var hedgeWins = 0
         var completedAlongside = 0
         var completedAfterWinner = 0
+        /// Losers whose answer arrived as they were being cancelled: discarded, unused.
+        var discarded = 0
     }
 
     /// One request's race: whether its winner has been taken, and how many of its calls
@@ -100,12 +102,22 @@ struct HedgingArm: Sendable {
             context.emit("call.cancelled", ["task": task, "arm": arm, "request": .int(request), "copy": .int(copy)])
             throw error
         }
-        race?.state.withLock { race in
-            if race.winnerTaken {
-                counts.withLock { $0.completedAfterWinner += 1 }
-            } else {
+        // Decided under the lock that takes the winner and cancels the losers: an answer
+        // that arrives once the winner is taken belongs to a cancelled loser and is dropped;
+        // only a loser nobody cancelled can answer after the winner.
+        let dropped = race?.state.withLock { race -> Bool in
+            guard race.winnerTaken else {
                 race.answeredBefore += 1
+                return false
             }
+            if Task.isCancelled { return true }
+            counts.withLock { $0.completedAfterWinner += 1 }
+            return false
+        }
+        if dropped == true {
+            counts.withLock { $0.discarded += 1 }
+            context.emit("call.cancelled", ["task": task, "arm": arm, "request": .int(request), "copy": .int(copy)])
+            throw CancellationError()
         }
         return copy
     }

@@ -17,6 +17,8 @@ final class RateLimiterGate: Sendable {
     struct Admission: Sendable {
         let ticket: Int
         let atMs: Double
+        /// Calls still queued after this one: 0 ends a stretch of waiting demand.
+        let waitingAfter: Int
     }
 
     private struct Request {
@@ -99,7 +101,7 @@ final class RateLimiterGate: Sendable {
                 if let waitMs = state.bucket.take(atMs: now) { return .wait(ms: waitMs) }
                 // By ticket: newer calls may have queued behind it while it waited.
                 if let index = state.queue.firstIndex(where: { $0.ticket == request.ticket }) { state.queue.remove(at: index) }
-                let admission = Admission(ticket: request.ticket, atMs: now)
+                let admission = Admission(ticket: request.ticket, atMs: now, waitingAfter: state.queue.count)
                 state.admissions.append(admission)
                 return .admitted(admission, tokens: state.bucket.tokens, waiting: state.queue.count)
             }

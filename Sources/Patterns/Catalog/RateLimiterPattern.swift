@@ -2,16 +2,17 @@
 /// fast as they can; waiting calls are admitted first come, first served.
 ///
 /// - Parameters: `rate_per_s` (1...10,000), `burst` (1...10,000); `clients` (1...1,000),
-///   each making `calls_per_client` (1...10,000) calls one after another (clients * calls
-///   <= maxCount).
+///   each making `calls_per_client` (1...10,000) calls at once (clients * calls <= 100,000),
+///   so calls wait from the start and the limiter alone sets the pace.
 /// - Events: `task.started` per call (capped; a call's span is its wait for admission);
 ///   `limiter.queued` (ticket, `waiting`); `limiter.admitted` (ticket, `tokens` left,
 ///   `waiting`, `admitted`); `task.finished`; `progress`.
 /// - Cancellation: waiting calls leave; the dispatcher stops; the run ends `cancelled`.
 /// - Checks, over the admission times the limiter logged (the times its bucket was read
 ///   at): in every window of length w, admitted <= burst + rate * w (all windows, O(n));
-///   calls admitted in the order they queued; throughput over the run at least 90 % of the
-///   rate when demand exceeds the burst.
+///   calls admitted in the order they queued; with more calls than the burst, admissions
+///   after the burst came at no less than 80 % of the rate (a margin for a busy machine's late
+///   timers: the bucket refills by the clock, so a late dispatcher catches up within a burst).
 public struct RateLimiterPattern: Pattern {
     public init() {
         faults = RateLimiterGate.Faults()
@@ -46,7 +47,7 @@ public struct RateLimiterPattern: Pattern {
             .integer("rate_per_s", default: 50, min: 1, max: 10_000, "Tokens added per second."),
             .integer("burst", default: 5, min: 1, max: 10_000, "The bucket's size: calls admitted at once after a quiet spell."),
             .integer("clients", default: 4, min: 1, max: min(1_000, limits.maxCount), "Clients calling at once."),
-            .integer("calls_per_client", default: 10, min: 1, max: min(10_000, limits.maxCount), "Calls each client makes, one after another."),
+            .integer("calls_per_client", default: 10, min: 1, max: min(10_000, limits.maxCount), "Calls each client makes, all at once."),
         ]
     }
 
@@ -95,13 +96,19 @@ public struct RateLimiterPattern: Pattern {
     }
 
     private func calls(_ client: Int, _ count: Int, _ gate: RateLimiterGate, _ context: RunContext) async throws {
-        for call in 0..<count {
-            try await context.task(client * count + call, label: "client-\(client)-call-\(call)") {
-                try await gate.acquire { ticket, waiting in
-                    context.emit(
-                        "limiter.queued",
-                        ["task": .int(client * count + call), "ticket": .int(ticket), "client": .int(client), "waiting": .int(waiting)])
-                }
+        try await withThrowingDiscardingTaskGroup { group in
+            for call in 0..<count {
+                group.addTask { try await self.call(client, call, count, gate, context) }
+            }
+        }
+    }
+
+    private func call(_ client: Int, _ call: Int, _ count: Int, _ gate: RateLimiterGate, _ context: RunContext) async throws {
+        let task = client * count + call
+        try await context.task(task, label: "client-\(client)-call-\(call)") {
+            try await gate.acquire { ticket, waiting in
+                context.emit(
+                    "limiter.queued", ["task": .int(task), "ticket": .int(ticket), "client": .int(client), "waiting": .int(waiting)])
             }
         }
     }
@@ -130,20 +137,23 @@ struct RateLimiterAudit {
             "admitted": .int(admissions.count), "worst_window_excess": .double((worst * 1000).rounded() / 1000),
             "out_of_order": .int(outOfOrder), "rate_per_s": .int(ratePerS), "burst": .int(burst),
         ]
-        if let throughput = pacedThroughput(times) {
+        if let throughput = pacedThroughput {
             result["throughput_per_s"] = .double((throughput * 10).rounded() / 10)
             checks.append(
                 Check(
-                    name: "throughput_near_rate", expected: ">= \(Double(ratePerS) * 0.9) per s (90 % of the rate)",
-                    observed: .double((throughput * 10).rounded() / 10), passed: throughput >= Double(ratePerS) * 0.9))
+                    name: "throughput_near_rate", expected: ">= \(Double(ratePerS) * 0.8) per s (80 % of the rate)",
+                    observed: .double((throughput * 10).rounded() / 10), passed: throughput >= Double(ratePerS) * 0.8))
         }
         return PatternOutcome(result: result, checks: checks)
     }
 
     /// Calls per second after the burst, when demand outran it: the paced calls over the
-    /// time from the first admission to the last.
-    private func pacedThroughput(_ times: [Double]) -> Double? {
-        guard admissions.count > burst + 1, let first = times.first, let last = times.last, last > first else { return nil }
-        return Double(admissions.count - burst) / (last - first) * 1000
+    /// time from the first admission to the last (every call is queued at the start, so the
+    /// queue only runs dry at the end).
+    private var pacedThroughput: Double? {
+        guard admissions.count > burst + 1, let first = admissions.first, let last = admissions.last,
+            last.atMs > first.atMs
+        else { return nil }
+        return Double(admissions.count - burst) / (last.atMs - first.atMs) * 1000
     }
 }

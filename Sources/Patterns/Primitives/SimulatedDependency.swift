@@ -50,9 +50,9 @@ public final class SimulatedDependency: Sendable {
         var nextCallID = 0
         var inFlight: [Int: Bool] = [:]
         var peakInFlight = 0
-        var callStarts: [Double] = []
         var answered = 0
         var cancelled = 0
+        var outageFailures = 0
     }
 
     public let profile: Profile
@@ -123,6 +123,7 @@ public final class SimulatedDependency: Sendable {
             if inOutage(atMs: call.startMs) { .outage } else if overloaded { .overload } else if failsByItself(key: call.key) {
                 .injected
             } else { nil }
+        if failure == .outage { state.withLock { $0.outageFailures += 1 } }
         return Answer(failure: failure, startMs: call.startMs, endMs: clock.elapsedMs())
     }
 
@@ -130,7 +131,6 @@ public final class SimulatedDependency: Sendable {
         state.withLock { state in
             let id = state.nextCallID
             state.nextCallID += 1
-            state.callStarts.append(time)
             state.inFlight[id] = false
             if let capacity = profile.capacity, state.inFlight.count > capacity {
                 for key in state.inFlight.keys { state.inFlight[key] = true }
@@ -152,7 +152,6 @@ public final class SimulatedDependency: Sendable {
     public var calls: Int { state.withLock { $0.nextCallID } }
     public var peakInFlight: Int { state.withLock { $0.peakInFlight } }
     public var cancelledCalls: Int { state.withLock { $0.cancelled } }
-    /// When each call reached the dependency, in the order they did: the dependency's own
-    /// log, which a pattern's checks compare with what its policy claims.
-    public var callStartTimes: [Double] { state.withLock { $0.callStarts } }
+    /// Calls answered with a failure because they started in the outage.
+    public var outageFailures: Int { state.withLock { $0.outageFailures } }
 }

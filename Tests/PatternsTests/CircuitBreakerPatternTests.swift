@@ -60,6 +60,16 @@ import Testing
         #expect(audit.checks.first { $0.name == "transitions_follow_state_machine" }?.passed == false)
     }
 
+    @Test func anOutageTooShortForAWindowOfCalls_isNotHeldAgainstTheBreaker() async throws {
+        // Five calls fail during a 50 ms outage: 5 of the window's 10 is under the 60 %
+        // threshold, and a window's worth of calls never came, so no opening is owed.
+        let run = try await TestRun.execute(pattern, ["outage_ms": 50, "failure_threshold_pct": 60])
+        #expect(run.events(named: "breaker.transition").isEmpty)
+        #expect(run.check("opened_within_window_of_outage") == nil)
+        #expect(run.check("closed_after_probes_succeeded") == nil)
+        #expect(run.failedChecks.isEmpty)
+    }
+
     @Test func noOutage_theBreakerStaysClosed() async throws {
         let run = try await TestRun.execute(pattern, ["outage_ms": 0])
         #expect(run.events(named: "breaker.transition").isEmpty)

@@ -16,6 +16,8 @@ final class BreakerGate: Sendable {
         var breaker: CircuitBreaker
         var transitions: [LoggedTransition] = []
         var rejected = 0
+        /// When each call asked the breaker: whether the run gave it the chance to act.
+        var asks: [Double] = []
         var succeeded = 0
         var failed = 0
     }
@@ -54,6 +56,7 @@ final class BreakerGate: Sendable {
         try await context.task(index, label: "call-\(index)") {
             let now = context.elapsedMs()
             let (started, transition, rejected) = state.withLock { state -> (SimulatedDependency.Call?, LoggedTransition?, Int) in
+                state.asks.append(now)
                 let (permitted, transition) = state.breaker.permit(atMs: now)
                 let logged = transition.map { log($0, in: &state) }
                 guard permitted || ignoresOpenState else {
@@ -107,7 +110,8 @@ final class BreakerGate: Sendable {
 
     func outcome(startMs: Double) -> PatternOutcome {
         let snapshot = state.withLock { $0 }
-        let audit = BreakerAudit(setup: setup, transitions: snapshot.transitions, dependency: dependency, startMs: startMs)
+        let audit = BreakerAudit(
+            setup: setup, transitions: snapshot.transitions, dependency: dependency, startMs: startMs, asks: snapshot.asks)
         return PatternOutcome(
             result: [
                 "calls": .int(setup.calls), "dependency_calls": .int(dependency.calls), "rejected": .int(snapshot.rejected),

@@ -13,11 +13,11 @@
 ///   that decided it, `breaker_state`: 0 closed, 1 half-open, 2 open) at every change.
 /// - Cancellation: calls in flight stop; calls not yet arrived never start.
 /// - Checks, from the dependency's own counts against the breaker's transitions: it opened
-///   once at most `window` calls had failed in the outage (when the outage holds a window
-///   of calls);
+///   once at most `window` calls had failed in the outage (when a window's worth of calls
+///   came during it);
 ///   no call reached the dependency while it was open; it went half-open only after
-///   `open_ms`; it closed again after the outage once probes succeeded (when the run lasts
-///   long enough for that); every transition follows the state machine.
+///   `open_ms`; it closed again after the outage once probes succeeded (when enough calls
+///   came after the last opening's `open_ms` and the outage's end); every transition follows the state machine.
 public struct CircuitBreakerPattern: Pattern {
     /// How a deliberately broken breaker misbehaves, for tests that show the checks fail.
     /// The factors scale what the breaker is built with; the checks keep the parameters.
@@ -110,16 +110,4 @@ struct BreakerSetup: Sendable {
     }
 
     var outageEndMs: Int { outageStartMs + outageMs }
-    var lastCallMs: Int { (calls - 1) * intervalMs }
-
-    /// The outage holds a full window of failing calls, all made: the breaker must open.
-    var openingIsCertain: Bool {
-        outageMs >= window * intervalMs && outageStartMs + window * intervalMs <= lastCallMs
-    }
-
-    /// After the latest the breaker can open (a probe failing at the outage's end), there
-    /// is time for `open_ms`, the probes and a call's margin before the last call.
-    var recoveryIsCertain: Bool {
-        openingIsCertain && lastCallMs >= outageEndMs + openMs + (probes + 2) * intervalMs + 2 * latencyMs
-    }
 }

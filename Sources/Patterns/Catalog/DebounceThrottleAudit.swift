@@ -46,7 +46,7 @@ struct DebounceThrottleAudit {
         let passed = Set(emitted).count == emitted.count && must.isSubset(of: emitted) && Set(emitted).isSubset(of: may)
         return Check(
             name: "debounce_emits_only_last_of_each_burst",
-            expected: "exactly the events followed by >= \(debounceMs) ms of quiet (\(must.count) as sent)",
+            expected: "exactly the events followed by >= \(debounceMs) ms of quiet (\(must.count) as received)",
             observed: .array(emitted.prefix(20).map(JSONValue.int)), passed: passed)
     }
 

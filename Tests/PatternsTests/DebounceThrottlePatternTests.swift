@@ -12,6 +12,7 @@ import Testing
         #expect(run.ints("value", in: "debounce.emitted") == [5, 11, 17, 23, 29])
         #expect(run.times(of: "debounce.emitted") == [100, 250, 400, 550, 700])
         #expect(run.ints("debounced", in: "debounce.emitted") == [1, 2, 3, 4, 5])
+        #expect(run.result["burst_ends_as_received"] == 5)
         #expect(run.failedChecks.isEmpty)
         #expect(run.checkNames.count == 3)
     }

@@ -7,6 +7,8 @@ struct BreakerAudit {
     let startMs: Double
     /// When each call asked the breaker.
     var asks: [Double] = []
+    /// Outage failures fed to the breaker over the run.
+    var outageFailuresFed = 0
 
     var checks: [Check] {
         var checks: [Check] = []
@@ -36,12 +38,12 @@ struct BreakerAudit {
         return asks.count { $0 >= from } >= setup.probes
     }
 
-    /// Outage failures the dependency had answered when the breaker first opened. Calls
-    /// still in flight then do not count: a count-based window sees results, not calls, and
-    /// on a busy real clock more calls can start before their failures come back.
+    /// Outage failures fed to the breaker when it first opened. Calls still in flight then do
+    /// not count: a count-based window sees results, not calls, and on a busy real clock more
+    /// calls can start (and answer) before their failures reach it.
     private var openedWithinWindow: Check {
         let firstOpen = transitions.first { $0.transition.to == .open && $0.transition.atMs >= outageStartMs }
-        let answered = firstOpen?.outageFailures ?? dependency.outageFailures
+        let answered = firstOpen?.outageFailures ?? outageFailuresFed
         return Check(
             name: "opened_within_window_of_outage",
             expected: "opened, after <= \(setup.window) failed calls of the outage", observed: .int(answered),

@@ -4,8 +4,8 @@ import Synchronization
 /// call's arrival at the dependency happen together, and every transition notes how many
 /// calls the dependency had seen by then (its own count, not the breaker's).
 final class BreakerGate: Sendable {
-    /// A transition with the dependency's own counts when it happened: calls that reached
-    /// it, and failures it had answered because of the outage.
+    /// A transition with the counts when it happened: calls that had reached the dependency
+    /// (its own count), and outage failures fed to the breaker so far.
     struct LoggedTransition: Sendable {
         let transition: CircuitBreaker.Transition
         let dependencyCalls: Int
@@ -18,6 +18,9 @@ final class BreakerGate: Sendable {
         var rejected = 0
         /// When each call asked the breaker: whether the run gave it the chance to act.
         var asks: [Double] = []
+        /// Results fed to the breaker that were failures of the outage: a result answered
+        /// but not yet fed (its task held up by a busy machine) is not counted.
+        var outageFailuresFed = 0
         var succeeded = 0
         var failed = 0
     }
@@ -82,6 +85,7 @@ final class BreakerGate: Sendable {
         let now = context.elapsedMs()
         let (transition, rate) = state.withLock { state -> (LoggedTransition?, Int) in
             if answer.succeeded { state.succeeded += 1 } else { state.failed += 1 }
+            if answer.failure == .outage { state.outageFailuresFed += 1 }
             let transition = state.breaker.record(failed: !answer.succeeded, atMs: now).map { log($0, in: &state) }
             return (transition, state.breaker.failureRatePct)
         }
@@ -93,7 +97,7 @@ final class BreakerGate: Sendable {
 
     private func log(_ transition: CircuitBreaker.Transition, in state: inout State) -> LoggedTransition {
         let logged = LoggedTransition(
-            transition: transition, dependencyCalls: dependency.calls, outageFailures: dependency.outageFailures)
+            transition: transition, dependencyCalls: dependency.calls, outageFailures: state.outageFailuresFed)
         state.transitions.append(logged)
         return logged
     }
@@ -111,7 +115,8 @@ final class BreakerGate: Sendable {
     func outcome(startMs: Double) -> PatternOutcome {
         let snapshot = state.withLock { $0 }
         let audit = BreakerAudit(
-            setup: setup, transitions: snapshot.transitions, dependency: dependency, startMs: startMs, asks: snapshot.asks)
+            setup: setup, transitions: snapshot.transitions, dependency: dependency, startMs: startMs, asks: snapshot.asks,
+            outageFailuresFed: snapshot.outageFailuresFed)
         return PatternOutcome(
             result: [
                 "calls": .int(setup.calls), "dependency_calls": .int(dependency.calls), "rejected": .int(snapshot.rejected),

@@ -30,20 +30,26 @@ struct BurstSchedule: Sendable {
     func isLastOfBurst(_ event: Int) -> Bool { event % size == size - 1 }
 
     /// Sends every event into every feed on time, then stays quiet for the last burst's
-    /// quiet period before finishing the feeds (debounce passes a pending event on at once
+    /// quiet period (counted from when the last event was really sent) before finishing the
+    /// feeds (debounce passes a pending event on at once
     /// when its upstream finishes, so finishing early would cut the last quiet period).
     func play(into feeds: [AsyncStream<Int>.Continuation], id: Int, _ context: RunContext) async throws {
         try await context.task(id, label: "source", countsAsProgress: false) {
             defer { for feed in feeds { feed.finish() } }
             let start = context.elapsedMs()
+            var lastSent = start
             for event in 0..<events {
                 try await context.clock.sleep(until: .microseconds(Int((start + Double(timeMs(of: event))) * 1000)))
-                log.append(context.elapsedMs())
+                lastSent = context.elapsedMs()
+                log.append(lastSent)
                 for feed in feeds { feed.yield(event) }
                 context.emit("source.event", ["task": .int(id), "value": .int(event), "burst": .int(event / size), "source_events": .int(event + 1)])
                 context.recorder.advanceProgress()
             }
-            try await context.clock.sleep(until: .microseconds(Int((start + Double(durationMs)) * 1000)))
+            // Quiet after the last event as sent, not as planned: a source a busy machine
+            // held up must still leave the full quiet period before it finishes.
+            let end = max(start + Double(durationMs), lastSent + Double(quietMs))
+            try await context.clock.sleep(until: .microseconds(Int((end * 1000).rounded(.up))))
         }
     }
 }

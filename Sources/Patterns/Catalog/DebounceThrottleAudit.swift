@@ -22,6 +22,7 @@ struct DebounceThrottleAudit {
         return PatternOutcome(
             result: [
                 "source_events": .int(sourceTimes.count), "debounced": .int(debounced.count), "throttled": .int(throttled.count),
+                "burst_ends_as_received": .int(quietAfter.count { $0 >= Double(debounceMs) + Self.toleranceMs }),
                 "debounced_values": .array(debounced.prefix(100).map { .int($0.value) }),
                 "throttled_values": .array(throttled.prefix(100).map { .int($0.value) }),
                 "debounce_shortest_quiet_ms": .milliseconds(quietDelays.min() ?? 0),
@@ -32,22 +33,28 @@ struct DebounceThrottleAudit {
 
     /// Judged against the stream as debounce received it, not as it was planned: events a
     /// busy machine delivered late did leave a quiet period, and debounce rightly ends the
-    /// burst there. An event followed by at least the interval of quiet must come out, any
-    /// other must not; a gap within `toleranceMs` of the interval may go either way.
+    /// burst there. Every emitted event must have been followed by at least the interval of
+    /// quiet (less `toleranceMs`), each emitted once. Whether every such event came out is a
+    /// figure, not a check: on a starved machine debounce's own task can wake after the next
+    /// event and rightly pass that one on instead. (On the manual clock the tests pin the
+    /// exact list.)
     private var lastOfEachBurst: Check {
         let emitted = debounced.map(\.value)
-        let received = (0..<sourceTimes.count).map { receiptTimes[$0] ?? .infinity }
-        let quietAfter = received.indices.map { index in
-            index + 1 < received.count ? received[index + 1] - received[index] : .infinity
-        }
-        let interval = Double(debounceMs)
-        let must = Set(quietAfter.indices.filter { quietAfter[$0] >= interval + Self.toleranceMs })
-        let may = Set(quietAfter.indices.filter { quietAfter[$0] >= interval - Self.toleranceMs })
-        let passed = Set(emitted).count == emitted.count && must.isSubset(of: emitted) && Set(emitted).isSubset(of: may)
+        let may = Set(quietAfter.indices.filter { quietAfter[$0] >= Double(debounceMs) - Self.toleranceMs })
+        let passed = Set(emitted).count == emitted.count && Set(emitted).isSubset(of: may)
         return Check(
             name: "debounce_emits_only_last_of_each_burst",
-            expected: "exactly the events followed by >= \(debounceMs) ms of quiet (\(must.count) as received)",
+            expected: "only events followed by >= \(debounceMs) ms of quiet as received, each once",
             observed: .array(emitted.prefix(20).map(JSONValue.int)), passed: passed)
+    }
+
+    /// For each event, the quiet after it as debounce received the events (infinite after
+    /// the last).
+    private var quietAfter: [Double] {
+        let received = (0..<sourceTimes.count).map { receiptTimes[$0] ?? .infinity }
+        return received.indices.map { index in
+            index + 1 < received.count ? received[index + 1] - received[index] : .infinity
+        }
     }
 
     /// How near the interval a gap counts as too close to call: the time between debounce's

@@ -12,9 +12,10 @@ import AsyncAlgorithms
 ///   (value, `throttled`); a span per source and per consumer.
 /// - Cancellation: the sources stop and the consumers' iteration ends; the run ends
 ///   `cancelled`.
-/// - Checks: debounce emitted exactly the last event of each burst as it received them (an
-///   event followed by at least `debounce_ms` of quiet), each at least `debounce_ms` after it
-///   received it (when the schedule's bursts are bursts to it: gap < debounce_ms < quiet_ms); throttle emitted at most one event per `throttle_ms` (consecutive emissions
+/// - Checks: debounce emitted only the last events of bursts as it received them (events
+///   followed by at least `debounce_ms` of quiet), each once and at least `debounce_ms` after
+///   it received it (when the schedule's bursts are bursts to it: gap < debounce_ms <
+///   quiet_ms); how many burst ends it received is a figure beside how many it emitted; throttle emitted at most one event per `throttle_ms` (consecutive emissions
 ///   at least that far apart, each timed at the instant throttle itself read to decide it).
 public struct DebounceThrottlePattern: Pattern {
     public init() {

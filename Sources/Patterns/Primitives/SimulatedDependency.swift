@@ -52,7 +52,6 @@ public final class SimulatedDependency: Sendable {
         var peakInFlight = 0
         var answered = 0
         var cancelled = 0
-        var outageFailures = 0
     }
 
     public let profile: Profile
@@ -123,7 +122,6 @@ public final class SimulatedDependency: Sendable {
             if inOutage(atMs: call.startMs) { .outage } else if overloaded { .overload } else if failsByItself(key: call.key) {
                 .injected
             } else { nil }
-        if failure == .outage { state.withLock { $0.outageFailures += 1 } }
         return Answer(failure: failure, startMs: call.startMs, endMs: clock.elapsedMs())
     }
 
@@ -152,6 +150,4 @@ public final class SimulatedDependency: Sendable {
     public var calls: Int { state.withLock { $0.nextCallID } }
     public var peakInFlight: Int { state.withLock { $0.peakInFlight } }
     public var cancelledCalls: Int { state.withLock { $0.cancelled } }
-    /// Calls answered with a failure because they started in the outage.
-    public var outageFailures: Int { state.withLock { $0.outageFailures } }
 }

@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func aBucketThatRefillsTooSlowly_failsTheThroughputCheck() async throws {
-        let run = try await TestRun.execute(RateLimiterPattern(faults: .init(refillFactor: 0.5)))
+        let run = try await TestRun.execute(RateLimiterPattern(faults: .init(refillFactor: 0.25)))
         #expect(run.check("throughput_near_rate")?.passed == false)
     }
 

@@ -11,8 +11,10 @@
 /// - Checks, over the admission times the limiter logged (the times its bucket was read
 ///   at): in every window of length w, admitted <= burst + rate * w (all windows, O(n));
 ///   calls admitted in the order they queued; with more calls than the burst, admissions
-///   after the burst came at no less than 80 % of the rate (a margin for a busy machine's late
-///   timers: the bucket refills by the clock, so a late dispatcher catches up within a burst).
+///   after the burst came at no less than half the rate. The margin is for a shared machine's
+///   late timers: a dispatcher held up longer than a burst's worth of tokens loses the tokens
+///   the full bucket could not keep, as a token bucket should; the figure shows the rate
+///   reached (exactly the rate on the manual clock, which the tests pin).
 public struct RateLimiterPattern: Pattern {
     public init() {
         faults = RateLimiterGate.Faults()
@@ -141,8 +143,8 @@ struct RateLimiterAudit {
             result["throughput_per_s"] = .double((throughput * 10).rounded() / 10)
             checks.append(
                 Check(
-                    name: "throughput_near_rate", expected: ">= \(Double(ratePerS) * 0.8) per s (80 % of the rate)",
-                    observed: .double((throughput * 10).rounded() / 10), passed: throughput >= Double(ratePerS) * 0.8))
+                    name: "throughput_near_rate", expected: ">= \(Double(ratePerS) * 0.5) per s (half the rate)",
+                    observed: .double((throughput * 10).rounded() / 10), passed: throughput >= Double(ratePerS) * 0.5))
         }
         return PatternOutcome(result: result, checks: checks)
     }

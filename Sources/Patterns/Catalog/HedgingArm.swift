@@ -34,10 +34,13 @@ struct HedgingArm: Sendable {
     private var arm: String { hedged ? "hedged" : "plain" }
     private var inFlightKey: String { "in_flight_\(arm)" }
 
-    /// Runs every request at once; their latencies, in request order.
+    /// Runs the requests, one every `interval_ms`; their latencies, in request order.
     func run(_ context: RunContext) async throws -> [Double] {
-        try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+        let startMs = context.elapsedMs()
+        return try await withThrowingTaskGroup(of: (Int, Double).self) { group in
             for request in 0..<setup.requests {
+                let arrival = startMs + Double(request * setup.intervalMs)
+                try await context.clock.sleep(until: .microseconds(Int((arrival * 1000).rounded())))
                 group.addTask {
                     let id = (hedged ? setup.requests : 0) + request
                     return try await context.task(id, label: "\(arm)-\(request)") {

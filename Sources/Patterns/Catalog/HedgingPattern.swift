@@ -1,7 +1,7 @@
 /// hedging: send a second copy of a slow request and keep whichever answers first, as in
 /// "The Tail at Scale" (Dean and Barroso, 2013).
 ///
-/// - Parameters: `requests` (1...10,000), all at once, to a dependency whose calls take
+/// - Parameters: `requests` (1...10,000), one every `interval_ms`, to a dependency whose calls take
 ///   `latency_ms` plus up to `jitter_ms`, except `slow_pct` percent that take `slow_ms`
 ///   (drawn per call from `seed`); `hedge_after_ms`, when the hedged arm sends the copy.
 /// - Two arms on the same seed, side by side, each against a dependency of its own: plain
@@ -48,7 +48,8 @@ public struct HedgingPattern: Pattern {
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
-            .integer("requests", default: 100, min: 1, max: min(10_000, limits.maxCount), "Requests in each arm, all at once."),
+            .integer("requests", default: 100, min: 1, max: min(10_000, limits.maxCount), "Requests in each arm."),
+            .integer("interval_ms", default: 5, min: 0, max: limits.maxDelayMs, "Time between requests (0: all at once)."),
             .integer("latency_ms", default: 20, min: 1, max: limits.maxDelayMs, "A usual call's latency."),
             .integer("jitter_ms", default: 10, min: 0, max: limits.maxDelayMs, "Up to this much more, drawn per call."),
             .integer("slow_ms", default: 400, min: 1, max: limits.maxDelayMs, "A slow call's latency."),
@@ -60,7 +61,8 @@ public struct HedgingPattern: Pattern {
 
     public func plannedDuration(_ parameters: ParameterSet) -> Duration {
         let slowest = parameters.int("slow_pct") > 0 ? max(parameters.int("slow_ms"), parameters.int("latency_ms")) : parameters.int("latency_ms")
-        return .milliseconds(slowest + parameters.int("jitter_ms"))
+        let arrivals = (parameters.int("requests") - 1) * parameters.int("interval_ms")
+        return .milliseconds(arrivals + slowest + parameters.int("jitter_ms"))
     }
 
     public func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
@@ -103,12 +105,13 @@ public struct HedgingPattern: Pattern {
 
 /// The run's parameters, read once.
 struct HedgingSetup: Sendable {
-    let requests, hedgeAfterMs: Int
+    let requests, hedgeAfterMs, intervalMs: Int
     let profile: SimulatedDependency.Profile
 
     init(_ parameters: ParameterSet) {
         requests = parameters.int("requests")
         hedgeAfterMs = parameters.int("hedge_after_ms")
+        intervalMs = parameters.int("interval_ms")
         var profile = SimulatedDependency.Profile()
         profile.latencyMs = parameters.int("latency_ms")
         profile.jitterMs = parameters.int("jitter_ms")

@@ -101,12 +101,17 @@ public actor RunRegistry {
         let createdAt = now()
         let id = ids.next(millisecondsSinceEpoch: UInt64(max(0, createdAt.timeIntervalSince1970 * 1000)))
         let log = EventLog(maxLag: configuration.subscriberMaxLag)
-        let clock = makeClock()
+        let virtualClock = parameters.clockMode == .virtual ? VirtualClock() : nil
+        let clock = virtualClock?.runClock ?? makeClock()
         let recorder = RunRecorder(
             clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap)
+        // A virtual run waits for any thread it starts before moving time (none do today:
+        // the pattern that blocks threads refuses the virtual clock).
+        let threads = virtualClock.map { ThreadLauncher.tracked(by: $0.activity) } ?? .pthreads
         let live = LiveRun(
             id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log,
-            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits))
+            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, threads: threads),
+            virtualClock: virtualClock)
         active[id] = live
         totals.started[pattern.name, default: 0] += 1
         store.save(live.snapshot(), events: nil)

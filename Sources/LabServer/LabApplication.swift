@@ -127,13 +127,14 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.cancel(id: id)
         case .events:
             let after = try EventStreamHandler.resumePoint(request)
+            let pace = try PaceParameter.parse(request)
             let log: EventLog
             do {
                 log = try await registry.eventLog(id: id)
             } catch {
                 throw .runs(error)
             }
-            return try streams.stream(log, after: after)
+            return try streams.stream(log, after: after, pace: pace)
         case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
         default: return answer(immediate: endpoint, request, parameters)
         }

@@ -46,7 +46,10 @@ final class EventStreamHandler: Sendable {
         return value
     }
 
-    func stream(_ log: EventLog, after: Int, status: Int = 200, extraHeaders: [(String, String)] = []) throws(LabError) -> Response {
+    /// `pace`: play the events at that factor of the pace they happened (`PaceParameter`).
+    func stream(
+        _ log: EventLog, after: Int, pace: Double? = nil, status: Int = 200, extraHeaders: [(String, String)] = []
+    ) throws(LabError) -> Response {
         let admitted = openStreams.wrappingAdd(1, ordering: .relaxed).newValue <= maxSubscribers
         guard admitted else {
             openStreams.wrappingSubtract(1, ordering: .relaxed)
@@ -55,26 +58,33 @@ final class EventStreamHandler: Sendable {
         metrics.subscribers.record(subscriberCount)
         let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*")]
         return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
-            await self.pump(log, after: after, into: writer)
+            await self.pump(log, after: after, pace: pace, into: writer)
             self.metrics.subscribers.record(self.openStreams.wrappingSubtract(1, ordering: .relaxed).newValue)
         }
     }
 
-    private func pump(_ log: EventLog, after: Int, into writer: StreamWriter) async {
+    private func pump(_ log: EventLog, after: Int, pace: Double?, into writer: StreamWriter) async {
         let retryMs = Int(retryInterval.components.seconds * 1000 + retryInterval.components.attoseconds / 1_000_000_000_000_000)
         guard (try? await writer.write(Array("retry: \(retryMs)\n\n".utf8))) != nil else { return }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.deliver(log, after: after, into: writer) }
+            group.addTask {
+                let subscription = log.subscribe(after: after)
+                if let pace {
+                    await self.deliver(PacedSubscription(subscription, pace: pace), maxLag: log.maxLag, into: writer)
+                } else {
+                    await self.deliver(subscription, maxLag: log.maxLag, into: writer)
+                }
+            }
             group.addTask { await self.heartbeat(into: writer) }
             await group.next()
             group.cancelAll()
         }
     }
 
-    private func deliver(_ log: EventLog, after: Int, into writer: StreamWriter) async {
-        var subscription = log.subscribe(after: after)
+    private func deliver(_ feed: some EventFeed, maxLag: Int, into writer: StreamWriter) async {
+        var subscription = feed
         while true {
-            switch await subscription.next() {
+            switch await subscription.next(batchLimit: 256) {
             case .events(let events):
                 var frames: [UInt8] = []
                 for event in events { Self.appendFrame(event, to: &frames) }
@@ -82,7 +92,7 @@ final class EventStreamHandler: Sendable {
             case .end:
                 return
             case .overflowed:
-                let note = ": disconnected: this client fell more than \(log.maxLag) events behind; reconnect with Last-Event-ID\n\n"
+                let note = ": disconnected: this client fell more than \(maxLag) events behind; reconnect with Last-Event-ID\n\n"
                 _ = try? await writer.write(Array(note.utf8))
                 return
             case .cancelled:

@@ -127,10 +127,12 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.cancel(id: id)
         case .events:
             let after = try EventStreamHandler.resumePoint(request)
-            let pace = try PaceParameter.parse(request)
+            var pace = try PaceParameter.parse(request)
             let log: EventLog
             do {
                 log = try await registry.eventLog(id: id)
+                // A real run's events come at the pace they happen already (see PaceParameter).
+                if pace != nil, try await registry.clockMode(id: id) == .real { pace = nil }
             } catch {
                 throw .runs(error)
             }

@@ -157,6 +157,13 @@ public actor RunRegistry {
         throw .runNotFound(id)
     }
 
+    /// The clock the run kept (from memory, or from the stored record's parameters).
+    public func clockMode(id: String) async throws(RunsError) -> ClockMode {
+        if let live = live(id: id) { return live.parameters.clockMode }
+        let clock = try await record(id: id).params[ClockMode.parameterName]?.stringValue
+        return clock.flatMap(ClockMode.init(rawValue:)) ?? .real
+    }
+
     /// Requests cancellation of a running run; the run ends `cancelled` shortly after.
     public func cancel(id: String) async throws(RunsError) -> RunRecord {
         if let live = active[id], !live.hasEnded {

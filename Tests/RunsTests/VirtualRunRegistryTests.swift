@@ -68,6 +68,18 @@ import TestSupport
         #expect(record.error?.contains("virtual time stalled at 10.0 ms") == true)
     }
 
+    /// Which clock a run kept, from memory and, once it left memory, from the store.
+    @Test func clockMode_isKnownForLiveAndStoredRuns() async throws {
+        let configuration = RunsConfiguration(keepFinishedInMemory: 0)
+        try await withServingRegistry(configuration) { registry in
+            let virtual = try await registry.finishedRun("gather", ["count": 1, "clock": "virtual"])
+            let real = try await registry.finishedRun("gather", ["count": 1, "delay_ms": 0])
+            #expect(await registry.live(id: virtual.record.id) == nil)
+            #expect(try await registry.clockMode(id: virtual.record.id) == .virtual)
+            #expect(try await registry.clockMode(id: real.record.id) == .real)
+        }
+    }
+
     /// A cancellation from outside (DELETE, shutdown) ends a virtual run `cancelled`.
     @Test func cancellingAVirtualRun_endsItCancelled() async throws {
         let catalog = PatternCatalog(patterns: [SleeperPattern()])

@@ -1,14 +1,16 @@
 import MicroHTTP
 
 /// `?pace=FACTOR` on an event stream (`GET /runs/{id}/events`, or a launch that streams):
-/// play the run's events at `FACTOR` times the pace they happened (1: as they happened in
-/// the run's time; 0.1: ten times faster). Absent: as fast as the client reads.
+/// play a virtual run's events at `FACTOR` times the pace they happened (1: as they happened
+/// in the run's time; 0.1: ten times faster). Absent: as fast as the client reads. A real
+/// run's events come as they happen already, and a pace is ignored for them: pacing a live
+/// real run slower than it goes would only make its stream fall behind.
 ///
 /// A stream parameter, not a run parameter: how fast one viewer watches says nothing about
 /// the experiment (whose record is the same either way), two viewers may watch one run at
 /// two speeds, and a finished run can be replayed at any pace later. Bounded so that no
-/// stream is held open for longer than ten times the run took. A bad value is a 400 naming
-/// `pace`.
+/// stream is held open for longer than ten times the run's simulated time. A bad value is
+/// a 400 naming `pace`.
 enum PaceParameter {
     static let range: ClosedRange<Double> = 0.001...10
 

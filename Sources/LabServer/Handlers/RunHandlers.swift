@@ -28,7 +28,8 @@ struct RunHandlers: Sendable {
         }
         let location = [("Location", "/runs/\(live.id)")]
         if wantsStream {
-            return try streams.stream(live.log, after: 0, pace: pace, status: 201, extraHeaders: location)
+            let virtual = live.parameters.clockMode == .virtual
+            return try streams.stream(live.log, after: 0, pace: virtual ? pace : nil, status: 201, extraHeaders: location)
         }
         guard let wait else { return JSONResponse.make(201, bytes: live.snapshotJSON(), headers: location) }
         let ended = await live.finished.wait(timeout: min(wait, waitCeiling))

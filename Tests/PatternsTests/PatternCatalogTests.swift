@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test(arguments: names)
-    func defaults_onTheManualClock_passEveryCheck(name: String) async throws {
+    func defaults_onTheVirtualClock_passEveryCheck(name: String) async throws {
         let pattern = try #require(catalog.pattern(named: name))
         let run = try await TestRun.execute(pattern)
         #expect(run.status == .succeeded)

@@ -104,7 +104,8 @@ public actor RunRegistry {
         let virtualClock = parameters.clockMode == .virtual ? VirtualClock() : nil
         let clock = virtualClock?.runClock ?? makeClock()
         let recorder = RunRecorder(
-            clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap)
+            clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap,
+            progressInterval: Self.progressInterval(pattern.plannedDuration(parameters), virtual: virtualClock != nil))
         // A virtual run waits for any thread it starts before moving time (none do today:
         // the pattern that blocks threads refuses the virtual clock).
         let threads = virtualClock.map { ThreadLauncher.tracked(by: $0.activity) } ?? .pthreads
@@ -117,6 +118,14 @@ public actor RunRegistry {
         store.save(live.snapshot(), events: nil)
         launchContinuation.yield(live)
         return live
+    }
+
+    /// Progress is coalesced to one event per 50 ms of the run's time; a virtual run may
+    /// plan a day, which would be 1.7 million of them: its interval stretches so that a
+    /// run as long as its plan announces progress about a thousand times.
+    static func progressInterval(_ planned: Duration, virtual: Bool) -> Duration {
+        let interval = Duration.milliseconds(50)
+        return virtual ? max(interval, planned / 1_000) : interval
     }
 
     private func ended(_ live: LiveRun, record: RunRecord) {

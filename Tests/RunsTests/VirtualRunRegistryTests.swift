@@ -24,6 +24,20 @@ import TestSupport
         #expect(try JSONValue.parse(finished.data)["t_ms"] == 600_000)
     }
 
+    /// A day of virtual time announces progress at most about a thousand times (one per
+    /// 86.4 s of it), not once per 50 ms (1,728,000) nor once per task (1,440 here): a task
+    /// ends every 60 s, so every second end is announced (720), then the last one.
+    @Test func dayLongVirtualRun_coalescesProgressToAboutAThousandEvents() async throws {
+        let run = try await withServingRegistry { registry in
+            try await registry.finishedRun("semaphore", ["count": 1_440, "limit": 1, "delay_ms": 60_000, "clock": "virtual"])
+        }
+        #expect(run.record.status == .succeeded)
+        #expect(run.record.durationMs == 86_400_000)
+        let progress = run.events.filter { $0.name == "progress" }
+        #expect(progress.count == 721)
+        #expect(try JSONValue.parse(try #require(progress.last).data)["completed"] == 1_440)
+    }
+
     @Test func realRun_carriesItsRealTimeToo() async throws {
         let record = try await withServingRegistry { registry in
             try await registry.finishedRun("gather", ["count": 2, "delay_ms": 0])

@@ -36,8 +36,8 @@ import Testing
     /// Endless sleeps that cost no real time each still add up: the real time limit
     /// stops the run (this waits for the limit, and asserts only how the run ended).
     @Test func endlessRun_isStoppedByTheRealTimeLimit() async throws {
-        let (outcome, _) = try await run(["steps": 0, "sleep_ms": 1], realTimeLimit: .milliseconds(200))
-        #expect(outcome.stop == .realTimeLimit(.milliseconds(200)))
+        let (outcome, _) = try await run(["steps": 0, "sleep_ms": 1], realTimeLimit: .milliseconds(50))
+        #expect(outcome.stop == .realTimeLimit(.milliseconds(50)))
         #expect(outcome.execution.status == .failed)
         #expect(outcome.execution.error?.contains("real time limit") == true)
         #expect(outcome.endedAt > .zero)

@@ -1,16 +1,5 @@
 import Patterns
 
-/// What a stream reads a run's events from: the log itself (`EventSubscription`) or a
-/// wrapper over it that decides when each event goes out (`PacedSubscription`).
-public protocol EventFeed: Sendable {
-    /// The next batch (in id order), the end, an overflow or a cancellation.
-    mutating func next(batchLimit: Int) async -> EventSubscription.Next
-    /// The last id handed out by `next`.
-    var lastDeliveredID: Int { get }
-}
-
-extension EventSubscription: EventFeed {}
-
 /// A run's events played at the pace they happened: an event whose `t_ms` is T goes out
 /// `(T - T0) * pace` after the stream's first event (at `T0`) went out, or when it is
 /// appended if that is later. `pace` 1 plays a run at the speed of its own clock, 0.1 ten

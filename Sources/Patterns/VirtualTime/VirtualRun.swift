@@ -79,13 +79,17 @@ public enum VirtualRun {
         }
         if let cancelTimer { clock.cancel(timer: cancelTimer) }
         if let watchdog { TimerQueue.shared.cancel(timer: watchdog) }
-        let reason = stop.value
-        guard let reason, execution.status == .cancelled else {
-            return Outcome(execution: execution, stop: nil, endedAt: endedAt.value)
+        return outcome(execution, stoppedBecause: stop.value, endedAt: endedAt.value)
+    }
+
+    /// A run that a stop cancelled ended `failed`, saying why; any other as it ended.
+    private static func outcome(_ execution: RunExecution, stoppedBecause stop: Stop?, endedAt: Duration) -> Outcome {
+        guard let stop, execution.status == .cancelled else {
+            return Outcome(execution: execution, stop: nil, endedAt: endedAt)
         }
         let failed = RunExecution(
-            status: .failed, outcome: execution.outcome, error: reason.description, timeline: execution.timeline)
-        return Outcome(execution: failed, stop: reason, endedAt: endedAt.value)
+            status: .failed, outcome: execution.outcome, error: stop.description, timeline: execution.timeline)
+        return Outcome(execution: failed, stop: stop, endedAt: endedAt)
     }
 }
 

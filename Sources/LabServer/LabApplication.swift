@@ -46,7 +46,7 @@ public final class LabApplication: HTTPHandler {
     let serverStatistics: @Sendable () -> ServerStats?
 
     init(
-        registry: RunRegistry, configuration: LabConfiguration, staticFiles: StaticFiles, openAPI: [UInt8],
+        registry: RunRegistry, configuration: LabConfiguration, maxSubscribers: Int, staticFiles: StaticFiles, openAPI: [UInt8],
         metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?
     ) {
         self.registry = registry
@@ -62,7 +62,7 @@ public final class LabApplication: HTTPHandler {
             storeHealthy: { sqliteStore?.isHealthy ?? true })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
-            maxSubscribers: configuration.maxSubscribers, metrics: metrics)
+            maxSubscribers: maxSubscribers, metrics: metrics)
         runHandlers = RunHandlers(registry: registry, configuration: configuration, streams: streams)
     }
 

@@ -50,6 +50,17 @@ extension Response {
         )
     }
 
+    /// The raw bytes answering a connection refused at accept (no request was read, so the
+    /// response is written whole here rather than through libmicrohttpd).
+    static func connectionRefusal(requestID: String) -> [UInt8] {
+        let body = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
+            + "\"detail\":\"The server is at its limit of open connections; retry shortly.\"}"
+        let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+            + "Retry-After: 1\r\nConnection: close\r\nX-Request-Id: \(requestID)\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n"
+        return Array((head + body).utf8)
+    }
+
     /// 504 for a handler that missed its deadline (the handler was cancelled).
     static func timedOut(path: String, after timeout: Duration) -> Response {
         .problem(

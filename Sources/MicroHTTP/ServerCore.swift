@@ -1,6 +1,10 @@
 import CMicroHTTPD
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything libmicrohttpd's callbacks need, reached from C through one `Unmanaged` pointer.
 /// Lives as long as the daemon (the `Server` holds it retained until `MHD_stop_daemon` returns).
 ///
@@ -18,16 +22,18 @@ import Logging
 final class ServerCore: Sendable {
     let handler: any HTTPHandler
     let configuration: ServerConfiguration
+    let budget: ConnectionBudget
     let admission: Admission
     let ledger = SuspensionLedger()
     let counters = ServerCounters()
     let requestIDs = RequestIDGenerator()
     let accessLog: AccessLog
 
-    init(configuration: ServerConfiguration, handler: any HTTPHandler) {
+    init(configuration: ServerConfiguration, budget: ConnectionBudget, handler: any HTTPHandler) {
         self.handler = handler
         self.configuration = configuration
-        admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: configuration.maxStreams)
+        self.budget = budget
+        admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: budget.maxStreams)
         accessLog = AccessLog(logger: configuration.logger, writer: configuration.accessLogWriter)
     }
 
@@ -145,6 +151,37 @@ final class ServerCore: Sendable {
         }
         counters.admissionRejections.wrappingAdd(1, ordering: .relaxed)
         return .overloaded(path: path)
+    }
+
+    /// A connection the listener accepted (on its thread): handed to libmicrohttpd, or answered
+    /// 503 and closed when the server already holds its limit of connections or is draining.
+    ///
+    /// Invariant: open + pending connections never exceed `budget.connectionLimit`. Only this
+    /// thread adds to `pendingConnections`, before handing the connection over; libmicrohttpd's
+    /// start notification moves it to `openConnections`, and a refusal by libmicrohttpd (the
+    /// per-address limit, no memory) takes it back here.
+    func admitConnection(_ client: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t, daemon: OpaquePointer) {
+        let held = counters.openConnections.load(ordering: .relaxed) + counters.pendingConnections.load(ordering: .relaxed)
+        if held >= budget.connectionLimit || admission.isDraining {
+            refuseConnection(client)
+            return
+        }
+        counters.pendingConnections.wrappingAdd(1, ordering: .relaxed)
+        if MHD_add_connection(daemon, client, address, length) != .YES {
+            // libmicrohttpd closed it without starting it.
+            counters.pendingConnections.wrappingSubtract(1, ordering: .relaxed)
+            counters.connectionRejections.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+    /// Answers a connection that cannot be served with a 503 problem and closes it. The answer
+    /// is written before the request is read: it fits a fresh socket's send buffer, so one
+    /// non-blocking send takes it whole (or the client is already gone).
+    func refuseConnection(_ client: Int32) {
+        counters.connectionRejections.wrappingAdd(1, ordering: .relaxed)
+        let bytes = Response.connectionRefusal(requestID: requestIDs.next())
+        _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        close(client)
     }
 
     /// The request is over, whatever its outcome: log it and ready the context for the next.

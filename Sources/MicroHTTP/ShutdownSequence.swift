@@ -9,8 +9,7 @@
 ///
 /// The steps:
 /// 1. Refuse new work: admission drains (new requests on open connections get 503 with
-///    `Connection: close`) and the listen socket stops accepting (`MHD_quiesce_daemon`, and new
-///    connections are refused).
+///    `Connection: close`) and the listener stops accepting (new connections are refused).
 /// 2. Ask every stream to end: its producer is cancelled but may still write a final frame.
 /// 3. Wait up to `shutdownGrace` for streams and calls to end; then close the streams that have
 ///    not (their buffered bytes are dropped; they end with the terminating chunk).
@@ -32,7 +31,7 @@ struct ShutdownSequence {
         let logger = core.configuration.logger
 
         let (calls, streams) = core.admission.beginDraining()
-        let listenSocket = daemon.quiesce()
+        daemon.quiesce()
         logger.info("shutdown: draining", metadata: [
             "in_flight": .stringConvertible(calls.count), "streams": .stringConvertible(streams.count),
         ])
@@ -52,7 +51,7 @@ struct ShutdownSequence {
         _ = await core.admission.wait(until: .idle, timeout: clock.now.duration(to: end))
 
         await core.ledger.waitUntilEmpty()
-        daemon.stop(listenSocket: listenSocket)
+        daemon.stop()
         logger.info("shutdown: stopped")
     }
 }

@@ -58,6 +58,8 @@ final class SystemHandlers: Sendable {
         if let server {
             metrics.set("lab_admission_rejections_total", server.admissionRejections, labels: [("reason", "in_flight")])
             metrics.set("lab_admission_rejections_total", server.streamRejections, labels: [("reason", "streams")])
+            metrics.set("lab_admission_rejections_total", server.connectionRejections, labels: [("reason", "connections")])
+            metrics.set("lab_http_open_connections", server.openConnections)
             metrics.set("lab_http_request_timeouts_total", server.requestTimeouts)
             metrics.set("lab_http_in_flight", server.requestsInFlight)
             metrics.set("lab_http_open_streams", server.openStreams)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LabJSON
 import Logging
 import Patterns
 import Runs

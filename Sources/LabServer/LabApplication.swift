@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MicroHTTP
-import Patterns
 import Runs
 
 /// The one route table, and the dispatch from a request to its handler.

@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 
 /// A run as the API shows it and the store keeps it: what was asked, how it went, and

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LabJSON
 import Logging
 import Patterns
 

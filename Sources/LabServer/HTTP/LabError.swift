@@ -1,4 +1,3 @@
-import Patterns
 import Runs
 
 /// Every way a request can fail in LabServer. `ProblemResponse.make(for:)` is the one place

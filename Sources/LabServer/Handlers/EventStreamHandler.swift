@@ -1,6 +1,6 @@
 import Foundation
+import LabJSON
 import MicroHTTP
-import Patterns
 import Runs
 import Synchronization
 

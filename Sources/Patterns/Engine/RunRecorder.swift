@@ -1,3 +1,4 @@
+import LabJSON
 import Synchronization
 
 /// Timestamps a run's events and task spans, and forwards events to the run's sink.

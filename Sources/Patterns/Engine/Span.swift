@@ -1,3 +1,5 @@
+import LabJSON
+
 /// How one task ended.
 public enum SpanOutcome: String, Sendable, Codable, CaseIterable {
     case ok, error, cancelled, timeout

@@ -26,9 +26,9 @@ public final class LabApplication: HTTPHandler {
         table.add("GET", "/patterns/{name}", .pattern)
         table.add("POST", "/patterns/{name}/runs", .launch)
         table.add("GET", "/runs", .runs)
-        table.add("GET", "/runs/{id}", .run)
-        table.add("DELETE", "/runs/{id}", .cancel)
-        table.add("GET", "/runs/{id}/events", .events)
+        table.add("GET", ResourcePaths.run, .run)
+        table.add("DELETE", ResourcePaths.run, .cancel)
+        table.add("GET", ResourcePaths.runEvents, .events)
         table.add("GET", "/openapi.yaml", .openAPI)
         table.add("GET", "/metrics", .metrics)
         return table

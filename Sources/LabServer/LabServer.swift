@@ -28,7 +28,7 @@ public final class LabServer: Sendable {
         store = try await Self.openStore(configuration, logger: logger)
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
-            logger: logger)
+            links: ResourcePaths.runLinks, logger: logger)
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
@@ -62,7 +62,7 @@ public final class LabServer: Sendable {
         let store = try SQLiteRunStore(
             path: configuration.databasePath,
             retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
-        let interrupted = try await store.markInterrupted(at: Date())
+        let interrupted = try await store.markInterrupted(at: Date(), links: ResourcePaths.runLinks)
         if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
         return store
     }

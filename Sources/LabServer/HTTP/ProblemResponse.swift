@@ -51,7 +51,7 @@ public enum ProblemResponse {
         case .alreadyEnded(let record):
             problem(
                 409, "Run Already Ended", "run \(record.id) already ended with status '\(record.status.rawValue)'",
-                type: "run-already-ended", instance: instance, extra: ["run": record.json(summary: true)])
+                type: "run-already-ended", instance: instance, extra: ["run": record.json(summary: true, links: ResourcePaths.runLinks)])
         case .shuttingDown:
             problem(
                 503, "Shutting Down", "the server is shutting down and takes no new runs", type: "shutting-down",

@@ -19,7 +19,7 @@ struct BenchHandler: HTTPHandler {
     }
 
     func respond(to request: Request) async -> Response {
-        request.path == "/async" ? .json(bytes: Self.health) : .problem(status: 404, title: "Not Found")
+        request.path == "/async" ? .json(bytes: Self.health) : .text(status: 404, "Not Found")
     }
 }
 

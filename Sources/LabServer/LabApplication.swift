@@ -45,8 +45,9 @@ public final class LabApplication: HTTPHandler {
     let serverStatistics: @Sendable () -> ServerStats?
 
     init(
-        registry: RunRegistry, configuration: LabConfiguration, maxSubscribers: Int, staticFiles: StaticFiles, openAPI: [UInt8],
-        metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?
+        registry: RunRegistry, configuration: LabConfiguration, staticFiles: StaticFiles, openAPI: [UInt8],
+        metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?,
+        streamRefusal: @escaping @Sendable () -> Refusal?
     ) {
         self.registry = registry
         self.configuration = configuration
@@ -61,7 +62,7 @@ public final class LabApplication: HTTPHandler {
             storeHealthy: { sqliteStore?.isHealthy ?? true })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
-            maxSubscribers: maxSubscribers, metrics: metrics)
+            streamRefusal: streamRefusal)
         runHandlers = RunHandlers(registry: registry, configuration: configuration, streams: streams)
     }
 

@@ -28,6 +28,9 @@ final class ServerCore: Sendable {
     let counters = ServerCounters()
     let requestIDs = RequestIDGenerator()
     let accessLog: AccessLog
+    /// The body of the answer to a connection refused at accept, rendered once: a flood of
+    /// connections is when it is written most.
+    private let connectionRefusalBody: RefusalBody
 
     init(configuration: ServerConfiguration, budget: ConnectionBudget, handler: any HTTPHandler) {
         self.handler = handler
@@ -35,6 +38,12 @@ final class ServerCore: Sendable {
         self.budget = budget
         admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: budget.maxStreams)
         accessLog = AccessLog(logger: configuration.logger, writer: configuration.accessLogWriter)
+        connectionRefusalBody = configuration.refusalBody(.tooManyConnections(limit: budget.connectionLimit), nil)
+    }
+
+    /// The answer for `refusal` to a request for `path`, its body rendered by the configuration's hook.
+    func response(_ refusal: Refusal, path: String) -> Response {
+        refusal.response(path: path, render: configuration.refusalBody)
     }
 
     /// The access handler: dispatches on where the request is in its life.
@@ -70,7 +79,7 @@ final class ServerCore: Sendable {
             context.requestID = requestIDs.id(echoing: RequestReader.header(connection, "X-Request-Id"))
             context.phase = .answered
             let path = Request.splitTarget(context.target).path
-            return ResponseQueue.queue(.bodyTooLarge(path: path, limit: configuration.maxBodyBytes), on: connection, context)
+            return ResponseQueue.queue(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: path), on: connection, context)
         }
         context.body.reserveCapacity(length)
         return .YES
@@ -81,10 +90,10 @@ final class ServerCore: Sendable {
         context.requestID = request.id
         context.body = []
         if admission.isDraining {
-            return answer(.shuttingDown(path: request.path), connection, context)
+            return answer(response(.shuttingDown, path: request.path), connection, context)
         }
         if context.bodyTooLarge {
-            return answer(.bodyTooLarge(path: request.path, limit: configuration.maxBodyBytes), connection, context)
+            return answer(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: request.path), connection, context)
         }
         if let response = handler.respondImmediately(to: request) {
             return answer(response, connection, context)
@@ -144,13 +153,22 @@ final class ServerCore: Sendable {
 
     /// The answer for a request or stream that admission turned away.
     func refusal(_ error: any Error, path: String, stream: Bool) -> Response {
-        guard case Admission.Refusal.overloaded = error else { return .shuttingDown(path: path) }
+        guard case Admission.Refusal.overloaded = error else { return response(.shuttingDown, path: path) }
         if stream {
             counters.streamRejections.wrappingAdd(1, ordering: .relaxed)
-            return .tooManyStreams(path: path)
+            return response(.tooManyStreams(limit: admission.maxStreams), path: path)
         }
         counters.admissionRejections.wrappingAdd(1, ordering: .relaxed)
-        return .overloaded(path: path)
+        return response(.overloaded(limit: admission.maxInFlight), path: path)
+    }
+
+    /// `.tooManyStreams` (counted as a stream rejection) when a stream opened now would be
+    /// refused, nil otherwise. Lets a handler refuse before it commits to a stream; the limit
+    /// itself is enforced when the stream is admitted.
+    func streamRefusal() -> Refusal? {
+        guard !admission.hasRoomForStream else { return nil }
+        counters.streamRejections.wrappingAdd(1, ordering: .relaxed)
+        return .tooManyStreams(limit: admission.maxStreams)
     }
 
     /// A connection the listener accepted (on its thread): handed to libmicrohttpd, or answered
@@ -179,7 +197,8 @@ final class ServerCore: Sendable {
     /// non-blocking send takes it whole (or the client is already gone).
     func refuseConnection(_ client: Int32) {
         counters.connectionRejections.wrappingAdd(1, ordering: .relaxed)
-        let bytes = Response.connectionRefusal(requestID: requestIDs.next())
+        let refusal = Refusal.tooManyConnections(limit: budget.connectionLimit)
+        let bytes = refusal.rawResponse(body: connectionRefusalBody, requestID: requestIDs.next())
         _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(client)
     }

@@ -61,7 +61,7 @@ final class InFlightCall: Sendable {
         guard let (handlerTask, timer) = claim() else { return }
         handlerTask?.cancel()
         timer?.cancel()
-        deliver(.bytes(.shuttingDown(path: request.path)))
+        deliver(.bytes(core.response(.shuttingDown, path: request.path)))
     }
 
     private func handlerReturned(_ response: Response) {
@@ -78,7 +78,7 @@ final class InFlightCall: Sendable {
         guard let (handlerTask, _) = claim() else { return }
         handlerTask?.cancel()
         core.counters.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
-        deliver(.bytes(.timedOut(path: request.path, after: timeout)))
+        deliver(.bytes(core.response(.timedOut(after: timeout), path: request.path)))
     }
 
     /// True for exactly one caller; returns the tasks so the winner can cancel the others.

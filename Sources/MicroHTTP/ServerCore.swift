@@ -13,8 +13,8 @@ import Glibc
 /// 2. First handler call: nothing is queued (that would cost keep-alive), except a 413 when
 ///    `Content-Length` is already over the limit: the body is then never read.
 /// 3. Body calls: chunks are appended (`*upload_data_size = 0`).
-/// 4. Final call: the request is copied into Sendable values. `respondImmediately` answers on
-///    the spot, or the connection is suspended and an `InFlightCall` runs the handler.
+/// 4. Final call: the request is copied into Sendable values and handed to the handler, which
+///    answers on the spot, or the connection is suspended and an `InFlightCall` runs its answer.
 /// 5. After the call resumes the connection, libmicrohttpd calls again: the handed-over response
 ///    is queued here, on the MHD thread, never from the task's thread.
 /// 6. Completion callback: one access-log line, the call's permit is returned, and the context
@@ -95,13 +95,18 @@ final class ServerCore: Sendable {
         if context.bodyTooLarge {
             return answer(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: request.path), connection, context)
         }
-        if let response = handler.respondImmediately(to: request) {
+        switch handler.handle(request) {
+        case .now(let response):
             return answer(response, connection, context)
+        case .later(let respond):
+            return startCall(request, respond, connection, context)
         }
-        return startCall(request, connection, context)
     }
 
-    private func startCall(_ request: Request, _ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+    private func startCall(
+        _ request: Request, _ respond: @escaping @Sendable (Request) async -> Response, _ connection: OpaquePointer,
+        _ context: ConnectionContext
+    ) -> MHD_Result {
         let call = InFlightCall(request: request, connection: ConnectionHandle(pointer: connection), context: context, core: self)
         do {
             try admission.admit(call)
@@ -111,7 +116,7 @@ final class ServerCore: Sendable {
         context.phase = .awaitingHandler
         context.call = call
         ledger.suspend(connection)
-        call.start(handler, timeout: configuration.requestTimeout)
+        call.start(respond, timeout: configuration.requestTimeout)
         return .YES
     }
 

@@ -31,11 +31,11 @@ final class InFlightCall: Sendable {
         self.core = core
     }
 
-    /// Runs the handler in a task, raced by a timer. Call after the connection is suspended.
-    func start(_ handler: any HTTPHandler, timeout: Duration) {
+    /// Runs the handler's answer in a task, raced by a timer. Call after the connection is suspended.
+    func start(_ respond: @escaping @Sendable (Request) async -> Response, timeout: Duration) {
         let request = request
         let handlerTask = Task {
-            let response = await handler.respond(to: request)
+            let response = await respond(request)
             self.handlerReturned(response)
         }
         let timer = Task {

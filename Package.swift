@@ -98,9 +98,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LabJSONTests", dependencies: ["LabJSON"], swiftSettings: strict),
-        .testTarget(name: "MicroHTTPTests", dependencies: ["MicroHTTP", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "MicroHTTPTests",
+            dependencies: ["MicroHTTP", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "PatternsTests", dependencies: ["LabJSON", "Patterns", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RunsTests", dependencies: ["LabJSON", "Runs", "Patterns", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RunsTests",
+            dependencies: [
+                "LabJSON", "Runs", "Patterns", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LabServerTests",
             dependencies: ["LabJSON", "LabServer", "MicroHTTP", "Runs", "Patterns", "TestSupport"],

@@ -1,8 +1,7 @@
 import Foundation
+import LabJSON
 import MicroHTTP
-import Patterns
 import Runs
-import Synchronization
 
 /// `text/event-stream` of a run's events: replay from any id, then live until `run.finished`.
 ///
@@ -11,21 +10,22 @@ import Synchronization
 /// disconnected with a comment saying so (EventSource reconnects with `Last-Event-ID`);
 /// an idle stream sends a heartbeat comment every `heartbeatInterval`, which is also how a
 /// departed client is noticed; at shutdown a stream ends with a `server.shutdown` event.
+///
+/// Subscribers are bounded by the HTTP server's stream limit, one counter: event streams are
+/// its only streams. A stream is refused here when the server says it would refuse it, so the
+/// answer is a handler's own (logged and counted under its route); the server refuses the rare
+/// stream that races past that look.
 final class EventStreamHandler: Sendable {
     let heartbeatInterval: Duration
     let retryInterval: Duration
-    let maxSubscribers: Int
-    let metrics: LabMetrics
-    private let openStreams = Atomic<Int>(0)
+    /// The server's verdict on a stream opened now (`Server.streamRefusal`).
+    let streamRefusal: @Sendable () -> Refusal?
 
-    init(heartbeatInterval: Duration, retryInterval: Duration, maxSubscribers: Int, metrics: LabMetrics) {
+    init(heartbeatInterval: Duration, retryInterval: Duration, streamRefusal: @escaping @Sendable () -> Refusal?) {
         self.heartbeatInterval = heartbeatInterval
         self.retryInterval = retryInterval
-        self.maxSubscribers = maxSubscribers
-        self.metrics = metrics
+        self.streamRefusal = streamRefusal
     }
-
-    var subscriberCount: Int { openStreams.load(ordering: .relaxed) }
 
     /// The id to resume after: `Last-Event-ID` or `?after=N` (0 for the whole run).
     /// Both are validated when both are sent; `after` wins.
@@ -47,16 +47,10 @@ final class EventStreamHandler: Sendable {
     }
 
     func stream(_ log: EventLog, after: Int, status: Int = 200, extraHeaders: [(String, String)] = []) throws(LabError) -> Response {
-        let admitted = openStreams.wrappingAdd(1, ordering: .relaxed).newValue <= maxSubscribers
-        guard admitted else {
-            openStreams.wrappingSubtract(1, ordering: .relaxed)
-            throw .tooManySubscribers(limit: maxSubscribers)
-        }
-        metrics.subscribers.record(subscriberCount)
+        if let refusal = streamRefusal() { throw .refused(refusal) }
         let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*")]
         return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
             await self.pump(log, after: after, into: writer)
-            self.metrics.subscribers.record(self.openStreams.wrappingSubtract(1, ordering: .relaxed).newValue)
         }
     }
 

@@ -13,7 +13,7 @@ struct NetworkOptions: ParsableArguments {
     var threads: Int?
     @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
     var maxInFlight = 256
-    @Option(name: .long, help: "Seconds a request may take before it is answered 503 and cancelled.")
+    @Option(name: .long, help: "Seconds a request may take before it is answered 504 and cancelled.")
     var requestTimeout = 30
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes = 64 * 1024

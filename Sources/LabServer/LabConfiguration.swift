@@ -21,7 +21,8 @@ public struct LabConfiguration: Sendable {
     public var heartbeatInterval: Duration
     /// SSE `retry:` sent once at the start of each stream.
     public var retryInterval: Duration
-    /// Event streams open at once; past it 503. nil: the server's stream limit, sized from the
+    /// Event streams open at once; past it 503. It becomes the HTTP server's stream limit, the
+    /// one counter of subscribers (event streams are its only streams). nil: sized from the
     /// open-file limit (`ConnectionBudget`).
     public var maxSubscribers: Int?
     /// When set, POST and DELETE need `Authorization: Bearer <token>`.

@@ -28,7 +28,7 @@ public final class LabServer: Sendable {
         store = try await Self.openStore(configuration, logger: logger)
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
-            logger: logger)
+            links: ResourcePaths.runLinks, logger: logger)
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
@@ -37,8 +37,9 @@ public final class LabServer: Sendable {
         // application first, so the reference goes through a box set right after.
         let serverReference = Locked<Server?>(nil)
         application = LabApplication(
-            registry: registry, configuration: configuration, maxSubscribers: budget.maxStreams, staticFiles: staticFiles,
-            openAPI: openAPI, metrics: metrics, serverStatistics: { serverReference.value?.stats })
+            registry: registry, configuration: configuration, staticFiles: staticFiles, openAPI: openAPI, metrics: metrics,
+            serverStatistics: { serverReference.value?.stats },
+            streamRefusal: { serverReference.value?.streamRefusal() })
         server = Server(configuration: serverConfiguration, handler: application)
         serverReference.withLock { $0 = server }
     }
@@ -48,6 +49,7 @@ public final class LabServer: Sendable {
     static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
         var server = configuration.server
         server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
+        server.refusalBody = ProblemResponse.refusalBody
         if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
         let budget = ConnectionBudget(server)
         server.connectionLimit = budget.connectionLimit
@@ -62,7 +64,7 @@ public final class LabServer: Sendable {
         let store = try SQLiteRunStore(
             path: configuration.databasePath,
             retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
-        let interrupted = try await store.markInterrupted(at: Date())
+        let interrupted = try await store.markInterrupted(at: Date(), links: ResourcePaths.runLinks)
         if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
         return store
     }

@@ -63,6 +63,12 @@ public final class Server: Sendable {
     /// True from the start of `shutdown` on: new work is refused with 503.
     public var isDraining: Bool { core.admission.isDraining }
 
+    /// `.tooManyStreams` when a stream opened now would be refused at the stream limit (and
+    /// counted as refused), nil while there is room. A handler asks before it commits to a
+    /// stream, so it can refuse with its own error; the limit itself, one counter, is
+    /// enforced when the stream is admitted.
+    public func streamRefusal() -> Refusal? { core.streamRefusal() }
+
     /// The server's counters, for metrics.
     public var stats: ServerStats {
         let (inFlight, streams) = core.admission.counts

@@ -54,6 +54,10 @@ public struct ServerConfiguration: Sendable {
     /// Where access-log lines go instead of `logger` (which still decides whether there is an
     /// access log: its level must be `info` or lower). nil: through `logger`, fields as metadata.
     public var accessLogWriter: (any AccessLogWriter)?
+    /// Renders the body of every answer the server gives by itself (`Refusal`: 503 at
+    /// admission, at accept and while draining, 413, 504), so an application's errors all look
+    /// alike. Default: one line of plain text.
+    public var refusalBody: RefusalRenderer = RefusalBody.plainText
 
     public init() {}
 

@@ -8,7 +8,8 @@ public struct ServerStats: Sendable, Equatable {
     public var openStreams: Int
     /// Requests answered 503 because `maxInFlight` was reached, since start.
     public var admissionRejections: Int
-    /// Streams answered 503 because `maxStreams` was reached, since start.
+    /// Streams refused because `maxStreams` was reached, since start: answered 503 at admission,
+    /// or refused by a handler that asked first (`Server.streamRefusal`).
     public var streamRejections: Int
     /// Async handlers that missed their deadline (answered 504), since start.
     public var requestTimeouts: Int

@@ -1,5 +1,5 @@
 @testable import LabServer
-import Patterns
+import LabJSON
 import Testing
 import TestSupport
 

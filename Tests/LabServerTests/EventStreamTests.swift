@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import Testing
 import TestSupport
@@ -91,6 +92,7 @@ import TestSupport
         }
     }
 
+    /// One cap, the HTTP server's stream limit: one gauge, one rejection count, one body.
     @Test func overTheSubscriberLimit_theExcessGets503() async throws {
         let configuration = LabTestServer.configuration { $0.maxSubscribers = 2 }
         try await LabTestServer.with(configuration) { server in
@@ -100,7 +102,14 @@ import TestSupport
             #expect(first.0.status == 200 && second.0.status == 200)
             let third = try await server.request("GET", "/runs/\(id)/events")
             #expect(third.status == 503)
+            #expect(third.header("Retry-After") == "1")
             #expect(third.json?["type"] == "urn:concurrency-lab:problem:too-many-subscribers")
+            #expect(third.json?["detail"] == "at most 2 event streams may be open at once; try again shortly")
+            #expect(third.json?["instance"] == .string("/runs/\(id)/events"))
+            let metrics = try await server.request("GET", "/metrics").text.split(separator: "\n")
+            #expect(metrics.contains("lab_sse_subscribers 2.0"))
+            #expect(metrics.contains(#"lab_admission_rejections_total{reason="streams"} 1.0"#))
+            #expect(!metrics.contains { $0.hasPrefix("lab_http_open_streams") })
             _ = try await server.request("DELETE", "/runs/\(id)")
             #expect(try await first.1.readAll().last?.event == "run.finished")
         }

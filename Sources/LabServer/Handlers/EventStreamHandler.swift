@@ -1,8 +1,7 @@
 import Foundation
+import LabJSON
 import MicroHTTP
-import Patterns
 import Runs
-import Synchronization
 
 /// `text/event-stream` of a run's events: replay from any id, then live until `run.finished`.
 ///
@@ -12,23 +11,24 @@ import Synchronization
 /// EventSource to stop reconnecting. Frames are `SSEFrames`; `retry:` rides in the first one.
 /// An idle stream gets a heartbeat comment every `heartbeatInterval` (also how a departed client
 /// is noticed); at shutdown each stream ends with a `server.shutdown` event.
+///
+/// Subscribers are bounded by the HTTP server's stream limit, one counter: event streams are
+/// its only streams. A stream is refused here when the server says it would refuse it, so the
+/// answer is a handler's own (logged and counted under its route); the server refuses the rare
+/// stream that races past that look.
 final class EventStreamHandler: Sendable {
     let heartbeatInterval: Duration
     let retryInterval: Duration
-    let maxSubscribers: Int
-    let metrics: LabMetrics
+    /// The server's verdict on a stream opened now (`Server.streamRefusal`).
+    let streamRefusal: @Sendable () -> Refusal?
     let fanouts: EventFanouts
-    private let openStreams = Atomic<Int>(0)
 
-    init(heartbeatInterval: Duration, retryInterval: Duration, maxSubscribers: Int, metrics: LabMetrics) {
+    init(heartbeatInterval: Duration, retryInterval: Duration, streamRefusal: @escaping @Sendable () -> Refusal?) {
         self.heartbeatInterval = heartbeatInterval
         self.retryInterval = retryInterval
-        self.maxSubscribers = maxSubscribers
-        self.metrics = metrics
+        self.streamRefusal = streamRefusal
         fanouts = EventFanouts(retryInterval: retryInterval, heartbeatInterval: heartbeatInterval)
     }
-
-    var subscriberCount: Int { openStreams.load(ordering: .relaxed) }
 
     /// The id to resume after: `Last-Event-ID` or `?after=N` (0 for the whole run).
     /// Both are validated when both are sent; `after` wins.
@@ -53,16 +53,10 @@ final class EventStreamHandler: Sendable {
         if log.isFinished, after >= log.count {
             return Response(status: 204, headers: [("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*")] + extraHeaders)
         }
-        let admitted = openStreams.wrappingAdd(1, ordering: .relaxed).newValue <= maxSubscribers
-        guard admitted else {
-            openStreams.wrappingSubtract(1, ordering: .relaxed)
-            throw .tooManySubscribers(limit: maxSubscribers)
-        }
-        metrics.subscribers.record(subscriberCount)
+        if let refusal = streamRefusal() { throw .refused(refusal) }
         let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*")]
         return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
             await self.fanouts.serve(writer, log: log, after: after)
-            self.metrics.subscribers.record(self.openStreams.wrappingSubtract(1, ordering: .relaxed).newValue)
         }
     }
 }

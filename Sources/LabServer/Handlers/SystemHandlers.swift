@@ -1,6 +1,6 @@
 import Foundation
+import LabJSON
 import MicroHTTP
-import Patterns
 import Runs
 import Synchronization
 
@@ -62,7 +62,8 @@ final class SystemHandlers: Sendable {
             metrics.set("lab_http_open_connections", server.openConnections)
             metrics.set("lab_http_request_timeouts_total", server.requestTimeouts)
             metrics.set("lab_http_in_flight", server.requestsInFlight)
-            metrics.set("lab_http_open_streams", server.openStreams)
+            // Event streams are the server's only streams: its open streams are the subscribers.
+            metrics.set("lab_sse_subscribers", server.openStreams)
         }
         return Response(
             status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

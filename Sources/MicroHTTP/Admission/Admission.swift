@@ -57,6 +57,11 @@ final class Admission: Sendable {
         state.withLock { ($0.calls.count, $0.streams.count) }
     }
 
+    /// True when a stream admitted now would not be over the limit (nor refused for a drain).
+    var hasRoomForStream: Bool {
+        state.withLock { !$0.isDraining && $0.streams.count < maxStreams }
+    }
+
     func admit(_ call: InFlightCall) throws(Refusal) {
         try state.withLock { (state) throws(Refusal) in
             if state.isDraining { throw .draining }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LabJSON
 import Logging
 import Patterns
 
@@ -179,7 +180,7 @@ extension SQLiteRunStore {
     /// Marks the runs a dead process left `queued` or `running` as `interrupted`, at `date`,
     /// with an `error` saying why, and stores a `run.finished` event for each so its event
     /// stream ends like any other. Call it at start-up, before any run starts.
-    public func markInterrupted(at date: Date) async throws -> Int {
+    public func markInterrupted(at date: Date, links: RunLinks) async throws -> Int {
         let unsaved = Set(buffer.snapshot().keys)
         do {
             return try await database.write { db in
@@ -192,7 +193,7 @@ extension SQLiteRunStore {
                     record.status = .interrupted
                     record.finishedAt = date
                     record.error = "the server stopped while this run was in flight"
-                    var data = record.json().objectValue ?? [:]
+                    var data = record.json(links: links).objectValue ?? [:]
                     data["t_ms"] = .milliseconds(record.durationMs ?? 0)
                     let finished = StoredEvent(id: 1, name: "run.finished", data: JSONValue.object(data).serializedBytes())
                     interrupted.append(PendingSave(record: record, events: [finished]))

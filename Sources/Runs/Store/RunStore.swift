@@ -37,8 +37,16 @@ public protocol RunStore: Sendable {
     func record(id: String) async throws -> RunRecord?
     func events(runID: String) async throws -> [StoredEvent]?
     func list(_ query: RunQuery) async throws -> RunPage
-    /// Marks runs a dead process left `running` or `queued` as `interrupted`; returns how many.
-    func markInterrupted(at date: Date) async throws -> Int
+    /// Marks runs a dead process left `running` or `queued` as `interrupted`, each with a
+    /// `run.finished` event whose run carries `links`; returns how many.
+    func markInterrupted(at date: Date, links: RunLinks) async throws -> Int
     /// Waits until every save so far is durable.
     func flush() async
+}
+
+extension RunStore {
+    /// `markInterrupted(at:links:)` for runs served nowhere.
+    public func markInterrupted(at date: Date) async throws -> Int {
+        try await markInterrupted(at: date, links: .none)
+    }
 }

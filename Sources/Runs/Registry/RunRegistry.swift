@@ -16,6 +16,8 @@ public actor RunRegistry {
     public nonisolated let catalog: PatternCatalog
     public nonisolated let configuration: RunsConfiguration
     public nonisolated let store: any RunStore
+    /// The links every run's JSON carries (the HTTP layer's; none by default).
+    public nonisolated let links: RunLinks
     private let makeClock: @Sendable () -> RunClock
     private let now: @Sendable () -> Date
     private let ids = RunIDGenerator()
@@ -37,13 +39,14 @@ public actor RunRegistry {
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
-        store: any RunStore = InMemoryRunStore(), logger: Logger = Logger(label: "runs"),
+        store: any RunStore = InMemoryRunStore(), links: RunLinks = .none, logger: Logger = Logger(label: "runs"),
         clock: @escaping @Sendable () -> RunClock = { RunClock.continuous() },
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.catalog = catalog
         self.configuration = configuration
         self.store = store
+        self.links = links
         self.logger = logger
         self.makeClock = clock
         self.now = now
@@ -109,7 +112,7 @@ public actor RunRegistry {
         let recorder = RunRecorder(
             clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap)
         let live = LiveRun(
-            id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log,
+            id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log, links: links,
             context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits))
         active[id] = live
         inMemory.withLock { $0[id] = live }

@@ -1,4 +1,4 @@
-@testable import Patterns
+import LabJSON
 import Testing
 
 /// The writer's fast paths must produce exactly what the plain formatting would: numbers as
@@ -51,23 +51,6 @@ import Testing
 
 /// A value kept as JSON text behaves as the value it holds.
 @Suite struct SerializedJSONTests {
-    @Test func timelineWrittenFromSpans_isByteForByteTheStructuredOne() {
-        var generator = SystemRandomNumberGenerator()
-        for trial in 0..<50 {
-            let spans = (0..<Int.random(in: 0...200, using: &generator)).map { task in
-                let start = Double.random(in: 0..<100_000, using: &generator)
-                return Span(
-                    task: task, label: trial % 7 == 0 ? "w\"\(task)\n" : "task-\(task)", startMs: start,
-                    endMs: start + Double.random(in: 0..<5_000, using: &generator),
-                    outcome: SpanOutcome.allCases.randomElement(using: &generator)!)
-            }
-            let timeline = Timeline(
-                spans: spans, truncated: trial % 2 == 0, tasksStarted: spans.count + trial,
-                outcomes: [.ok: trial, .timeout: spans.count])
-            #expect(timeline.serializedJSON.bytes == timeline.structuredJSON.serializedBytes())
-        }
-    }
-
     @Test func serializedValue_equalsAndHashesAsItsValue_andReadsLikeIt() throws {
         let value: JSONValue = ["spans": [["task": 1, "label": "a"]], "truncated": true, "tasks": 2]
         let serialized = JSONValue.serialized(SerializedJSON(bytes: value.serializedBytes()))
@@ -84,18 +67,6 @@ import Testing
         #expect(JSONValue.int(Int.max) != .double(Double(Int.max)))
         let inside: JSONValue = ["timeline": serialized, "id": "r"]
         #expect(inside.serialized() == #"{"id":"r","timeline":{"spans":[{"label":"a","task":1}],"tasks":2,"truncated":true}}"#)
-    }
-
-    @Test func taskEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {
-        for (task, label, now, duration) in [(0, "task-0", 0.0, 0.04), (7, "w\"7", 123.456, 99.95), (12_345, "é", 1e6 + 0.25, 3.0)] {
-            let started: JSONValue = ["task": .int(task), "label": .string(label), "t_ms": .milliseconds(now)]
-            #expect(RunRecorder.taskEventData(task, label, at: now).bytes == started.serializedBytes())
-            var finished = started.objectValue ?? [:]
-            finished["duration_ms"] = .milliseconds(duration)
-            #expect(
-                RunRecorder.taskEventData(task, label, at: now, durationMs: duration).bytes
-                    == JSONValue.object(finished).serializedBytes())
-        }
     }
 
     @Test func pairsWithAnExtraMember_areWrittenAsTheSortedObject() {

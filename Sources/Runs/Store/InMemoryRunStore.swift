@@ -53,7 +53,7 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func markInterrupted(at date: Date) async throws -> Int {
+    public func markInterrupted(at date: Date, links: RunLinks) async throws -> Int {
         state.withLock { state in
             var count = 0
             for (id, record) in state.records where !record.status.isTerminal {

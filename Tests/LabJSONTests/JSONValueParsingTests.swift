@@ -1,4 +1,4 @@
-import Patterns
+import LabJSON
 import Testing
 
 @Suite struct JSONValueParsingTests {

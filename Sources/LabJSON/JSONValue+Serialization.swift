@@ -63,7 +63,8 @@ extension JSONValue {
     /// members, an event three or four): those are copied to a stack buffer and insertion-
     /// sorted there, with no allocation and no hash lookup. A key given twice is written once,
     /// with its last value (`extra` last of all), as a dictionary would keep it.
-    static func writeObject<Members: Collection>(
+    @inlinable
+    public static func writeObject<Members: Collection>(
         _ members: Members, extra: (key: String, value: JSONValue)? = nil, into out: inout [UInt8]
     ) where Members.Element == (key: String, value: JSONValue) {
         let count = members.count + (extra == nil ? 0 : 1)
@@ -110,14 +111,15 @@ extension JSONValue {
         out.append(UInt8(ascii: "}"))
     }
 
-    private static func writeMember(_ key: String, _ value: JSONValue, into out: inout [UInt8]) {
+    @usableFromInline
+    static func writeMember(_ key: String, _ value: JSONValue, into out: inout [UInt8]) {
         writeString(key, into: &out)
         out.append(UInt8(ascii: ":"))
         value.write(into: &out)
     }
 
     /// Decimal digits straight into `out` (no intermediate `String`).
-    static func writeInteger(_ value: Int, into out: inout [UInt8]) {
+    public static func writeInteger(_ value: Int, into out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         if magnitude < 10 {
@@ -146,7 +148,7 @@ extension JSONValue {
     /// what runs are full of (timestamps in tenths of a millisecond, ratios in thousandths):
     /// a value with at most three decimals that round-trips through its thousandths is written
     /// digit by digit, which is the same text `description` gives for it.
-    static func writeNumber(_ value: Double, into out: inout [UInt8]) {
+    public static func writeNumber(_ value: Double, into out: inout [UInt8]) {
         guard value.isFinite else {
             out.append(contentsOf: "null".utf8)  // JSON has no NaN or infinity
             return
@@ -178,7 +180,7 @@ extension JSONValue {
 
     /// Strings without anything to escape (keys, labels, ids: nearly all of them) are copied
     /// in one go; the byte-by-byte escaping runs only for the rest.
-    static func writeString(_ value: String, into out: inout [UInt8]) {
+    public static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
             for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {

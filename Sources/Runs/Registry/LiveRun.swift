@@ -13,6 +13,8 @@ public final class LiveRun: Sendable {
     public let parameters: ParameterSet
     public let createdAt: Date
     public let log: EventLog
+    /// The links the run's JSON carries.
+    let links: RunLinks
     let context: RunContext
     /// Fires when cancellation is requested (by `DELETE` or shutdown).
     let cancelRequested = OneShotSignal()
@@ -21,12 +23,16 @@ public final class LiveRun: Sendable {
     /// The final record and its JSON, serialized once.
     private let published = Mutex<(record: RunRecord, json: [UInt8])?>(nil)
 
-    init(id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date, log: EventLog, context: RunContext) {
+    init(
+        id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date, log: EventLog, links: RunLinks,
+        context: RunContext
+    ) {
         self.id = id
         self.pattern = pattern
         self.parameters = parameters
         self.createdAt = createdAt
         self.log = log
+        self.links = links
         self.context = context
     }
 
@@ -41,10 +47,10 @@ public final class LiveRun: Sendable {
             progress: .init(completed: progress.completed, total: progress.total))
     }
 
-    /// `snapshot().json()` serialized: for an ended run, the bytes made once when it ended.
+    /// `snapshot().json(links:)` serialized: for an ended run, the bytes made once when it ended.
     public func snapshotJSON() -> [UInt8] {
         if let json = published.withLock({ $0?.json }) { return json }
-        return snapshot().json().serializedBytes()
+        return snapshot().json(links: links).serializedBytes()
     }
 
     public var hasEnded: Bool { finished.isFired }
@@ -70,7 +76,7 @@ public final class LiveRun: Sendable {
     /// plus `t_ms`, and closes the log. The timeline, most of a large run's bytes, is already
     /// serialized (`Timeline.json`): both copy it.
     func publish(_ record: RunRecord) {
-        let json = record.json()
+        let json = record.json(links: links)
         published.withLock { $0 = (record, json.serializedBytes()) }
         finished.fire()
         var data = json.objectValue ?? [:]

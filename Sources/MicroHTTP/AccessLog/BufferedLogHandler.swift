@@ -1,13 +1,12 @@
 import Foundation
 import Logging
-import MicroHTTP
 import Synchronization
 
 /// Log lines to stderr, written in batches: the access log writes a line per request, and
 /// a `write(2)` per line (swift-log's `StreamLogHandler` on unbuffered stderr) halved the
 /// server's throughput. Lines at `notice` and above are written at once (start-up, the
 /// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up.
-final class LogSink: Sendable {
+public final class LogSink: Sendable {
     private struct State {
         var pending: [UInt8] = []
         var second = -1
@@ -17,7 +16,7 @@ final class LogSink: Sendable {
     private let state = Mutex(State())
     private let interval: Duration
 
-    init(interval: Duration = .milliseconds(100)) {
+    public init(interval: Duration = .milliseconds(100)) {
         self.interval = interval
         Thread.detachNewThread { [self] in
             while true {
@@ -27,7 +26,7 @@ final class LogSink: Sendable {
         }
     }
 
-    func append(_ line: String, urgent: Bool) {
+    public func append(_ line: String, urgent: Bool) {
         let full = state.withLock { state -> Bool in
             state.pending.append(contentsOf: line.utf8)
             return state.pending.count >= 64 * 1024
@@ -35,7 +34,7 @@ final class LogSink: Sendable {
         if urgent || full { flush() }
     }
 
-    func flush() {
+    public func flush() {
         let bytes = state.withLock { state -> [UInt8] in
             defer { state.pending.removeAll(keepingCapacity: true) }
             return state.pending
@@ -88,17 +87,17 @@ final class LogSink: Sendable {
 /// line `BufferedLogHandler` writes for `logger.info("request", metadata: ...)` from MicroHTTP,
 /// without building (and sorting) a metadata dictionary per request, which cost a fifth of
 /// the server's time on GET /healthz.
-struct AccessLogLines: AccessLogWriter {
+public struct AccessLogLines: AccessLogWriter {
     let sink: LogSink
     /// `" info concurrency-lab: "`, after the timestamp.
     let prefix: [UInt8]
 
-    init(sink: LogSink, label: String) {
+    public init(sink: LogSink, label: String) {
         self.sink = sink
         prefix = Array(" \(Logger.Level.info.rawValue) \(label): ".utf8)
     }
 
-    func write(_ entry: AccessLogEntry) {
+    public func write(_ entry: AccessLogEntry) {
         sink.appendLine { line in
             line.append(contentsOf: prefix)
             entry.appendFields(to: &line)
@@ -108,18 +107,24 @@ struct AccessLogLines: AccessLogWriter {
 }
 
 /// A swift-log handler writing `TIME LEVEL LABEL: key=value ... MESSAGE` lines to a `LogSink`.
-struct BufferedLogHandler: LogHandler {
+public struct BufferedLogHandler: LogHandler {
     let label: String
     let sink: LogSink
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public init(label: String, sink: LogSink, logLevel: Logger.Level = .info) {
+        self.label = label
+        self.sink = sink
+        self.logLevel = logLevel
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         let merged = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata
         var text = sink.timestamp() + " " + event.level.rawValue + " " + label + ":"
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { text += " \(key)=\(value)" }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LabJSON
 import Patterns
 
 /// How a `RunRecord` maps to a row of the `run` table and back.

@@ -1,5 +1,3 @@
-import Patterns
-
 /// An event as the log keeps it: its per-run id (from 1, increasing), its name, and its
 /// data already serialised to one line of JSON, so a thousand subscribers share one copy.
 public struct StoredEvent: Sendable, Hashable {

@@ -31,11 +31,11 @@ final class InFlightCall: Sendable {
         self.core = core
     }
 
-    /// Runs the handler in a task, raced by a timer. Call after the connection is suspended.
-    func start(_ handler: any HTTPHandler, timeout: Duration) {
+    /// Runs the handler's answer in a task, raced by a timer. Call after the connection is suspended.
+    func start(_ respond: @escaping @Sendable (Request) async -> Response, timeout: Duration) {
         let request = request
         let handlerTask = Task {
-            let response = await handler.respond(to: request)
+            let response = await respond(request)
             self.handlerReturned(response)
         }
         let timer = Task {
@@ -61,7 +61,7 @@ final class InFlightCall: Sendable {
         guard let (handlerTask, timer) = claim() else { return }
         handlerTask?.cancel()
         timer?.cancel()
-        deliver(.bytes(.shuttingDown(path: request.path)))
+        deliver(.bytes(core.response(.shuttingDown, path: request.path)))
     }
 
     private func handlerReturned(_ response: Response) {
@@ -78,7 +78,7 @@ final class InFlightCall: Sendable {
         guard let (handlerTask, _) = claim() else { return }
         handlerTask?.cancel()
         core.counters.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
-        deliver(.bytes(.timedOut(path: request.path, after: timeout)))
+        deliver(.bytes(core.response(.timedOut(after: timeout), path: request.path)))
     }
 
     /// True for exactly one caller; returns the tasks so the winner can cancel the others.

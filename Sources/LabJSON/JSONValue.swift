@@ -130,7 +130,7 @@ extension JSONValue {
     }
 
     /// `value` rounded to one decimal.
-    static func tenths(_ value: Double) -> Double {
+    public static func tenths(_ value: Double) -> Double {
         (value * 10).rounded() / 10
     }
 

@@ -50,9 +50,10 @@ bench-quick: ## the same rows, shorter (under 3 minutes)
 	@scripts/install-deps.sh bench
 	Benchmarks/run.sh quick
 
-soak: ## long memory soak (not part of make test)
+soak: ## long soaks, not part of make test: runs and streams (3 min), then 5,000 subscribers churning (3 min)
 	$(SWIFT) build -c release --product concurrency-lab
 	Tests/e2e/soak.sh $(BIN_RELEASE)
+	python3 Tests/e2e/soak_subscribers.py --binary $(BIN_RELEASE) --seconds 180 --subscribers 5000
 
 clean: ## remove build products
 	rm -rf .build

@@ -71,6 +71,13 @@ public final class LabApplication: HTTPHandler {
         let (route, response): (String, Response)
         switch Self.routes.match(method: request.method, path: request.path) {
         case .found(let found, let parameters):
+            if found.handler == .events, let live = registry.liveRun(id: parameters["id"] ?? "") {
+                // A run in memory streams from here: no permit, no task, no hop (a burst of ten
+                // thousand subscribers must not queue behind the in-flight bound).
+                route = found.template.description
+                response = stream(live.log, request)
+                break
+            }
             guard found.handler.isImmediate else {
                 return .later { request in await self.respond(to: request, found, parameters) }
             }
@@ -127,16 +134,23 @@ public final class LabApplication: HTTPHandler {
             try authorize(request)
             return try await runHandlers.cancel(id: id)
         case .events:
-            let after = try EventStreamHandler.resumePoint(request)
             let log: EventLog
             do {
                 log = try await registry.eventLog(id: id)
             } catch {
                 throw .runs(error)
             }
-            return try streams.stream(log, after: after)
+            return stream(log, request)
         case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
         default: return answer(immediate: endpoint, request, parameters)
+        }
+    }
+
+    private func stream(_ log: EventLog, _ request: Request) -> Response {
+        do {
+            return try streams.stream(log, after: EventStreamHandler.resumePoint(request))
+        } catch {
+            return ProblemResponse.make(for: error, instance: request.path)
         }
     }
 

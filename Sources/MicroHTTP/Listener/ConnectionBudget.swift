@@ -9,7 +9,8 @@
 ///   `/healthz`); never above the connection limit, since a stream needs a connection.
 public struct ConnectionBudget: Sendable, Equatable {
     /// The automatic connection limit on a machine with a very high open-file limit: past it,
-    /// memory (about 32 KiB of buffers per connection) binds before descriptors do.
+    /// memory (about 17 KiB per connection that has made a request, most of it libmicrohttpd's
+    /// buffers: `connectionMemoryLimit`) binds before descriptors do.
     public static let defaultConnectionCeiling = 65_536
 
     public let connectionLimit: Int

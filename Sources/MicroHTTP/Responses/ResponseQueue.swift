@@ -24,8 +24,11 @@ enum ResponseQueue {
         _ response: Response, writer: StreamWriter, on connection: OpaquePointer, _ context: ConnectionContext
     ) -> MHD_Result {
         let retained = Unmanaged.passRetained(writer)
+        // The block size is what libmicrohttpd allocates (and clears) per response for readers of
+        // unchunked bodies; a chunked stream's reader writes into the connection's own buffer,
+        // so a small block costs nothing in throughput and saves memory per open stream.
         let created = MHD_create_response_from_callback(
-            CMHD_SIZE_UNKNOWN, 16 * 1024,
+            CMHD_SIZE_UNKNOWN, 512,
             { cls, _, buffer, capacity in
                 guard let cls, let buffer else { return CMHD_CONTENT_READER_END_WITH_ERROR }
                 let writer = Unmanaged<StreamWriter>.fromOpaque(cls).takeUnretainedValue()

@@ -14,11 +14,18 @@ extension StreamWriter {
     /// Copies buffered bytes into libmicrohttpd's buffer. Runs on the connection's MHD thread.
     func read(into destination: UnsafeMutableRawPointer, capacity: Int) -> ReadResult {
         var waiters: [CheckedContinuation<Void, any Error>] = []
+        var drained: (@Sendable () -> Void)?
         let result: ReadResult = state.withLock { state in
             state.readerCalls += 1
             if state.buffered > 0 {
                 let count = state.copyOut(into: destination, capacity: capacity)
-                if state.buffered <= highWaterMark / 2 { swap(&waiters, &state.spaceWaiters) }
+                if state.buffered <= highWaterMark / 2 {
+                    swap(&waiters, &state.spaceWaiters)
+                    if state.drainWanted {
+                        state.drainWanted = false
+                        drained = state.drainHandler
+                    }
+                }
                 return .bytes(count)
             }
             guard state.phase == .open else { return .endOfStream }
@@ -29,6 +36,7 @@ extension StreamWriter {
             return .suspended
         }
         for waiter in waiters { waiter.resume() }
+        drained?()
         return result
     }
 
@@ -70,6 +78,8 @@ extension StreamWriter {
             state.phase = .closed
             state.buffer = []
             state.readOffset = 0
+            // The handler may hold whoever holds this writer: let go of it.
+            state.drainHandler = nil
             defer { state.spaceWaiters = [] }
             return (state.takeSuspendedReader(), state.spaceWaiters, state.producer)
         }

@@ -29,6 +29,17 @@ public final class StreamWriter: Sendable {
         case closed
     }
 
+    /// What `offer` did with the bytes.
+    public enum OfferOutcome: Sendable, Equatable {
+        /// Buffered for the client (the buffer may now be above the high-water mark).
+        case written
+        /// Nothing written: the buffer is above the high-water mark. The drain handler runs once
+        /// it is back at half of it.
+        case full
+        /// Nothing written: the stream can take no more bytes.
+        case closed
+    }
+
     struct State: Sendable {
         var buffer: [UInt8] = []
         var readOffset = 0
@@ -39,6 +50,9 @@ public final class StreamWriter: Sendable {
         var spaceWaiters: [CheckedContinuation<Void, any Error>] = []
         var bytesWritten = 0
         var readerCalls = 0
+        /// Set by an `offer` that found the buffer full; cleared when the drain handler runs.
+        var drainWanted = false
+        var drainHandler: (@Sendable () -> Void)?
 
         var buffered: Int { buffer.count - readOffset }
     }
@@ -77,6 +91,35 @@ public final class StreamWriter: Sendable {
         }
         if mustResume { ledger.resume(connection) }
         try await waitForSpace()
+    }
+
+    /// Queues `bytes` without waiting, for a producer that writes many streams from one task (an
+    /// event fan-out): written whole when the buffer is at or below the high-water mark (so a
+    /// frame is never split), refused whole when it is above it. A refusal arms the drain
+    /// handler, which runs (once, on the connection's thread) when the client has taken the
+    /// buffer down to half the mark.
+    ///
+    /// `force` writes even over the mark: for a stream's last few bytes (a notice saying why it
+    /// ends), which must not wait for a client that may never drain.
+    public func offer(_ bytes: [UInt8], force: Bool = false) -> OfferOutcome {
+        let (outcome, mustResume) = state.withLock { state -> (OfferOutcome, Bool) in
+            guard state.phase == .open else { return (.closed, false) }
+            guard force || state.buffered <= highWaterMark else {
+                state.drainWanted = true
+                return (.full, false)
+            }
+            state.buffer.append(contentsOf: bytes)
+            state.bytesWritten += bytes.count
+            return (.written, state.takeSuspendedReader())
+        }
+        if mustResume { ledger.resume(connection) }
+        return outcome
+    }
+
+    /// What runs when a stream that refused an `offer` has drained (see `offer`). Set it before
+    /// the first offer; it must not block (it runs on a libmicrohttpd thread).
+    public func setDrainHandler(_ handler: @escaping @Sendable () -> Void) {
+        state.withLock { $0.drainHandler = handler }
     }
 
     /// Queues the UTF-8 bytes of `text`.

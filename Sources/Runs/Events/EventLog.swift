@@ -18,6 +18,8 @@ public final class EventLog: RunEventSink, Sendable {
         var events: [StoredEvent] = []
         var finished = false
         var waiters = WaiterSet()
+        var observers: [UInt64: @Sendable () -> Void] = [:]
+        var nextObserverID: UInt64 = 0
     }
 
     public let maxLag: Int
@@ -47,13 +49,29 @@ public final class EventLog: RunEventSink, Sendable {
 
     private func append(_ event: RunEvent, finishing: Bool) {
         let data = event.serializedData
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard !state.finished else { return [] }
+        let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
+            guard !state.finished else { return ([], []) }
             state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
             state.finished = finishing
-            return state.waiters.takeAll()
+            return (state.waiters.takeAll(), state.observers.isEmpty ? [] : Array(state.observers.values))
         }
         for waiter in waiters { waiter.resume() }
+        for observer in observers { observer() }
+    }
+
+    /// Calls `observer` after every append from now on (and after the final one), on the
+    /// appending thread, outside the log's lock: it must be quick and must not block (an event
+    /// fan-out sets a flag and wakes its own task). Returns the id `removeObserver` takes.
+    public func addObserver(_ observer: @escaping @Sendable () -> Void) -> UInt64 {
+        state.withLock { state in
+            state.nextObserverID += 1
+            state.observers[state.nextObserverID] = observer
+            return state.nextObserverID
+        }
+    }
+
+    public func removeObserver(_ id: UInt64) {
+        _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }
 
     public var isFinished: Bool { state.withLock { $0.finished } }

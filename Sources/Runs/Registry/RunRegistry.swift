@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Logging
 import Patterns
+import Synchronization
 
 /// Admits, runs, finds and cancels runs.
 ///
@@ -27,6 +28,9 @@ public actor RunRegistry {
     private nonisolated let served = OneShotSignal()
 
     private var active: [String: LiveRun] = [:]
+    /// Every run held in memory (active and recent), readable without the actor: request
+    /// handlers that only need a live run (an event stream) answer on the server's thread.
+    private nonisolated let inMemory = Mutex<[String: LiveRun]>([:])
     /// Ended runs kept in memory, oldest first, up to `keepFinishedInMemory`.
     private var recent: [String: LiveRun] = [:]
     private var recentOrder: [String] = []
@@ -111,6 +115,7 @@ public actor RunRegistry {
             id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log, links: links,
             context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits))
         active[id] = live
+        inMemory.withLock { $0[id] = live }
         totals.started[pattern.name, default: 0] += 1
         store.save(live.snapshot(), events: nil)
         launchContinuation.yield(live)
@@ -123,13 +128,20 @@ public actor RunRegistry {
         recent[live.id] = live
         recentOrder.append(live.id)
         while recentOrder.count > configuration.keepFinishedInMemory {
-            recent[recentOrder.removeFirst()] = nil
+            let evicted = recentOrder.removeFirst()
+            recent[evicted] = nil
+            inMemory.withLock { _ = $0.removeValue(forKey: evicted) }
         }
     }
 
     /// A run held in memory (active or recently ended), if any.
     public func live(id: String) -> LiveRun? {
         active[id] ?? recent[id]
+    }
+
+    /// The same, without a hop to the actor.
+    public nonisolated func liveRun(id: String) -> LiveRun? {
+        inMemory.withLock { $0[id] }
     }
 
     /// The run with this id, from memory or the store.

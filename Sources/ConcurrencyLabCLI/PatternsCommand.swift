@@ -1,4 +1,5 @@
 import ArgumentParser
+import LabJSON
 import Patterns
 
 /// `concurrency-lab patterns`: the catalog, as a table or as JSON.

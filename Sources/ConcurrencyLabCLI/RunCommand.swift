@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LabServer
+import LabJSON
 import Logging
 import Patterns
 import Runs
@@ -50,7 +52,8 @@ struct RunCommand: AsyncParsableCommand {
         // stdout carries the run's JSON only: diagnostics go to stderr, and only warnings.
         var logger = Logger(label: "concurrency-lab") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = .warning
-        let registry = RunRegistry(catalog: PatternCatalog(), logger: logger)
+        // The links a served run would have, so the output reads like the API's.
+        let registry = RunRegistry(catalog: PatternCatalog(), links: ResourcePaths.runLinks, logger: logger)
         let record = try await withThrowingTaskGroup(of: RunRecord?.self) { group in
             group.addTask {
                 await registry.run()
@@ -60,7 +63,8 @@ struct RunCommand: AsyncParsableCommand {
             await registry.shutdown()
             return record
         }
-        print(compact ? record.json().serialized() : record.json().prettySerialized())
+        let json = record.json(links: registry.links)
+        print(compact ? json.serialized() : json.prettySerialized())
         if record.status != .succeeded || record.checksPassed == false { throw ExitCode(1) }
     }
 

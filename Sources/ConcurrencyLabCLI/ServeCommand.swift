@@ -3,7 +3,6 @@ import Foundation
 import LabServer
 import Logging
 import MicroHTTP
-import Patterns
 import Runs
 
 /// `concurrency-lab serve`: the HTTP service. Every bound of DESIGN.md section 5 is a flag.

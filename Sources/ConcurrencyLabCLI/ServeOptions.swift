@@ -13,18 +13,21 @@ struct NetworkOptions: ParsableArguments {
     var threads: Int?
     @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
     var maxInFlight = 256
-    @Option(name: .long, help: "Seconds a request may take before it is answered 503 and cancelled.")
+    @Option(name: .long, help: "Seconds a request may take before it is answered 504 and cancelled.")
     var requestTimeout = 30
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes = 64 * 1024
-    @Option(name: .long, help: "Open connections at most.")
-    var connectionLimit = 4_096
+    @Option(name: .long, help: ArgumentHelp(
+        "Open connections at most (more are closed at once).",
+        discussion: "Default: what the open-file limit leaves room for (serve raises its soft limit to the hard one and keeps 256 descriptors for itself), at most 65,536. A larger value is lowered to that, with a warning."))
+    var connectionLimit: Int?
     @Option(name: .long, help: "Open connections per client address at most (0: no limit).")
     var perIpConnectionLimit = 0
     @Option(name: .long, help: "Seconds an idle or slow connection is kept.")
     var connectionTimeout = 30
-    @Option(name: .long, help: "Event streams open at once; more get 503.")
-    var maxSubscribers = 2_000
+    @Option(name: .long, help: ArgumentHelp(
+        "Event streams open at once; more get 503.", discussion: "Default: nine tenths of the connection limit."))
+    var maxSubscribers: Int?
     @Option(name: .long, help: "Seconds between SSE heartbeat comments.")
     var heartbeatSeconds = 15
     @Option(name: .long, help: "Seconds graceful shutdown waits for in-flight work before cancelling it.")
@@ -51,10 +54,10 @@ struct NetworkOptions: ParsableArguments {
         try bound("--max-in-flight", maxInFlight, 1...100_000)
         try bound("--request-timeout", requestTimeout, 1...3_600)
         try bound("--max-body-bytes", maxBodyBytes, 1_024...(64 * 1024 * 1024))
-        try bound("--connection-limit", connectionLimit, 1...1_000_000)
+        if let connectionLimit { try bound("--connection-limit", connectionLimit, 1...1_000_000) }
         try bound("--per-ip-connection-limit", perIpConnectionLimit, 0...1_000_000)
         try bound("--connection-timeout", connectionTimeout, 1...3_600)
-        try bound("--max-subscribers", maxSubscribers, 1...100_000)
+        if let maxSubscribers { try bound("--max-subscribers", maxSubscribers, 1...1_000_000) }
         try bound("--heartbeat-seconds", heartbeatSeconds, 1...3_600)
         try bound("--shutdown-grace", shutdownGrace, 0...600)
         if let threads { try bound("--threads", threads, 1...256) }

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A quantity a pattern counts over time (permits held, queue size, the shared counter), which
 /// the page draws as a step chart on the run's time axis and the trace export writes as a
 /// counter track.

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A concurrency pattern as a parameterised, observable, self-verifying experiment.
 ///
 /// A pattern declares its parameters (the one schema validation, the HTTP catalog, the CLI

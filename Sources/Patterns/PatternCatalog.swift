@@ -1,3 +1,5 @@
+import LabJSON
+
 /// The patterns this build knows, under the limits it was started with.
 public struct PatternCatalog: Sendable {
     public let limits: PatternLimits

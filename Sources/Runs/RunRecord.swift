@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 
 /// A run as the API shows it and the store keeps it: what was asked, how it went, and
@@ -60,8 +61,9 @@ public struct RunRecord: Sendable, Hashable {
         return checks.allSatisfy { $0["passed"] == .bool(true) }
     }
 
-    /// The run's JSON. The summary (for listings) leaves out `result` and `timeline`.
-    public func json(summary: Bool = false) -> JSONValue {
+    /// The run's JSON, with `links` when given. The summary (for listings) leaves out `result`
+    /// and `timeline`.
+    public func json(summary: Bool = false, links: RunLinks = .none) -> JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(id), "pattern": .string(pattern), "params": params, "status": .string(status.rawValue),
             "created_at": .string(Self.timestamp(createdAt)),
@@ -72,8 +74,8 @@ public struct RunRecord: Sendable, Hashable {
             "progress": ["completed": .int(progress.completed), "total": .int(progress.total)],
             "checks": .array(checks), "checks_passed": checksPassed.map(JSONValue.bool) ?? .null,
             "error": error.map(JSONValue.string) ?? .null,
-            "links": ["self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events")],
         ]
+        if let links = links.json(forRun: id) { object["links"] = links }
         if !summary {
             object["result"] = result ?? .null
             object["timeline"] = timeline ?? .null

@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import Testing
 import TestSupport
@@ -19,7 +20,10 @@ import TestSupport
             #expect(head.header("X-Accel-Buffering") == "no")
             #expect(head.header("Access-Control-Allow-Origin") == "*")
             let frames = try await reader.readAll()
+            // `retry:` rides in the first event's block, not in a block of its own.
             #expect(frames.first?.retry == 2000)
+            #expect(frames.first?.event == "run.started")
+            #expect(frames.dropFirst().allSatisfy { $0.retry == nil })
             let events = frames.filter { $0.event != nil }
             #expect(events.compactMap(\.id) == Array(1...events.count))
             #expect(events.first?.event == "run.started")
@@ -36,7 +40,8 @@ import TestSupport
             let id = try await launch(server, ["count": 4, "delay_ms": 10])
             let all = try await server.events("/runs/\(id)/events").1.readAll().filter { $0.event != nil }
             let resumed = try await server.events("/runs/\(id)/events", headers: [("Last-Event-ID", "5")]).1.readAll()
-            #expect(resumed.filter { $0.event != nil } == Array(all.dropFirst(5)))
+            #expect(resumed.first?.retry == 2000)
+            #expect(resumed.filter { $0.event != nil }.map(\.withoutRetry) == Array(all.dropFirst(5)).map(\.withoutRetry))
             let after = try await server.events("/runs/\(id)/events?after=\(all.count - 1)").1.readAll()
             #expect(after.compactMap(\.event) == ["run.finished"])
         }
@@ -119,6 +124,7 @@ import TestSupport
         }
     }
 
+    /// One cap, the HTTP server's stream limit: one gauge, one rejection count, one body.
     @Test func overTheSubscriberLimit_theExcessGets503() async throws {
         let configuration = LabTestServer.configuration { $0.maxSubscribers = 2 }
         try await LabTestServer.with(configuration) { server in
@@ -128,7 +134,14 @@ import TestSupport
             #expect(first.0.status == 200 && second.0.status == 200)
             let third = try await server.request("GET", "/runs/\(id)/events")
             #expect(third.status == 503)
+            #expect(third.header("Retry-After") == "1")
             #expect(third.json?["type"] == "urn:concurrency-lab:problem:too-many-subscribers")
+            #expect(third.json?["detail"] == "at most 2 event streams may be open at once; try again shortly")
+            #expect(third.json?["instance"] == .string("/runs/\(id)/events"))
+            let metrics = try await server.request("GET", "/metrics").text.split(separator: "\n")
+            #expect(metrics.contains("lab_sse_subscribers 2.0"))
+            #expect(metrics.contains(#"lab_admission_rejections_total{reason="streams"} 1.0"#))
+            #expect(!metrics.contains { $0.hasPrefix("lab_http_open_streams") })
             _ = try await server.request("DELETE", "/runs/\(id)")
             #expect(try await first.1.readAll().last?.event == "run.finished")
         }
@@ -204,5 +217,13 @@ import TestSupport
             #expect(!slowFrames.isEmpty)
             #expect(!slowFrames.contains { $0.event == "run.finished" })
         }
+    }
+}
+
+extension SSEFrame {
+    var withoutRetry: SSEFrame {
+        var frame = self
+        frame.retry = nil
+        return frame
     }
 }

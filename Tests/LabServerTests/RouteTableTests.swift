@@ -1,4 +1,7 @@
+import Foundation
 @testable import LabServer
+import LabJSON
+import Runs
 import Testing
 
 @Suite("Route table")
@@ -71,5 +74,24 @@ struct MediaTypeTests {
     ])
     func mediaType_isTheTypeBeforeParameters_trimmedAndLowercased(header: String, expected: String) {
         #expect(RunInputDecoder.mediaType(header) == expected)
+    }
+
+    /// Links are made from the templates the routes are served at, so every link a run carries
+    /// is answered by the route it names.
+    @Test func runLinks_leadToTheRoutesTheyName() {
+        let links = ResourcePaths.runLinks
+        let record = RunRecord(id: "01ABC", pattern: "gather", params: [:], status: .running, createdAt: .now)
+        let json = record.json(links: links)["links"]
+        #expect(json?["self"] == "/runs/01ABC")
+        #expect(json?["events"] == "/runs/01ABC/events")
+        for (method, path, endpoint) in [("GET", "/runs/01ABC", LabApplication.Endpoint.run), ("DELETE", "/runs/01ABC", .cancel),
+                                         ("GET", "/runs/01ABC/events", .events)] {
+            guard case .found(let route, let parameters) = LabApplication.routes.match(method: method, path: path) else {
+                Issue.record("\(method) \(path) is not routed")
+                continue
+            }
+            #expect(route.handler == endpoint)
+            #expect(parameters == ["id": "01ABC"])
+        }
     }
 }

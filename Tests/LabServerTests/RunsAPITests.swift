@@ -1,6 +1,8 @@
 import Foundation
+import LabJSON
 import Patterns
 import Testing
+import TestSupport
 
 @Suite struct RunsAPITests {
     @Test func health_reportsStatusVersionUptimeAndStore_withARequestID() async throws {
@@ -27,6 +29,21 @@ import Testing
             #expect(run["timeline"]?["spans"]?.arrayValue?.count == 10)
             #expect(response.header("Location") == "/runs/\(run["id"]?.stringValue ?? "")")
             #expect(response.header("X-Request-Id")?.isEmpty == false)
+        }
+    }
+
+    /// Runs knows no URL: the links come from LabServer's route templates, in every answer and
+    /// in the `run.finished` event alike.
+    @Test func runLinks_areTheRoutesOfTheRunAndItsEvents_inAnswersAndInTheFinalEvent() async throws {
+        try await LabTestServer.with { server in
+            let run = try #require(try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 2, "delay_ms": 1]).json)
+            let id = try #require(run["id"]?.stringValue)
+            let links: JSONValue = ["self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events")]
+            #expect(run["links"] == links)
+            #expect(try await server.request("GET", "/runs/\(id)").json?["links"] == links)
+            #expect(try await server.request("GET", "/runs").json?["runs"]?.arrayValue?.first?["links"] == links)
+            let finished = try await server.events("/runs/\(id)/events").1.readAll().last { $0.event == "run.finished" }
+            #expect(try JSONValue.parse(finished?.data ?? "")["links"] == links)
         }
     }
 
@@ -104,8 +121,9 @@ import Testing
         let configuration = LabTestServer.configuration { $0.runs.maxConcurrentRuns = 3 }
         try await LabTestServer.with(configuration) { server in
             var ids: [String] = []
+            // Runs that cannot end by themselves while the test looks: no timing assumption.
             for _ in 0..<3 {
-                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 1_500])
+                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 60_000])
                 #expect(response.status == 201)
                 ids.append(response.json?["id"]?.stringValue ?? "")
             }
@@ -114,7 +132,8 @@ import Testing
             #expect(refused.header("Retry-After") == "1")
             #expect(refused.json?["type"] == "urn:concurrency-lab:problem:too-many-runs")
             for id in ids {
-                #expect(try await server.request("GET", "/runs/\(id)?wait=10").json?["status"] == "succeeded")
+                #expect(try await server.request("DELETE", "/runs/\(id)").status == 202)
+                #expect(try await server.request("GET", "/runs/\(id)?wait=10").json?["status"] == "cancelled")
             }
             let admittedAgain = try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 1])
             #expect(admittedAgain.status == 200)

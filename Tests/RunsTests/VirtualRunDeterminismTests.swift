@@ -1,3 +1,4 @@
+import LabJSON
 import Foundation
 import Patterns
 import Runs

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 
 /// A pattern for tests of how runs end: sleeps `sleep_ms` each step, `steps` times (0:

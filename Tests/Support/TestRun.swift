@@ -1,4 +1,5 @@
 import Dispatch
+import LabJSON
 import Patterns
 
 /// Runs a pattern the way the service runs a `clock: virtual` run (`VirtualRun`: one

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 
 /// What a `TestRun` did: how it ended, its figures and checks, and every event in order.

@@ -15,6 +15,17 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The path with each `{name}` replaced by `parameters[name]` (an id the server made, so
+    /// nothing to escape): how links are made from the templates the routes are served at.
+    public func path(_ parameters: [String: String]) -> String {
+        "/" + segments.map { segment in
+            switch segment {
+            case .literal(let literal): literal
+            case .parameter(let name): parameters[name] ?? ""
+            }
+        }.joined(separator: "/")
+    }
+
     /// True when the template has no parameter.
     var isLiteral: Bool {
         segments.allSatisfy { if case .literal = $0 { true } else { false } }
@@ -57,10 +68,15 @@ public struct RouteTable<Handler: Sendable>: Sendable {
     public init() {}
 
     public mutating func add(_ method: String, _ template: String, _ handler: Handler) {
-        let route = Route(method: method, template: PathTemplate(template), handler: handler)
+        add(method, PathTemplate(template), handler)
+    }
+
+    public mutating func add(_ method: String, _ template: PathTemplate, _ handler: Handler) {
+        let route = Route(method: method, template: template, handler: handler)
         routes.append(route)
-        if route.template.isLiteral, route.template.description == "/" + template.split(separator: "/").joined(separator: "/") {
-            literalRoutes[template, default: []].append(route)
+        let text = template.description
+        if template.isLiteral, text == "/" + text.split(separator: "/").joined(separator: "/") {
+            literalRoutes[text, default: []].append(route)
         }
     }
 

@@ -1,3 +1,4 @@
+import LabJSON
 import MicroHTTP
 import Patterns
 import Runs
@@ -26,7 +27,7 @@ struct RunHandlers: Sendable {
         } catch {
             throw .runs(error)
         }
-        let location = [("Location", "/runs/\(live.id)")]
+        let location = [("Location", ResourcePaths.run.path(["id": live.id]))]
         if wantsStream {
             let virtual = live.parameters.clockMode == .virtual
             return try streams.stream(live.log, after: 0, pace: virtual ? pace : nil, status: 201, extraHeaders: location)
@@ -43,7 +44,7 @@ struct RunHandlers: Sendable {
             return JSONResponse.make(200, bytes: live.snapshotJSON())
         }
         do {
-            return JSONResponse.make(200, try await registry.record(id: id).json())
+            return JSONResponse.make(200, try await registry.record(id: id).json(links: registry.links))
         } catch {
             throw .runs(error)
         }
@@ -58,12 +59,12 @@ struct RunHandlers: Sendable {
             throw .runs(error)
         }
         return JSONResponse.make(
-            200, ["runs": .array(page.runs.map { $0.json(summary: true) }), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null])
+            200, ["runs": .array(page.runs.map { $0.json(summary: true, links: registry.links) }), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null])
     }
 
     func cancel(id: String) async throws(LabError) -> Response {
         do {
-            return JSONResponse.make(202, try await registry.cancel(id: id).json())
+            return JSONResponse.make(202, try await registry.cancel(id: id).json(links: registry.links))
         } catch {
             throw .runs(error)
         }

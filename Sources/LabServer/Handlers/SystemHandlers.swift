@@ -1,6 +1,6 @@
 import Foundation
+import LabJSON
 import MicroHTTP
-import Patterns
 import Runs
 import Synchronization
 
@@ -58,9 +58,12 @@ final class SystemHandlers: Sendable {
         if let server {
             metrics.set("lab_admission_rejections_total", server.admissionRejections, labels: [("reason", "in_flight")])
             metrics.set("lab_admission_rejections_total", server.streamRejections, labels: [("reason", "streams")])
+            metrics.set("lab_admission_rejections_total", server.connectionRejections, labels: [("reason", "connections")])
+            metrics.set("lab_http_open_connections", server.openConnections)
             metrics.set("lab_http_request_timeouts_total", server.requestTimeouts)
             metrics.set("lab_http_in_flight", server.requestsInFlight)
-            metrics.set("lab_http_open_streams", server.openStreams)
+            // Event streams are the server's only streams: its open streams are the subscribers.
+            metrics.set("lab_sse_subscribers", server.openStreams)
         }
         return Response(
             status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

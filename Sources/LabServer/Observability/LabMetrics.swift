@@ -15,7 +15,6 @@ public final class LabMetrics: Sendable {
     private let requestMetrics = Mutex<[RequestKey: (count: CoreMetrics.Counter, duration: CoreMetrics.Timer)]>([:])
     private let gauges = Mutex<[GaugeKey: CoreMetrics.Gauge]>([:])
     private let durations = Mutex<[String: CoreMetrics.Timer]>([:])
-    let subscribers: CoreMetrics.Gauge
     let runsActive: CoreMetrics.Gauge
 
     struct GaugeKey: Hashable {
@@ -36,7 +35,6 @@ public final class LabMetrics: Sendable {
             .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
         ]
         self.factory = factory
-        subscribers = CoreMetrics.Gauge(label: "lab_sse_subscribers", dimensions: [], factory: factory)
         runsActive = CoreMetrics.Gauge(label: "lab_runs_active", dimensions: [], factory: factory)
     }
 

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// first-completed: race several tasks, keep the first result, cancel the rest.
 ///
 /// - Parameters: `delays_ms` (up to 1,000 delays, each 0...maxDelayMs), or else `count`

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// gather-errors: what gather does when some of its tasks fail.
 ///
 /// - Parameters: `count` (1...maxCount) tasks of `delay_ms` (0...maxDelayMs); the failing

@@ -1,0 +1,13 @@
+import Runs
+
+/// The templates of the resources the API links to. The route table serves them and links are
+/// made from them, so a URL is spelled in one place.
+public enum ResourcePaths {
+    static let run = PathTemplate("/runs/{id}")
+    static let runEvents = PathTemplate("/runs/{id}/events")
+
+    /// The links of every run the API shows: itself and its event stream.
+    public static let runLinks = RunLinks { id in
+        ["self": run.path(["id": id]), "events": runEvents.path(["id": id])]
+    }
+}

@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
               concurrency-lab run semaphore --param count=20 --param limit=3 --param delay_ms=50
               concurrency-lab run first-completed --param delays_ms=300,100,200
               concurrency-lab run gather --json '{"count": 1000, "delay_ms": 100}'
+              concurrency-lab run lock --param use_lock=false --trace lock.trace.json
               concurrency-lab run semaphore --clock virtual --param count=10000 --param limit=100 --param delay_ms=10000
             """)
 
@@ -34,6 +35,11 @@ struct RunCommand: AsyncParsableCommand {
         "real: sleeps take real time. virtual: time jumps to the next deadline whenever every task waits (instant, and the same every time). The same as --param clock=...",
         valueName: "real|virtual"))
     var clock: ClockMode?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write the run in the Chrome Trace Event format to this file (open it in Perfetto's UI or chrome://tracing).",
+        valueName: "file"))
+    var trace: String?
 
     @Flag(name: .long, help: "Print the run as one line of JSON.")
     var compact = false
@@ -60,6 +66,7 @@ struct RunCommand: AsyncParsableCommand {
                 return nil
             }
             let record = try await launchAndWait(registry, raw)
+            if let trace { try await writeTrace(of: record, from: registry, to: trace) }
             await registry.shutdown()
             return record
         }
@@ -82,6 +89,21 @@ struct RunCommand: AsyncParsableCommand {
             await live.finished.wait()
         }
         return try await registry.record(id: live.id)
+    }
+
+    /// The run's trace (`ChromeTrace`), written where `--trace` says; a file that cannot be
+    /// written is reported and fails the command with status 2.
+    private func writeTrace(of record: RunRecord, from registry: RunRegistry, to path: String) async throws {
+        let log = try await registry.eventLog(id: record.id)
+        await log.waitUntilFinished()
+        let counters = registry.catalog.pattern(named: record.pattern)?.counters ?? []
+        let bytes = ChromeTrace(record: record, events: log.allEvents, counters: counters).serializedBytes()
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        } catch {
+            FileHandle.standardError.write(Data("concurrency-lab run: cannot write the trace to \(path): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 
     struct UsageProblem: Error {

@@ -9,11 +9,11 @@ import Runs
 /// static files, the spec) answer there; the rest run as tasks with the match they were given.
 public final class LabApplication: HTTPHandler {
     enum Endpoint: Sendable {
-        case health, patterns, pattern, launch, runs, run, events, cancel, openAPI, metrics, page
+        case health, patterns, pattern, launch, runs, run, events, trace, cancel, openAPI, metrics, page
         var isImmediate: Bool {
             switch self {
             case .health, .patterns, .pattern, .openAPI, .page: true
-            case .launch, .runs, .run, .events, .cancel, .metrics: false
+            case .launch, .runs, .run, .events, .trace, .cancel, .metrics: false
             }
         }
     }
@@ -29,6 +29,7 @@ public final class LabApplication: HTTPHandler {
         table.add("GET", ResourcePaths.run, .run)
         table.add("DELETE", ResourcePaths.run, .cancel)
         table.add("GET", ResourcePaths.runEvents, .events)
+        table.add("GET", ResourcePaths.runTrace, .trace)
         table.add("GET", "/openapi.yaml", .openAPI)
         table.add("GET", "/metrics", .metrics)
         return table
@@ -130,6 +131,7 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.launch(request, pattern: parameters["name"] ?? "")
         case .runs: return try await runHandlers.list(request)
         case .run: return try await runHandlers.run(request, id: id)
+        case .trace: return try await runHandlers.trace(id: id)
         case .cancel:
             try authorize(request)
             return try await runHandlers.cancel(id: id)

@@ -34,11 +34,13 @@ import TestSupport
 
     /// Runs knows no URL: the links come from LabServer's route templates, in every answer and
     /// in the `run.finished` event alike.
-    @Test func runLinks_areTheRoutesOfTheRunAndItsEvents_inAnswersAndInTheFinalEvent() async throws {
+    @Test func runLinks_areTheRoutesOfTheRunItsEventsAndItsTrace_inAnswersAndInTheFinalEvent() async throws {
         try await LabTestServer.with { server in
             let run = try #require(try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 2, "delay_ms": 1]).json)
             let id = try #require(run["id"]?.stringValue)
-            let links: JSONValue = ["self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events")]
+            let links: JSONValue = [
+                "self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events"), "trace": .string("/runs/\(id)/trace"),
+            ]
             #expect(run["links"] == links)
             #expect(try await server.request("GET", "/runs/\(id)").json?["links"] == links)
             #expect(try await server.request("GET", "/runs").json?["runs"]?.arrayValue?.first?["links"] == links)

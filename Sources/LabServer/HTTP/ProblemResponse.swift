@@ -31,6 +31,10 @@ public enum ProblemResponse {
                 instance: instance, headers: [("WWW-Authenticate", "Bearer")])
         case .runs(let runsError):
             make(for: runsError, instance: instance)
+        case .runNotEnded(let id, let status):
+            problem(
+                409, "Run Not Ended", "run \(id) is \(status); its trace is written once it has ended (GET /runs/\(id)?wait=60 waits for that)",
+                type: "run-not-ended", instance: instance)
         }
     }
 

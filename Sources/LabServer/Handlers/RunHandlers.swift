@@ -50,6 +50,29 @@ struct RunHandlers: Sendable {
         }
     }
 
+    /// The ended run in the Chrome Trace Event format (`ChromeTrace`), from its record and its
+    /// event log (in memory, or read back from the store).
+    func trace(id: String) async throws(LabError) -> Response {
+        let record: RunRecord
+        do {
+            record = try await registry.record(id: id)
+        } catch {
+            throw .runs(error)
+        }
+        guard record.status.isTerminal else { throw .runNotEnded(id: id, status: record.status.rawValue) }
+        let log: EventLog
+        do {
+            log = try await registry.eventLog(id: id)
+        } catch {
+            throw .runs(error)
+        }
+        // The record is final a moment before `run.finished` is appended: wait for it.
+        await log.waitUntilFinished()
+        let counters = registry.catalog.pattern(named: record.pattern)?.counters ?? []
+        let trace = ChromeTrace(record: record, events: log.allEvents, counters: counters)
+        return JSONResponse.make(200, bytes: trace.serializedBytes())
+    }
+
     func list(_ request: Request) async throws(LabError) -> Response {
         let query = try Self.runQuery(request)
         let page: RunPage

@@ -33,7 +33,7 @@ fi
 
 python_pkgs=()
 case "$what" in
-  test) python_pkgs=(pytest selenium==4.* openapi-spec-validator pyyaml requests schemathesis) ;;
+  test) python_pkgs=(pytest selenium==4.* openapi-spec-validator pyyaml requests schemathesis viztracer) ;;
   bench) python_pkgs=(uvloop) ;;
 esac
 if ((${#python_pkgs[@]})); then

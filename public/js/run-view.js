@@ -13,6 +13,7 @@ import { fetchEvents } from './event-history.js';
 import { absoluteTime, copyText, count, curlCommand, humanize, ms, value } from './format.js';
 import { ReplayControls } from './replay.js';
 import { rerunForm } from './rerun.js';
+import { buildRunPanel, fillChecks } from './run-panel.js';
 import { RunModel } from './run-model.js';
 import { RunStream } from './stream.js';
 import { Timeline } from './timeline.js';
@@ -94,63 +95,10 @@ export class RunView {
   // -- building -------------------------------------------------------------------------
 
   build() {
-    const run = this.run;
-    this.status = h('span', { class: 'badge', 'data-testid': 'run-status' });
-    this.clockBadge = h('span', { class: 'badge badge-virtual', 'data-testid': 'run-clock', hidden: true,
-      title: 'Virtual time: the clock jumped to the next deadline whenever every task waited. '
-        + 'Times and figures are in virtual time; the same parameters give the same run every time.' },
-    'virtual time');
-    this.connection = h('span', { class: 'connection', 'data-testid': 'connection', role: 'status',
-      'aria-live': 'polite', title: 'Event stream connection' },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }));
-    this.cancelButton = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'cancel-button',
-      onclick: () => this.cancel() }, 'Cancel run');
-    const curlButton = h('button', { type: 'button', class: 'btn', 'data-testid': 'copy-curl-run',
-      title: 'Copy a curl command that launches the same run', onclick: () => this.copyCurl() }, 'Copy as curl');
-    this.traceLink = h('a', { class: 'btn', 'data-testid': 'download-trace', hidden: true,
-      href: `/runs/${encodeURIComponent(run.id)}/trace`, download: `${run.pattern}-${run.id}.trace.json`,
-      title: 'The run in the Chrome Trace Event format: open it in Perfetto (ui.perfetto.dev) or chrome://tracing' },
-    'Download trace');
-    this.curlOutput = h('pre', { class: 'curl-output', 'data-testid': 'curl-command', hidden: true });
-    this.meta = h('dl', { class: 'run-meta' });
-    this.duration = h('span', { 'data-testid': 'run-duration' });
-    this.errorBox = h('p', { class: 'notice notice-error', 'data-testid': 'run-error', hidden: true });
-    this.progressBar = h('div', { class: 'progress-fill' });
-    this.progress = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0,
-      'aria-label': 'Tasks completed', 'data-testid': 'progress' }, this.progressBar);
-    this.progressText = h('span', { class: 'progress-text', 'data-testid': 'progress-text' });
-    this.replaySlot = h('div', { class: 'replay-slot' });
-    this.counterList = h('dl', { class: 'counter-values', 'data-testid': 'counters', hidden: true });
-    this.timelineRoot = h('div', { class: 'timeline' });
-    this.checks = h('ul', { class: 'checks', 'data-testid': 'checks' });
-    this.checksSummary = h('span', { class: 'section-note', 'data-testid': 'checks-summary' });
-    this.result = h('div', { class: 'result', 'data-testid': 'result' });
-    this.raw = h('pre', { class: 'raw-json', 'data-testid': 'raw-json' });
-    this.rawDetails = h('details', { class: 'raw', 'data-testid': 'raw-json-toggle',
-      ontoggle: () => { if (this.rawDetails.open) this.renderRaw(); } },
-    h('summary', {}, 'Raw JSON'), this.raw);
-    this.compareSlot = h('div', { class: 'compare-slot' });
-
-    this.panel = h('section', { class: `card run-panel${this.embedded ? ' run-panel-embedded' : ''}`,
-      'data-testid': 'run-panel', 'data-run-id': run.id, 'aria-label': `Run ${run.id}` },
-    h('header', { class: 'run-head' },
-      h('div', { class: 'run-title-row' },
-        h('h2', { class: 'run-title' }, 'Run ', h('code', { 'data-testid': 'run-id' }, run.id)),
-        this.status, this.clockBadge, this.connection),
-      h('div', { class: 'run-actions' }, this.cancelButton, curlButton, this.traceLink)),
-    this.curlOutput, this.meta, this.errorBox,
-    h('div', { class: 'progress-row' }, this.progress, this.progressText),
-    this.replaySlot,
-    h('section', { class: 'run-section', 'aria-label': 'Timeline' },
-      h('h3', {}, 'Timeline'), this.counterList, this.timelineRoot),
-    // In a comparison the checks and figures are the comparison's two columns.
-    this.embedded ? null : h('div', { class: 'run-columns' },
-      h('section', { class: 'run-section', 'aria-label': 'Checks' },
-        h('h3', {}, 'Checks ', this.checksSummary), this.checks),
-      h('section', { class: 'run-section', 'aria-label': 'Result' },
-        h('h3', {}, 'Result'), this.result)),
-    this.embedded ? null : this.compareSlot,
-    this.embedded ? null : this.rawDetails);
+    Object.assign(this, buildRunPanel(this.run, {
+      embedded: this.embedded, onCancel: () => this.cancel(), onCopyCurl: () => this.copyCurl(),
+      onRawOpen: () => this.renderRaw(),
+    }));
     replace(this.container, this.panel);
     this.timeline = new Timeline(this.timelineRoot);
   }
@@ -412,31 +360,7 @@ export class RunView {
   }
 
   renderChecks(atEnd) {
-    const checks = this.run.checks || [];
-    if (!checks.length || !atEnd) {
-      const text = !TERMINAL_STATUSES.has(this.run.status)
-        ? 'Checks are computed from what the run observed, when it ends.'
-        : checks.length ? `The run checks its invariants when it ends, at ${ms(this.run.duration_ms)}.`
-          : 'This run reported no checks.';
-      replace(this.checks, h('li', { class: 'empty' }, text));
-      this.checksSummary.textContent = '';
-      this.checks.dataset.state = 'pending';
-      return;
-    }
-    const passed = checks.filter((check) => check.passed).length;
-    this.checksSummary.textContent = `${passed} of ${checks.length} passed`;
-    this.checks.dataset.state = passed === checks.length ? 'passed' : 'failed';
-    replace(this.checks, checks.map((check) => h('li', {
-      class: `check ${check.passed ? 'check-pass' : 'check-fail'}`, 'data-testid': 'check',
-      'data-passed': String(check.passed), 'data-name': check.name,
-    },
-    h('span', { class: 'check-icon', 'aria-hidden': 'true' }, check.passed ? '✓' : '✗'),
-    h('span', { class: 'check-body' },
-      h('span', { class: 'check-name' }, humanize(check.name),
-        h('span', { class: 'visually-hidden' }, check.passed ? ' (passed)' : ' (failed)')),
-      h('span', { class: 'check-values' },
-        'expected ', h('code', {}, check.expected), ' · observed ',
-        h('code', {}, value(check.observed, check.name)))))));
+    fillChecks(this, this.run, atEnd);
   }
 
   renderResult(atEnd) {

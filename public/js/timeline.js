@@ -9,6 +9,7 @@
 
 import { COUNTER_LANE, counterLanes, DENSITY_LANE, densityStrip } from './counters.js';
 import { esc, h, replace } from './dom.js';
+import { drawMarkers } from './markers.js';
 import { count, ms, OUTCOMES } from './format.js';
 
 const PLOT_HEIGHT = 560;    // most pixels the rows take
@@ -19,7 +20,6 @@ const GROUP_ROW = 4;        // row height when tasks share rows
 const MAX_PLAIN_ROWS = Math.floor(PLOT_HEIGHT / MIN_PLAIN_ROW);
 const AXIS_HEIGHT = 26;
 const LANE_HEIGHT = 18;
-const MAX_GUIDES = 12;      // run-level markers get a guide line across the rows up to this many
 const MARKER_COLOURS = 6;   // .tl-mk-0 … .tl-mk-5 in app.css
 const COUNTER_COLOURS = 4;  // .tl-ct-0 … .tl-ct-3 in app.css
 
@@ -222,7 +222,7 @@ export class Timeline {
     const now = model.live || model.showNow ? model.now : null;
     if (group === 1) this.plainBars(out, spans, { x, rowY, rowHeight, now });
     else this.groupBars(out, spans, { x, rowHeight, top, group, now });
-    this.markers(out, model.markers || [], { x, rowY, rowHeight, top, lane, rows, group });
+    drawMarkers(out, model.markers || [], { x, rowY, rowHeight, top, lane, rows, group }, this);
     const until = model.now ?? tMax;
     let laneTop = below;
     if (model.density) laneTop += densityStrip(out, model.density, spans, { x, top: laneTop, gutter, tMax, until, plotWidth });
@@ -355,51 +355,6 @@ export class Timeline {
       }
     }
   }
-
-  markers(out, markers, { x, rowY, rowHeight, top, lane, rows, group }) {
-    const seen = new Set();
-    const guides = [];
-    const radius = Math.min(4, rowHeight * 0.3);
-    for (const marker of markers) {
-      const onRow = marker.task !== undefined && marker.task !== null;
-      const row = onRow ? Math.floor(marker.task / group) : -1;
-      if (row >= rows) continue;
-      const px = x(marker.t);
-      const colour = this.colourOf(marker.name);
-      // One per row, pixel and kind: a number, not a string, for tens of thousands of events.
-      const key = ((row + 1) * 65536 + Math.round(px)) * 64 + this.kindOf(marker.name);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const tip = esc(`${marker.name} at ${ms(marker.t)}${onRow ? ` · task ${marker.task}` : ''}${detail(marker.data)}`);
-      if (!onRow) {
-        const cy = top - lane / 2;
-        out.push(`<path class="tl-marker tl-mk-${colour}" data-event="${esc(marker.name)}" `
-          + `d="M${px.toFixed(1)} ${cy - 5}l5 5l-5 5l-5 -5z"><title>${tip}</title></path>`);
-        guides.push({ px, colour });
-      } else if (rowHeight >= 8) {
-        const cy = rowY(marker.task) + rowHeight / 2;
-        out.push(`<circle class="tl-marker tl-mk-${colour}" data-event="${esc(marker.name)}" cx="${px.toFixed(1)}" `
-          + `cy="${cy.toFixed(1)}" r="${radius.toFixed(1)}"><title>${tip}</title></circle>`);
-      } else {
-        out.push(`<rect class="tl-marker-tick tl-mk-${colour}" data-event="${esc(marker.name)}" x="${(px - 0.75).toFixed(1)}" `
-          + `y="${rowY(marker.task).toFixed(1)}" width="1.5" height="${Math.max(1, rowHeight).toFixed(1)}"><title>${tip}</title></rect>`);
-      }
-    }
-    if (guides.length <= MAX_GUIDES) {
-      for (const guide of guides) {
-        out.push(`<line class="tl-guide tl-mk-${guide.colour}" x1="${guide.px.toFixed(1)}" x2="${guide.px.toFixed(1)}" `
-          + `y1="${top}" y2="${top + rows * rowHeight}"/>`);
-      }
-    }
-  }
-}
-
-function detail(data) {
-  if (!data) return '';
-  const parts = Object.entries(data)
-    .filter(([key]) => key !== 't_ms' && key !== 'task' && key !== 'label')
-    .map(([key, value]) => `${key} ${typeof value === 'object' ? JSON.stringify(value) : value}`);
-  return parts.length ? ` · ${parts.join(', ')}` : '';
 }
 
 function patterns(uid) {

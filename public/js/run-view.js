@@ -336,7 +336,8 @@ export class RunView {
       markers: state.markers,
       counters: state.counters,
       density: truncated || (live && total > SPAN_CAP_GUESS)
-        ? { progress: this.model.progress, tasks: Math.max(0, (timeline.tasks ?? total) - spansKept) } : null,
+        ? { progress: this.model.progress,
+          tasks: live ? Math.max(0, total - SPAN_CAP_GUESS) : Math.max(0, (timeline.tasks ?? total) - spansKept) } : null,
       now: live ? this.now() : state.t,
       showNow: !live && !atEnd,
       duration: live ? null : this.run.duration_ms,

@@ -293,3 +293,23 @@ def test_a_stored_run_replays_after_a_restart(driver, tmp_path):
         assert severe_console_entries(driver) == []
     finally:
         terminate(second)
+
+
+@needs_binary
+def test_cli_run_trace_writes_the_runs_trace(tmp_path):
+    import os
+    import subprocess
+    binary = os.environ["LAB_BINARY"]
+    path = tmp_path / "lock.trace.json"
+    done = subprocess.run([binary, "run", "lock", "--param", "use_lock=false", "--param", "increments=6", "--clock", "virtual",
+                           "--trace", str(path), "--compact", "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run, trace = json.loads(done.stdout), json.loads(path.read_text())
+    assert trace_issues(trace) == []
+    assert trace["otherData"]["run_id"] == run["id"]
+    assert sorted(e["args"]["task"] for e in trace["traceEvents"] if e["ph"] == "X") == list(range(6))
+    counter = [e["args"]["counter"] for e in trace["traceEvents"] if e["ph"] == "C" and "counter" in e["args"]]
+    assert counter and counter[-1] == run["result"]["counter"]
+    refused = subprocess.run([binary, "run", "lock", "--trace", str(tmp_path / "no" / "such" / "dir.json"), "--no-progress"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "cannot write the trace" in refused.stderr

@@ -49,7 +49,7 @@ public final class LabServer: Sendable {
     static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
         var server = configuration.server
         server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
-        server.refusalBody = ProblemResponse.refusalBody
+        server.refusalBody = ProblemResponse.refusalBody(headers: configuration.cors.refusalHeaders)
         if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
         let budget = ConnectionBudget(server)
         server.connectionLimit = budget.connectionLimit

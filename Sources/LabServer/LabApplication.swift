@@ -112,7 +112,7 @@ public final class LabApplication: HTTPHandler {
         case .page: return staticFile(request)
         case .health: return system.health()
         case .patterns: return catalog.patterns()
-        case .openAPI: return system.openAPIDocument()
+        case .openAPI: return system.openAPIDocument(accept: request.header("Accept"))
         case .pattern:
             do {
                 return try catalog.pattern(named: parameters["name"] ?? "")

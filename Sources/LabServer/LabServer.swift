@@ -15,7 +15,7 @@ public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
     public let store: SQLiteRunStore
-    public let metrics = LabMetrics()
+    public let metrics: LabMetrics
     let server: Server
     let application: LabApplication
     /// The connection and stream limits, sized from the open-file limit at start.
@@ -29,6 +29,7 @@ public final class LabServer: Sendable {
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
             links: ResourcePaths.runLinks, logger: logger)
+        metrics = LabMetrics(patterns: registry.catalog.patterns.map(\.name))
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)

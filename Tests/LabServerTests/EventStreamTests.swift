@@ -108,7 +108,7 @@ import TestSupport
             #expect(third.json?["instance"] == .string("/runs/\(id)/events"))
             let metrics = try await server.request("GET", "/metrics").text.split(separator: "\n")
             #expect(metrics.contains("lab_sse_subscribers 2.0"))
-            #expect(metrics.contains(#"lab_admission_rejections_total{reason="streams"} 1.0"#))
+            #expect(metrics.contains(#"lab_admission_rejections_total{reason="streams"} 1"#))
             #expect(!metrics.contains { $0.hasPrefix("lab_http_open_streams") })
             _ = try await server.request("DELETE", "/runs/\(id)")
             #expect(try await first.1.readAll().last?.event == "run.finished")

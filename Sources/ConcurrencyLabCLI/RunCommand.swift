@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
               concurrency-lab run semaphore --param count=20 --param limit=3 --param delay_ms=50
               concurrency-lab run first-completed --param delays_ms=300,100,200
               concurrency-lab run gather --json '{"count": 1000, "delay_ms": 100}'
+              concurrency-lab run semaphore --clock virtual --param count=10000 --param limit=100 --param delay_ms=10000
             """)
 
     @Argument(help: "The pattern's name (see `concurrency-lab patterns`).")
@@ -28,6 +29,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("All parameters as one JSON object.", valueName: "object"))
     var json: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "real: sleeps take real time. virtual: time jumps to the next deadline whenever every task waits (instant, and the same every time). The same as --param clock=...",
+        valueName: "real|virtual"))
+    var clock: ClockMode?
 
     @Flag(name: .long, help: "Print the run as one line of JSON.")
     var compact = false
@@ -97,6 +103,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             raw[String(parts[0])] = .text(String(parts[1]))
         }
+        if let clock { raw[ClockMode.parameterName] = .text(clock.rawValue) }
         return raw
     }
 
@@ -111,3 +118,5 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension ClockMode: ExpressibleByArgument {}

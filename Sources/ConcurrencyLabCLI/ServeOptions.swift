@@ -86,8 +86,10 @@ struct RunOptions: ParsableArguments {
     var maxGatherCount = 1_000_000
     @Option(name: .long, help: "Longest delay parameter, in milliseconds.")
     var maxDelayMs = 60_000
-    @Option(name: .long, help: "Longest planned duration of a run, in seconds.")
+    @Option(name: .long, help: "Longest planned duration of a run on the real clock, and the longest real time a virtual run may take, in seconds.")
     var maxRunSeconds = 300
+    @Option(name: .long, help: "Longest simulated time of a run on the virtual clock (its planned duration, and how far its clock may go), in seconds.")
+    var maxVirtualSeconds = 86_400
     @Option(name: .long, help: "Longest ?wait=, in seconds.")
     var maxWait = 60
     @Option(name: .long, help: "Task spans kept per run; aggregates count past it.")
@@ -98,7 +100,7 @@ struct RunOptions: ParsableArguments {
     func runsConfiguration() -> RunsConfiguration {
         let limits = PatternLimits(
             maxCount: maxCount, maxGatherCount: maxGatherCount, maxDelayMs: maxDelayMs,
-            maxPlannedDuration: .seconds(maxRunSeconds), spanCap: spanCap)
+            maxPlannedDuration: .seconds(maxRunSeconds), maxVirtualDuration: .seconds(maxVirtualSeconds), spanCap: spanCap)
         return RunsConfiguration(
             limits: limits, maxConcurrentRuns: maxConcurrentRuns, keepFinishedInMemory: keepInMemory,
             eventCap: spanCap * 4)
@@ -110,6 +112,7 @@ struct RunOptions: ParsableArguments {
         try bound("--max-gather-count", maxGatherCount, 1...10_000_000)
         try bound("--max-delay-ms", maxDelayMs, 0...3_600_000)
         try bound("--max-run-seconds", maxRunSeconds, 1...86_400)
+        try bound("--max-virtual-seconds", maxVirtualSeconds, 1...31_536_000)
         try bound("--max-wait", maxWait, 0...3_600)
         try bound("--span-cap", spanCap, 0...1_000_000)
         try bound("--keep-in-memory", keepInMemory, 0...1_000_000)

@@ -76,7 +76,7 @@ public final class LabApplication: HTTPHandler {
                 // A run in memory streams from here: no permit, no task, no hop (a burst of ten
                 // thousand subscribers must not queue behind the in-flight bound).
                 route = found.template.description
-                response = stream(live.log, request)
+                response = stream(live.log, request, isVirtual: live.isVirtual)
                 break
             }
             guard found.handler.isImmediate else {
@@ -135,21 +135,29 @@ public final class LabApplication: HTTPHandler {
             try authorize(request)
             return try await runHandlers.cancel(id: id)
         case .events:
+            // The query is checked before the run is looked up: a bad value is 400 whatever the id.
+            _ = try PaceParameter.parse(request)
+            _ = try EventStreamHandler.resumePoint(request)
             let log: EventLog
+            let isVirtual: Bool
             do {
                 log = try await registry.eventLog(id: id)
+                isVirtual = try await registry.clockMode(id: id) == .virtual
             } catch {
                 throw .runs(error)
             }
-            return stream(log, request)
+            return stream(log, request, isVirtual: isVirtual)
         case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
         default: return answer(immediate: endpoint, request, parameters)
         }
     }
 
-    private func stream(_ log: EventLog, _ request: Request) -> Response {
+    /// A run's stream; `?pace=` applies to a virtual run only: a real run's events come at the
+    /// pace they happen already (see `PaceParameter`).
+    private func stream(_ log: EventLog, _ request: Request, isVirtual: Bool) -> Response {
         do {
-            return try streams.stream(log, after: EventStreamHandler.resumePoint(request))
+            let pace = try PaceParameter.parse(request)
+            return try streams.stream(log, after: EventStreamHandler.resumePoint(request), pace: isVirtual ? pace : nil)
         } catch {
             return ProblemResponse.make(for: error, instance: request.path)
         }

@@ -62,6 +62,38 @@ import TestSupport
         }
     }
 
+    /// A virtual run has ended by the time anyone reads it; its stream, paced or not,
+    /// delivers every event in order with the run's own times.
+    @Test(arguments: ["", "?pace=0.01"])
+    func virtualRunsStream_deliversEveryEventInOrder(query: String) async throws {
+        try await LabTestServer.with { server in
+            let params: JSONValue = ["count": 4, "limit": 2, "delay_ms": 100, "clock": "virtual"]
+            let response = try await server.request("POST", "/patterns/semaphore/runs?wait=10", json: params)
+            #expect(response.status == 200)
+            let id = try #require(response.json?["id"]?.stringValue)
+            let events = try await server.events("/runs/\(id)/events\(query)").1.readAll().filter { $0.event != nil }
+            #expect(events.compactMap(\.id) == Array(1...events.count))
+            let releases = events.filter { $0.event == "semaphore.released" }
+            #expect(releases.compactMap { try? JSONValue.parse($0.data ?? "")["t_ms"] } == [100, 100, 200, 200])
+            #expect(events.last?.event == "run.finished")
+        }
+    }
+
+    @Test func launchAndStream_atAPace() async throws {
+        try await LabTestServer.with { server in
+            let client = try server.client()
+            let body = #"{"count":3,"delay_ms":50,"clock":"virtual"}"#
+            try await client.send(
+                "POST /patterns/gather/runs?pace=0.01 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let head = try await client.readHead()
+            #expect(head.status == 201)
+            let events = try await SSEReader(client: client).readAll().compactMap(\.event)
+            #expect(events.first == "run.started")
+            #expect(events.filter { $0 == "task.finished" }.count == 3)
+            #expect(events.last == "run.finished")
+        }
+    }
+
     @Test func twoHundredSubscribers_allReceiveEveryEvent() async throws {
         try await LabTestServer.with { server in
             let id = try await launch(server, ["count": 20, "delay_ms": 300, "jitter_ms": 200])

@@ -136,7 +136,9 @@ function row(run) {
       h('code', { class: 'history-id' }, run.id),
       h('time', { class: 'history-time', datetime: run.created_at, title: absoluteTime(run.created_at) },
         relativeTime(run.created_at)),
-      h('span', { class: 'history-duration' }, run.duration_ms === null || run.duration_ms === undefined ? 'running' : ms(run.duration_ms)),
+      h('span', { class: 'history-duration', 'data-clock': run.params?.clock === 'virtual' ? 'virtual' : 'real' },
+        run.duration_ms === null || run.duration_ms === undefined ? 'running'
+          : `${ms(run.duration_ms)}${run.params?.clock === 'virtual' ? ' virtual' : ''}`),
       h('span', { class: 'history-progress', title: 'tasks completed' }, progress),
       checksCell(run)));
 }

@@ -80,6 +80,10 @@ export class RunView {
   build() {
     const run = this.run;
     this.status = h('span', { class: 'badge', 'data-testid': 'run-status' });
+    this.clockBadge = h('span', { class: 'badge badge-virtual', 'data-testid': 'run-clock', hidden: true,
+      title: 'Virtual time: the clock jumped to the next deadline whenever every task waited. '
+        + 'Times and figures are in virtual time; the same parameters give the same run every time.' },
+    'virtual time');
     this.connection = h('span', { class: 'connection', 'data-testid': 'connection', role: 'status',
       'aria-live': 'polite', title: 'Event stream connection' },
     h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }));
@@ -110,7 +114,7 @@ export class RunView {
     h('header', { class: 'run-head' },
       h('div', { class: 'run-title-row' },
         h('h2', { id: 'run-title', class: 'run-title' }, 'Run ', h('code', { 'data-testid': 'run-id' }, run.id)),
-        this.status, this.connection),
+        this.status, this.clockBadge, this.connection),
       h('div', { class: 'run-actions' }, this.cancelButton, curlButton)),
     this.curlOutput,
     this.meta,
@@ -220,8 +224,14 @@ export class RunView {
 
   // -- rendering ------------------------------------------------------------------------
 
+  /** Whether the run keeps virtual time (its clock is not the wall's: never extrapolate it). */
+  isVirtual() {
+    return this.run.params?.clock === 'virtual';
+  }
+
   now() {
     if (TERMINAL_STATUSES.has(this.run.status)) return this.run.duration_ms ?? this.lastT;
+    if (this.isVirtual()) return this.lastT;
     return this.lastT + (performance.now() - this.lastAt);
   }
 
@@ -265,7 +275,13 @@ export class RunView {
 
   renderDuration() {
     const live = !TERMINAL_STATUSES.has(this.run.status);
-    this.duration.textContent = live ? `${ms(this.now())} so far` : ms(this.run.duration_ms);
+    if (live) {
+      this.duration.textContent = `${ms(this.now())} so far`;
+    } else if (this.isVirtual()) {
+      this.duration.textContent = `${ms(this.run.duration_ms)} of virtual time (${ms(this.run.real_ms)} real)`;
+    } else {
+      this.duration.textContent = ms(this.run.duration_ms);
+    }
   }
 
   renderHeader() {
@@ -276,6 +292,8 @@ export class RunView {
     this.status.dataset.status = run.status;
     this.status.className = `badge badge-${run.status}`;
     this.panel.dataset.status = run.status;
+    this.panel.dataset.clock = this.isVirtual() ? 'virtual' : 'real';
+    this.clockBadge.hidden = !this.isVirtual();
     this.cancelButton.hidden = !live;
     if (live && !this.cancelButton.disabled) this.cancelButton.textContent = 'Cancel run';
     const rows = [

@@ -19,6 +19,7 @@ struct RunHandlers: Sendable {
     func launch(_ request: Request, pattern: String) async throws(LabError) -> Response {
         let wantsStream = Self.accepts(request, "text/event-stream")
         let wait = try WaitParameter.parse(request, maxWait: configuration.maxWait)
+        let pace = try PaceParameter.parse(request)
         let parameters = try RunInputDecoder.parameters(of: request)
         let live: LiveRun
         do {
@@ -28,7 +29,8 @@ struct RunHandlers: Sendable {
         }
         let location = [("Location", ResourcePaths.run.path(["id": live.id]))]
         if wantsStream {
-            return try streams.stream(live.log, after: 0, status: 201, extraHeaders: location)
+            let virtual = live.parameters.clockMode == .virtual
+            return try streams.stream(live.log, after: 0, pace: virtual ? pace : nil, status: 201, extraHeaders: location)
         }
         guard let wait else { return JSONResponse.make(201, bytes: live.snapshotJSON(), headers: location) }
         let ended = await live.finished.wait(timeout: min(wait, waitCeiling))

@@ -16,6 +16,8 @@
 ///   pool, 1 on a one-thread executor): the heartbeat starved, its largest gap >= block_ms.
 ///   The gap and its ratio to the interval are figures either way.
 ///
+/// It refuses `clock: virtual`: its calls block real threads for real time.
+///
 /// Inline mode really blocks the threads it runs on. In production those are a pool of
 /// the cooperative pool's width made for the run (`DedicatedThreadsExecutor`), so the run
 /// starves its own heartbeat exactly as it would starve the shared pool, and never the
@@ -35,6 +37,8 @@ public struct BlockingOffloadPattern: Pattern {
         "inline (tasks >= the pool's threads): the heartbeat starves, largest gap >= block_ms",
     ]
     public let eventNames = ["heartbeat"]
+    public let virtualClockRefusal: String? =
+        "its calls block real threads for block_ms of real time, which a virtual clock cannot skip; use clock=real"
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [

@@ -12,7 +12,7 @@
 ///   min(limit, count) when tasks hold for some time (`peak_in_flight_equals_min`, with
 ///   `delay_ms` > 0); the wall time is at least the ideal
 ///   ceil(count / limit) * delay (`wall_at_least_ideal`), with `wall_ratio` (wall / ideal)
-///   as a figure: exactly 1 on a manual clock, scheduler noise on a real one.
+///   as a figure: exactly 1 on the virtual clock, scheduler noise on a real one.
 public struct SemaphorePattern: Pattern {
     public init() {}
 

@@ -85,6 +85,9 @@ public final class LabServer: Sendable {
 
     public var port: Int { Int(server.port) }
 
+    /// Event streams open now.
+    public var openStreams: Int { server.stats.openStreams }
+
     /// Runs the registry's and the store's service loops until `shutdown()` ends them.
     public func run() async {
         await withDiscardingTaskGroup { group in

@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import LabServer
 import MicroHTTP
 import Patterns
 import Runs
@@ -34,6 +35,10 @@ struct NetworkOptions: ParsableArguments {
     var shutdownGrace = 10
     @Option(name: .long, help: "Require 'Authorization: Bearer TOKEN' for POST and DELETE (or set LAB_API_TOKEN).")
     var apiToken: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "Origins whose pages may use the API: '*', 'none', or a comma-separated list.",
+        discussion: "A list grants only the origins it names (scheme://host[:port]); 'none' sends no CORS header at all."))
+    var corsOrigins = "*"
 
     func apply(to server: inout ServerConfiguration) {
         server.host = host
@@ -63,6 +68,11 @@ struct NetworkOptions: ParsableArguments {
         if let threads { try bound("--threads", threads, 1...256) }
         if let apiToken, apiToken.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--api-token must not be empty (leave it out for no token)")
+        }
+        do {
+            _ = try CORSPolicy(parsing: corsOrigins)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 }

@@ -69,6 +69,7 @@ public final class LabApplication: HTTPHandler {
 
     public func handle(_ request: Request) -> Handling {
         let started = ContinuousClock.now
+        if request.method == "OPTIONS" { return .now(options(request, started: started)) }
         let (route, response): (String, Response)
         switch Self.routes.match(method: request.method, path: request.path) {
         case .found(let found, let parameters):
@@ -112,7 +113,7 @@ public final class LabApplication: HTTPHandler {
         case .page: return staticFile(request)
         case .health: return system.health()
         case .patterns: return catalog.patterns()
-        case .openAPI: return system.openAPIDocument()
+        case .openAPI: return system.openAPIDocument(accept: request.header("Accept"))
         case .pattern:
             do {
                 return try catalog.pattern(named: parameters["name"] ?? "")
@@ -177,14 +178,38 @@ public final class LabApplication: HTTPHandler {
         guard request.header("Authorization") == "Bearer \(token)" else { throw .unauthorized }
     }
 
-    /// Adds the cross-origin header to GET answers (another origin's page may read runs and
-    /// subscribe to streams) and records the request's metrics.
+    /// `OPTIONS` on any path the table serves: its methods, and a CORS preflight's answer when
+    /// the policy grants the origin. Never needs the API token (a preflight carries none).
+    private func options(_ request: Request, started: ContinuousClock.Instant) -> Response {
+        guard let (template, methods) = Self.routes.methods(at: request.path) else {
+            return finish(ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path),
+                          request, route: "static", started: started)
+        }
+        let response = configuration.cors.preflight(
+            origin: request.header("Origin"), requestsMethod: request.header("Access-Control-Request-Method") != nil,
+            methods: methods)
+        metrics.recordRequest(route: template.description, method: "OPTIONS", status: response.status, duration: started.duration(to: .now))
+        return response
+    }
+
+    /// Adds the CORS grant (`configuration.cors`) to every answer, whatever its method and
+    /// status, and records the request's metrics: a stream's when it ends, so that its duration
+    /// is the stream's and not its head's.
     private func finish(_ response: Response, _ request: Request, route: String, started: ContinuousClock.Instant) -> Response {
         var response = response
-        if request.method == "GET" || request.method == "HEAD", !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
-            response.headers.append(("Access-Control-Allow-Origin", "*"))
+        if !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            response.headers.append(contentsOf: configuration.cors.headers(origin: request.header("Origin")))
         }
-        metrics.recordRequest(route: route, method: request.method, status: response.status, duration: started.duration(to: .now))
+        let method = request.method
+        guard case .stream(let produce) = response.body else {
+            metrics.recordRequest(route: route, method: method, status: response.status, duration: started.duration(to: .now))
+            return response
+        }
+        let status = response.status
+        response.body = .stream { [metrics] writer in
+            await produce(writer)
+            metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+        }
         return response
     }
 }

@@ -15,7 +15,7 @@ public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
     public let store: SQLiteRunStore
-    public let metrics = LabMetrics()
+    public let metrics: LabMetrics
     let server: Server
     let application: LabApplication
     /// The connection and stream limits, sized from the open-file limit at start.
@@ -29,6 +29,7 @@ public final class LabServer: Sendable {
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
             links: ResourcePaths.runLinks, logger: logger)
+        metrics = LabMetrics(patterns: registry.catalog.patterns.map(\.name))
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
@@ -49,7 +50,7 @@ public final class LabServer: Sendable {
     static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
         var server = configuration.server
         server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
-        server.refusalBody = ProblemResponse.refusalBody
+        server.refusalBody = ProblemResponse.refusalBody(headers: configuration.cors.refusalHeaders)
         if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
         let budget = ConnectionBudget(server)
         server.connectionLimit = budget.connectionLimit
@@ -83,6 +84,9 @@ public final class LabServer: Sendable {
     }
 
     public var port: Int { Int(server.port) }
+
+    /// Event streams open now.
+    public var openStreams: Int { server.stats.openStreams }
 
     /// Runs the registry's and the store's service loops until `shutdown()` ends them.
     public func run() async {

@@ -66,7 +66,7 @@ import Testing
                 let fields = problem["errors"]?.arrayValue?.compactMap { $0["field"]?.stringValue } ?? []
                 #expect(fields.contains(field), "errors: \(problem["errors"]?.serialized() ?? "none")")
             }
-            if bad.status == 405 { #expect(response.header("Allow") == "GET, HEAD") }
+            if bad.status == 405 { #expect(response.header("Allow") == "GET, HEAD, OPTIONS") }
             let health = try await server.request("GET", "/healthz")
             #expect(health.status == 200)
         }

@@ -162,6 +162,35 @@ import TestSupport
             _ = try await server.request("DELETE", "/runs/\(runningID)")
         }
     }
+
+    /// `?cursor=` alone continues the filtered listing it came from; a filter beside it must agree.
+    @Test func aCursor_carriesItsFilters_andADisagreeingFilterIsA400NamingIt() async throws {
+        try await LabTestServer.with { server in
+            for count in 1...3 {
+                _ = try await server.runToEnd("gather", ["count": .int(count), "delay_ms": 0])
+                _ = try await server.runToEnd("semaphore", ["count": 1, "limit": 1, "delay_ms": 0])
+            }
+            let first = try #require(try await server.request("GET", "/runs?pattern=gather&limit=1").json)
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            #expect(!cursor.contains(first["runs"]?.arrayValue?.first?["id"]?.stringValue ?? "-"), "a cursor is opaque, not a run id")
+            var patterns: [String] = []
+            var next: String? = cursor
+            while let page = next {
+                let body = try #require(try await server.request("GET", "/runs?limit=1&cursor=\(page)").json)
+                patterns += body["runs"]?.arrayValue?.compactMap { $0["pattern"]?.stringValue } ?? []
+                next = body["next_cursor"]?.stringValue
+            }
+            #expect(patterns == ["gather", "gather"])
+            #expect(try await server.request("GET", "/runs?pattern=gather&cursor=\(cursor)").status == 200)
+            for (query, field) in [("pattern=semaphore", "pattern"), ("status=failed", "status")] {
+                let refused = try await server.request("GET", "/runs?\(query)&cursor=\(cursor)")
+                #expect(refused.status == 400, "\(query)")
+                #expect(refused.json?["errors"]?.arrayValue?.first?["field"]?.stringValue == field)
+            }
+            let runID = try #require(first["runs"]?.arrayValue?.first?["id"]?.stringValue)
+            #expect(try await server.request("GET", "/runs?cursor=\(runID)").status == 400)
+        }
+    }
 }
 
 @Suite struct ServerIsolationTests {

@@ -81,8 +81,9 @@ struct RunHandlers: Sendable {
         } catch {
             throw .runs(error)
         }
+        let cursor = page.nextCursor.map { JSONValue.string(RunCursor(after: $0, of: query).encoded) }
         return JSONResponse.make(
-            200, ["runs": .array(page.runs.map { $0.json(summary: true, links: registry.links) }), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null])
+            200, ["runs": .array(page.runs.map { $0.json(summary: true, links: registry.links) }), "next_cursor": cursor ?? .null])
     }
 
     func cancel(id: String) async throws(LabError) -> Response {
@@ -93,9 +94,12 @@ struct RunHandlers: Sendable {
         }
     }
 
+    /// The listing a request asks for: its filters and limit, continued from its cursor when it
+    /// has one (the cursor's filters apply; one given beside it must agree).
     static func runQuery(_ request: Request) throws(LabError) -> RunQuery {
         var query = RunQuery()
         var seen: Set<String> = []
+        var cursor: RunCursor?
         for (name, value) in request.queryFields {
             guard seen.insert(name).inserted else {
                 throw .badRequest("query parameter '\(name)' is given more than once", field: name)
@@ -113,16 +117,12 @@ struct RunHandlers: Sendable {
                     throw .badRequest("limit must be an integer from 1 to 500", field: "limit")
                 }
                 query.limit = limit
-            case "cursor":
-                guard RunIDGenerator.isWellFormed(value) else {
-                    throw .badRequest("cursor must be a next_cursor value from a previous page", field: "cursor")
-                }
-                query.before = value
+            case "cursor": cursor = try RunCursor(decoding: value)
             default:
                 throw .badRequest("unknown query parameter '\(name)'; accepted: pattern, status, limit, cursor", field: name)
             }
         }
-        return query
+        return try cursor?.continuing(query, given: seen) ?? query
     }
 
     static func accepts(_ request: Request, _ mediaType: String) -> Bool {

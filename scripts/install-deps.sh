@@ -47,7 +47,12 @@ if ((${#python_pkgs[@]})); then
     echo "install-deps: creating .venv"
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -m pip show "${python_pkgs[@]%%[=<>]*}" >/dev/null 2>&1; then
+  # `pip show a b` succeeds when any one of them is there: ask for each.
+  missing_py=()
+  for pkg in "${python_pkgs[@]%%[=<>]*}"; do
+    .venv/bin/python -m pip show "$pkg" >/dev/null 2>&1 || missing_py+=("$pkg")
+  done
+  if ((${#missing_py[@]})); then
     echo "install-deps: pip installing into .venv: ${python_pkgs[*]}"
     .venv/bin/python -m pip install -q --disable-pip-version-check "${python_pkgs[@]}"
   else

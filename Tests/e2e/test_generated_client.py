@@ -6,8 +6,8 @@ test venv, and use it. The generator must take the spec without a warning (a sch
 is a model missing at run time), and then every operation is called through the client: the
 catalog, a launch with `wait` of every pattern that must come back as that pattern's own run
 and result types with every figure the spec says is required and none it does not know, get,
-list across pages with filters, the event stream, cancel, and a 401, 404, 409 and 422 parsed
-as problem details. The last test checks that every operation in the spec was driven.
+list across pages with filters, the event stream, cancel, the trace, and a 401, 404, 409 and
+422 parsed as problem details. The last test checks that every operation in the spec was driven.
 
 So the test fails whenever the spec and the server part ways: a figure the server stops
 reporting leaves the result unparsed (the generated code falls back to a plain dict), one it
@@ -267,6 +267,26 @@ def test_system_operations_through_the_client(api):
     assert metrics.status_code == 200 and "# TYPE lab_http_requests_total counter" in metrics.parsed
     page = api.call("getPage")
     assert page.status_code == 200 and "<html" in page.parsed.lower()
+
+
+def test_the_trace_through_the_client(api):
+    launched = api.call("launchRun", name="semaphore",
+                        body=api.model("SemaphoreParameters")(count=4, limit=2, delay_ms=60_000))
+    assert launched.status_code == 201
+    early = api.call("getRunTrace", id=launched.parsed.id)
+    assert early.status_code == 409 and isinstance(early.parsed, api.model("Problem"))
+    assert api.call("cancelRun", id=launched.parsed.id).status_code == 202
+    api.call("getRun", id=launched.parsed.id, wait=10)
+    trace = api.call("getRunTrace", id=launched.parsed.id)
+    assert trace.status_code == 200 and isinstance(trace.parsed, api.model("Trace"))
+    assert trace.parsed.other_data.run_id == launched.parsed.id
+    assert trace.parsed.display_time_unit == "ms"
+    # A span is a task's time holding its permit: the two that took one before the cancel have
+    # one each, the two still waiting have none.
+    spans = [event for event in trace.parsed.trace_events if event.ph.value == "X"]
+    assert len(spans) == 2
+    missing = api.call("getRunTrace", id="01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert missing.status_code == 404 and isinstance(missing.parsed, api.model("Problem"))
 
 
 def test_every_operation_in_the_spec_was_driven():

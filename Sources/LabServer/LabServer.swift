@@ -45,12 +45,15 @@ public final class LabServer: Sendable {
         serverReference.withLock { $0 = server }
     }
 
-    /// Raises the open-file limit (unless told not to) and decides the connection limit and the
-    /// one stream limit (event streams are the server's only streams) inside it.
+    /// The HTTP server's configuration as the lab runs it: its refusals in the lab's problem
+    /// format, request deadlines on the shared timer heap, and, after raising the open-file
+    /// limit (unless told not to), the connection limit and the one stream limit (event streams
+    /// are the server's only streams) decided inside it.
     static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
         var server = configuration.server
         server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
         server.refusalBody = ProblemResponse.refusalBody(headers: configuration.cors.refusalHeaders)
+        server.deadlineTimers = SharedDeadlineTimers()
         if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
         let budget = ConnectionBudget(server)
         server.connectionLimit = budget.connectionLimit

@@ -29,6 +29,9 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // The JSON value, its parser and its writer: the one JSON writer of the project, at the
+        // bottom of the graph (it imports nothing of ours).
+        .target(name: "LabJSON", swiftSettings: strict),
         .target(
             name: "MicroHTTP",
             dependencies: [
@@ -40,6 +43,7 @@ let package = Package(
         .target(
             name: "Patterns",
             dependencies: [
+                "LabJSON",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -49,6 +53,7 @@ let package = Package(
         .target(
             name: "Runs",
             dependencies: [
+                "LabJSON",
                 "Patterns",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -59,6 +64,7 @@ let package = Package(
         .target(
             name: "LabServer",
             dependencies: [
+                "LabJSON",
                 "MicroHTTP",
                 "Runs",
                 "Patterns",
@@ -71,8 +77,11 @@ let package = Package(
         .executableTarget(
             name: "ConcurrencyLabCLI",
             dependencies: [
+                "LabJSON",
                 "LabServer",
+                "MicroHTTP",
                 "Patterns",
+                "Runs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,20 +94,33 @@ let package = Package(
             path: "Benchmarks/MicroHTTPBench",
             swiftSettings: strict
         ),
-        // Routes global-executor enqueues of a test's run to its own executor (see the header).
+        // Routes the global-executor jobs a virtual run's thread enqueues to the run's executor
+        // (see the header): tests only, for libraries that start unstructured tasks.
         .target(name: "CTestHooks", path: "Tests/CTestHooks"),
         .target(
             name: "TestSupport",
-            dependencies: ["Patterns", "CTestHooks"],
+            dependencies: ["CTestHooks", "LabJSON", "Patterns"],
             path: "Tests/Support",
             swiftSettings: strict
         ),
-        .testTarget(name: "MicroHTTPTests", dependencies: ["MicroHTTP", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "PatternsTests", dependencies: ["Patterns", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RunsTests", dependencies: ["Runs", "Patterns", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LabJSONTests", dependencies: ["LabJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "MicroHTTPTests",
+            dependencies: ["MicroHTTP", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PatternsTests", dependencies: ["LabJSON", "Patterns", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RunsTests",
+            dependencies: [
+                "LabJSON", "Runs", "Patterns", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LabServerTests",
-            dependencies: ["LabServer", "MicroHTTP", "Runs", "Patterns", "TestSupport"],
+            dependencies: ["LabJSON", "LabServer", "MicroHTTP", "Runs", "Patterns", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -9,14 +9,10 @@ typedef void (__attribute__((swiftcall)) *lab_enqueue_hook_fn)(void *job, lab_or
 extern lab_enqueue_hook_fn swift_task_enqueueGlobal_hook;
 
 static _Atomic(lab_route_job_fn) route_job = NULL;
-static _Thread_local void *thread_router_context = NULL;
 
 static void __attribute__((swiftcall)) lab_enqueue_global(void *job, lab_original_enqueue_fn original) {
-    void *context = thread_router_context;
     lab_route_job_fn route = atomic_load(&route_job);
-    if (context != NULL && route != NULL) {
-        route(context, job);
-    } else {
+    if (route == NULL || !route(job)) {
         original(job);
     }
 }
@@ -27,7 +23,3 @@ void lab_install_global_enqueue_router(lab_route_job_fn route) {
         swift_task_enqueueGlobal_hook = lab_enqueue_global;
     }
 }
-
-void lab_set_thread_router_context(void *context) { thread_router_context = context; }
-
-void *lab_thread_router_context(void) { return thread_router_context; }

@@ -44,6 +44,14 @@ import Testing
         #expect(run.endedAt == .milliseconds(25))
     }
 
+    /// A cancellation at the very instant of a deadline comes after what is due then.
+    @Test func cancelAtADeadline_comesAfterWhatIsDueThen() async throws {
+        let run = try await TestRun.execute(StepPattern(), ["steps": 5], cancelAt: .milliseconds(20))
+        #expect(run.status == .cancelled)
+        #expect(run.times(of: "step") == [10, 20])
+        #expect(run.endedAt == .milliseconds(20))
+    }
+
     @Test func runThatCanNeverFinish_failsInsteadOfHanging() async throws {
         await #expect(throws: TestRunStuck.self) {
             _ = try await TestRun.execute(StepPattern(), ["steps": 1, "hang": true])
@@ -51,7 +59,8 @@ import Testing
     }
 
     /// Starts unstructured tasks (no executor preference, like swift-async-algorithms'
-    /// debounce) that sleep on the run's clock, and waits for them.
+    /// debounce) that sleep on the run's clock, and waits for them. Without the tests'
+    /// `GlobalJobRouting` they would run on the global pool and the virtual run would stall.
     struct UnstructuredPattern: Pattern {
         let name = "unstructured"
         let title = "unstructured"
@@ -79,7 +88,7 @@ import Testing
         }
     }
 
-    @Test func unstructuredTasksOfARun_areDrivenByTheManualClockToo() async throws {
+    @Test func unstructuredTasksOfARun_joinItsVirtualExecutor_inClockOrder() async throws {
         for _ in 0..<20 {
             let run = try await TestRun.execute(UnstructuredPattern())
             #expect(run.ints("delay", in: "woke") == [10, 20, 30])

@@ -1,3 +1,4 @@
+import LabJSON
 import Synchronization
 
 /// The `circuit-breaker` run's breaker and dependency behind one lock: a permit and the

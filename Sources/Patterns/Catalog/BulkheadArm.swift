@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A permit pool of a `bulkhead` run, counting its permits in use under `counter`, and how
 /// many of them slow calls hold.
 final class BulkheadPool: Sendable {

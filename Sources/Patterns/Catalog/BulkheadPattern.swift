@@ -1,3 +1,5 @@
+import LabJSON
+
 /// bulkhead: calls to a slow and a fast dependency through one shared permit pool, and
 /// through a pool each (Polly's and resilience4j's Bulkhead), side by side in one run.
 ///

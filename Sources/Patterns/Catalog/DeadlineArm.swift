@@ -1,3 +1,5 @@
+import LabJSON
+
 /// One side of a `deadline-propagation` run: the call tree with the deadline passed down
 /// every hop, or with the caller alone knowing it.
 struct DeadlineArm: Sendable {

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// deadline-propagation: a call tree under a root deadline, with each hop passing the
 /// remaining budget to its children (gRPC deadlines), or not.
 ///

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// The `debounce-throttle` run's checks, from the times events were sent and received.
 struct DebounceThrottleAudit {
     let schedule: BurstSchedule

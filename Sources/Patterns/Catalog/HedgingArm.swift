@@ -1,3 +1,5 @@
+import LabJSON
+
 /// One side of a `hedging` run: every request against a dependency of its own, with or
 /// without a hedge.
 struct HedgingArm: Sendable {

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// hedging: send a second copy of a slow request and keep whichever answers first, as in
 /// "The Tail at Scale" (Dean and Barroso, 2013).
 ///

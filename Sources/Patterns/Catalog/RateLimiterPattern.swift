@@ -1,3 +1,5 @@
+import LabJSON
+
 /// rate-limiter: a token bucket (`rate_per_s`, `burst`) in front of clients that call as
 /// fast as they can; waiting calls are admitted first come, first served.
 ///

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// resource-scope: nested resources released exactly once, in reverse order, however the
 /// scope ends.
 ///

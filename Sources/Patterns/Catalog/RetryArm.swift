@@ -1,3 +1,5 @@
+import LabJSON
+
 /// One strategy's side of a `retry` run: its clients against a dependency of its own.
 struct RetryArm: Sendable {
     /// One backoff sleep as drawn, with the bounds its strategy's formula gives.

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// retry: clients retrying a contended dependency with exponential backoff and jitter,
 /// after the AWS Architecture Blog's "Exponential Backoff And Jitter" (see `Backoff` for
 /// the four formulas).

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// task-group: structured concurrency where one child's failure cancels its siblings.
 ///
 /// - Parameters: `count` (1...maxCount) children, each sleeping `delay_ms` (0...maxDelayMs);

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// Everything a pattern's run may touch: the clock it sleeps through, the recorder its
 /// events and spans go to, the limits it runs under, and where it starts the threads that
 /// blocking work is offloaded to. Cancellation is the current task's: cancelling the run's

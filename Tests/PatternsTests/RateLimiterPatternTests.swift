@@ -14,7 +14,12 @@ import Testing
         #expect(run.ints("ticket", in: "limiter.admitted") == Array(0..<40))
         #expect(run.result["worst_window_excess"] == 5)
         #expect(run.result["throughput_per_s"] == 50)
-        #expect(run.checkNames == ["admitted_within_burst_plus_rate_in_every_window", "served_first_come_first_served", "throughput_near_rate"])
+        #expect(run.result["tokens_lost_to_cap"] == 0)
+        #expect(run.result["latest_wakeup_ms"] == 0)
+        #expect(run.result["reads_unlike_the_bucket"] == 0)
+        // One read per admission, and one wait before each of the 35 paced ones.
+        #expect(run.result["bucket_reads"] == 75)
+        #expect(run.checkNames == ["admitted_within_burst_plus_rate_in_every_window", "served_first_come_first_served", "every_token_used_while_calls_waited"])
         #expect(run.failedChecks.isEmpty)
         #expect(run.endedAt == .milliseconds(700))
     }
@@ -37,9 +42,36 @@ import Testing
         #expect(run.check("admitted_within_burst_plus_rate_in_every_window")?.passed == true)
     }
 
-    @Test func aBucketThatRefillsTooSlowly_failsTheThroughputCheck() async throws {
+    @Test func aBucketThatRefillsTooSlowly_failsTheTokenCheck() async throws {
         let run = try await TestRun.execute(RateLimiterPattern(faults: .init(refillFactor: 0.25)))
-        #expect(run.check("throughput_near_rate")?.passed == false)
+        #expect(run.check("every_token_used_while_calls_waited")?.passed == false)
+        #expect(run.check("admitted_within_burst_plus_rate_in_every_window")?.passed == true)
+    }
+
+    @Test func aBucketThatRefillsTooFast_failsTheTokenCheckToo() async throws {
+        let run = try await TestRun.execute(RateLimiterPattern(faults: .init(refillFactor: 2)))
+        #expect(run.check("every_token_used_while_calls_waited")?.passed == false)
+    }
+
+    /// A nominal bucket whose dispatcher sleeps twice as long as the bucket said: every
+    /// admission it makes is one the bucket allowed, but it left tokens unused. The next
+    /// read finds two tokens, so the throughput barely shows it; the token check does.
+    @Test func aDispatcherThatOversleeps_failsTheTokenCheck() async throws {
+        let run = try await TestRun.execute(RateLimiterPattern(faults: .init(wakeFactor: 2)))
+        #expect(run.check("every_token_used_while_calls_waited")?.passed == false)
+        #expect(run.check("admitted_within_burst_plus_rate_in_every_window")?.passed == true)
+        #expect(run.result["throughput_per_s"] == 48.6)
+    }
+
+    /// Timers that fire 150 ms late (a busy machine; longer than the 100 ms a burst of 5
+    /// lasts at 50/s): throughput drops, but only through tokens the full bucket could not
+    /// keep, and the limiter used every token it had when it looked: the checks pass.
+    @Test func lateTimers_costThroughputOnlyAtTheCap_andPass() async throws {
+        let run = try await TestRun.execute(RateLimiterPattern(faults: .init(lateTimerMs: 150)))
+        #expect(run.failedChecks.isEmpty, "\(run.failedChecks.map { $0.json.serialized() })")
+        #expect(run.result["latest_wakeup_ms"] == 150)
+        #expect((run.result["tokens_lost_to_cap"]?.doubleValue ?? 0) > 0)
+        #expect((run.result["throughput_per_s"]?.doubleValue ?? 50) < 50)
     }
 
     @Test func theWindowBound_isComputedOverEveryWindow() {

@@ -12,6 +12,20 @@ final class RateLimiterGate: Sendable {
         var refillFactor = 1.0
         /// Serve the newest waiter first.
         var lifo = false
+        /// Ask to wake after this multiple of the wait the bucket said (a lazy dispatcher).
+        var wakeFactor = 1.0
+        /// Not the limiter's fault: every wake-up comes this much after the time asked for,
+        /// as a busy machine's late timers make it (the limiter must still use every token
+        /// it has when it looks).
+        var lateTimerMs = 0.0
+    }
+
+    /// One look at the bucket by the dispatcher, on behalf of the oldest waiting call: it
+    /// admitted that call, or asked to wake at `wakeAtMs`.
+    struct Read: Sendable {
+        let atMs: Double
+        let admitted: Bool
+        let wakeAtMs: Double?
     }
 
     struct Admission: Sendable {
@@ -31,21 +45,22 @@ final class RateLimiterGate: Sendable {
         var queue = Deque<Request>()
         var nextTicket = 0
         var admissions: [Admission] = []
+        var reads: [Read] = []
         var finished = false
     }
 
     private enum Step {
         case admitted(Admission, tokens: Double, waiting: Int)
-        case wait(ms: Double)
+        case wait(untilMs: Double)
     }
 
     private let state: Mutex<State>
     private let arrivals = AsyncEvent()
-    private let lifo: Bool
+    private let faults: Faults
 
     init(ratePerS: Int, burst: Int, faults: Faults) {
         state = Mutex(State(bucket: TokenBucket(ratePerS: Double(ratePerS) * faults.refillFactor, burst: burst)))
-        lifo = faults.lifo
+        self.faults = faults
     }
 
     /// Queues a call and waits until the dispatcher admits it; `queued` sees its ticket and
@@ -75,7 +90,7 @@ final class RateLimiterGate: Sendable {
         while true {
             // nil: wait for an arrival; .some(nil): finished and drained.
             let next = state.withLock { state -> Request?? in
-                guard let request = lifo ? state.queue.last : state.queue.first else {
+                guard let request = faults.lifo ? state.queue.last : state.queue.first else {
                     if state.finished { return .some(nil) }
                     arrivals.clear()
                     return nil
@@ -98,7 +113,12 @@ final class RateLimiterGate: Sendable {
         while true {
             let now = clock.elapsedMs()
             let step = state.withLock { state -> Step in
-                if let waitMs = state.bucket.take(atMs: now) { return .wait(ms: waitMs) }
+                if let waitMs = state.bucket.take(atMs: now) {
+                    let wakeAtMs = ((now + waitMs * faults.wakeFactor) * 1000).rounded(.up) / 1000
+                    state.reads.append(Read(atMs: now, admitted: false, wakeAtMs: wakeAtMs))
+                    return .wait(untilMs: wakeAtMs)
+                }
+                state.reads.append(Read(atMs: now, admitted: true, wakeAtMs: nil))
                 // By ticket: newer calls may have queued behind it while it waited.
                 if let index = state.queue.firstIndex(where: { $0.ticket == request.ticket }) { state.queue.remove(at: index) }
                 let admission = Admission(ticket: request.ticket, atMs: now, waitingAfter: state.queue.count)
@@ -107,12 +127,14 @@ final class RateLimiterGate: Sendable {
             }
             switch step {
             case .admitted(let admission, let tokens, let waiting): return (admission, tokens, waiting)
-            case .wait(let waitMs):
+            case .wait(let wakeAtMs):
                 // Rounded up to the microsecond: waking a hair early would only loop once more.
-                try await clock.sleep(until: .microseconds(Int(((now + waitMs) * 1000).rounded(.up))))
+                let lateUs = Int((faults.lateTimerMs * 1000).rounded())
+                try await clock.sleep(until: .microseconds(Int((wakeAtMs * 1000).rounded()) + lateUs))
             }
         }
     }
 
     var admissions: [Admission] { state.withLock { $0.admissions } }
+    var reads: [Read] { state.withLock { $0.reads } }
 }

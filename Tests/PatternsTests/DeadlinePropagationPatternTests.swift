@@ -36,8 +36,20 @@ import Testing
         #expect(run.check("on_no_work_started_after_deadline")?.passed == false)
     }
 
+    /// A timer that wakes a node 30 ms after the deadline it asked to stop at is the
+    /// machine's lateness, shown as a figure; a node that asked to work past it fails.
+    @Test func workPastTheDeadline_isJudgedByTheStopEachNodeAskedFor() {
+        let late = DeadlineArm.Work(startMs: 60, endMs: 130, end: .cut, stopAtMs: 100)
+        let report = DeadlineArm.Report(propagates: true, work: [late], gaveUpAtMs: 100, deadlineMs: 100, notCalled: 0)
+        #expect(report.workingPastDeadline == 0)
+        #expect(report.latestWakeupPastDeadlineMs == 30)
+        let over = DeadlineArm.Work(startMs: 60, endMs: 100.5, end: .finished, stopAtMs: 100.5)
+        let overrun = DeadlineArm.Report(propagates: true, work: [over], gaveUpAtMs: 100, deadlineMs: 100, notCalled: 0)
+        #expect(overrun.workingPastDeadline == 1)
+    }
+
     @Test func noWorkAfterTheCallerGaveUp_failsTheWasteCheck() throws {
-        let work = [DeadlineArm.Work(startMs: 0, endMs: 90, end: .finished)]
+        let work = [DeadlineArm.Work(startMs: 0, endMs: 90, end: .finished, stopAtMs: 90)]
         let report = DeadlineArm.Report(propagates: false, work: work, gaveUpAtMs: 100, deadlineMs: 100, notCalled: 0)
         #expect(report.wastedMs == 0)
         let outcome = pattern.outcome([report], tree: CallTree(depth: 3, fanOut: 1), workMs: 40, deadlineMs: 100)

@@ -9,6 +9,8 @@ struct DeadlineArm: Sendable {
         let startMs: Double
         let endMs: Double
         let end: End
+        /// The instant it asked the clock to end its work at (a late timer wakes it after).
+        let stopAtMs: Double
     }
 
     struct Report: Sendable {
@@ -26,12 +28,14 @@ struct DeadlineArm: Sendable {
         let notCalled: Int
         var startedAfterDeadline: Int { work.count { $0.end != .refused && $0.startMs > deadlineMs } }
 
-        /// Nodes still working more than `slackMs` after the deadline as this clock kept it:
-        /// the later of the deadline and the caller's own give-up, whose timer wakes late
-        /// exactly as the nodes' do.
-        func workingPastDeadline(slackMs: Double) -> Int {
-            let deadline = max(deadlineMs, gaveUpAtMs ?? deadlineMs)
-            return work.count { $0.end != .refused && $0.endMs > deadline + slackMs }
+        /// Nodes whose work ran to an instant past the deadline: what each asked the clock
+        /// to end its work at, exactly (how late its timer then woke it is the machine's,
+        /// not work: `latest_wakeup_past_deadline_ms` shows it).
+        var workingPastDeadline: Int { work.count { $0.end != .refused && $0.stopAtMs > deadlineMs } }
+
+        /// How long after the deadline the last node's timer woke it.
+        var latestWakeupPastDeadlineMs: Double {
+            work.filter { $0.end != .refused }.map { max(0, $0.endMs - deadlineMs) }.max() ?? 0
         }
 
         /// Work done after the caller gave up, summed over the nodes.
@@ -47,6 +51,7 @@ struct DeadlineArm: Sendable {
                 "finished": .int(finished), "cut": .int(cut), "refused": .int(refused), "not_called": .int(notCalled),
                 "gave_up_at_ms": gaveUpAtMs.map(JSONValue.milliseconds) ?? .null, "wasted_ms": .milliseconds(wastedMs),
                 "last_work_end_ms": .milliseconds(work.filter { $0.end != .refused }.map(\.endMs).max() ?? 0),
+                "latest_wakeup_past_deadline_ms": .milliseconds(latestWakeupPastDeadlineMs),
             ]
         }
     }
@@ -100,7 +105,7 @@ struct DeadlineArm: Sendable {
             let start = context.elapsedMs()
             let limit = ignoresDeadline ? nil : deadline
             if let limit, start >= limit {
-                ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: start - armStart, end: .refused)) }
+                ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: start - armStart, end: .refused, stopAtMs: start - armStart)) }
                 context.emit("node.refused", ["task": task, "arm": .string(arm), "node": .int(id)])
                 return
             }
@@ -118,7 +123,7 @@ struct DeadlineArm: Sendable {
                 count -= 1
                 return count
             }
-            ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: end - armStart, end: cut ? .cut : .finished)) }
+            ledger.withLock { $0.append(Work(startMs: start - armStart, endMs: end - armStart, end: cut ? .cut : .finished, stopAtMs: stop - armStart)) }
             context.emit(cut ? "node.cut" : "node.finished", ["task": task, "arm": .string(arm), "node": .int(id), workingKey: .int(left)])
             if cut { return }
             try await withThrowingTaskGroup(of: Void.self) { group in

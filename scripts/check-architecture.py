@@ -28,10 +28,12 @@ ALLOWED = {
     "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "Runs"},
 }
 OURS = set(ALLOWED) | {"CMicroHTTPD", "CTestHooks", "TestSupport", "MicroHTTPBench"}
-# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser.
+# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser,
+# debounce and throttle; the runtime hook that routes global jobs is the test support's alone.
 EXCLUSIVE = {
     "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "Prometheus": "LabServer", "CoreMetrics": "LabServer",
-    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
+    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI", "AsyncAlgorithms": "Patterns",
+    "CTestHooks": "TestSupport",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

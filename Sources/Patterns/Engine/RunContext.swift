@@ -36,8 +36,9 @@ public struct RunContext: Sendable {
     }
 
     /// Runs `body` as task `id` of the timeline: its span starts now and ends with the
-    /// outcome of what `body` returned or threw (cancellation and timeouts told apart).
-    public func task<T: Sendable>(
+    /// outcome of what `body` returned or threw (cancellation and timeouts told apart). It
+    /// runs on its caller's executor: `body` of a task isolated to an `EventLoop` stays on it.
+    nonisolated(nonsending) public func task<T: Sendable>(
         _ id: Int, label: String? = nil, countsAsProgress: Bool = true,
         _ body: () async throws -> T
     ) async throws -> T {

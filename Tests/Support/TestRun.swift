@@ -22,10 +22,10 @@ public enum TestRun {
         let sink = CollectingSink()
         let recorder = RunRecorder(
             clock: clock.runClock, sink: sink, spanCap: spanCap ?? limits.spanCap, eventCap: eventCap)
+        let executor = try TestExecutor(activity: clock.activity)
         let context = RunContext(
             clock: clock.runClock, recorder: recorder, limits: limits, threads: .tracked(by: clock.activity),
-            isolatesInlineBlocking: false)
-        let executor = try TestExecutor(activity: clock.activity)
+            isolatesInlineBlocking: false, taskExecutor: executor)
         defer { executor.shutdown() }
         let finished = Locked<RunExecution?>(nil)
         // Unstructured on purpose: a driver must be able to walk away from a stuck run

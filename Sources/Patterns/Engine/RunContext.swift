@@ -11,16 +11,31 @@ public struct RunContext: Sendable {
     /// a pool of its own (production: it must never block the server's threads) or runs on
     /// the current executor (tests, whose executor is already private and deterministic).
     public let isolatesInlineBlocking: Bool
+    /// The executor the run's tasks prefer (nil: the shared pool; tests: their one-thread
+    /// executor). Work shielded from cancellation (`shielded`) is started on it too.
+    public let taskExecutor: (any TaskExecutor)?
 
     public init(
         clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults,
-        threads: ThreadLauncher = .pthreads, isolatesInlineBlocking: Bool = true
+        threads: ThreadLauncher = .pthreads, isolatesInlineBlocking: Bool = true, taskExecutor: (any TaskExecutor)? = nil
     ) {
         self.clock = clock
         self.recorder = recorder
         self.limits = limits
         self.threads = threads
         self.isolatesInlineBlocking = isolatesInlineBlocking
+        self.taskExecutor = taskExecutor
+    }
+
+    /// Runs `operation` where the caller's cancellation does not reach it, and waits for it
+    /// (asyncio's `shield`, awaited). Swift's cancellation is sticky: in a cancelled task every
+    /// later sleep throws at once, while asyncio delivers CancelledError once and lets cleanup
+    /// await. Cleanup that must take its time (an `__aexit__`) runs here: in a task of its own
+    /// that nobody cancels, awaited, so it never outlives its caller.
+    public func shielded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        // Unstructured on purpose: a child task would inherit the caller's cancellation.
+        let task = Task(executorPreference: taskExecutor) { try await operation() }
+        return try await task.value
     }
 
     /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.

@@ -6,11 +6,12 @@ import Testing
     static let names = PatternCatalog.builtIn.map(\.name)
     let catalog = PatternCatalog()
 
-    @Test func catalog_listsTheTwelvePatternsInTheDesignOrder() {
+    @Test func catalog_listsThePatternsInTheDesignOrder() {
         #expect(
             Self.names == [
                 "gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors", "event", "lock",
-                "periodic", "first-completed", "resource-scope", "blocking-offload",
+                "periodic", "first-completed", "resource-scope", "blocking-offload", "as-completed", "shield", "condition",
+                "barrier", "wait", "pipeline",
             ])
     }
 
@@ -50,6 +51,21 @@ import Testing
         #expect(validationIssues(pattern, [:]).isEmpty)
         let defaults = try catalog.validate([:], for: pattern).get()
         #expect(pattern.plannedDuration(defaults) <= .seconds(1))
+    }
+
+    /// The counters a pattern declares are carried by its events, under their names, and
+    /// only by events it declares (the defaults' run shows each one at least once).
+    @Test(arguments: names)
+    func declaredCounters_areCarriedByThePatternsEvents(name: String) async throws {
+        let pattern = try #require(catalog.pattern(named: name))
+        guard !pattern.counters.isEmpty else { return }
+        let run = try await TestRun.execute(pattern)
+        for counter in pattern.counters where counter.name != "inner_deadline_ms" {
+            let carriers = run.events.filter { $0.data[counter.name]?.intValue != nil }
+            #expect(!carriers.isEmpty, "\(name): no event carries \(counter.name)")
+            #expect(carriers.allSatisfy { pattern.eventNames.contains($0.name) }, "\(name): \(counter.name) on an undeclared event")
+        }
+        #expect(Set(pattern.counters.map(\.name)).count == pattern.counters.count)
     }
 
     @Test func smallerLimits_shrinkTheBounds() throws {

@@ -5,11 +5,14 @@ For each program, CPython runs it as it is (asyncio_reference: asyncio's own loo
 virtual clock) and reports what it printed and when, how long it took and its queue's peak
 size; the lab runs the matching pattern over HTTP with the same numbers; the test compares
 the two: the results and their order, the cancelled set, the counter, the ticks, the queue's
-peak size, and the elapsed time, within 3 % of the program's ideal (and 2 ms, for programs
-whose ideal is 0 ms).
+peak size, and the elapsed time, within 3 % of the program's ideal. 3 % of a program of 0 or
+100 ms is less than one time slice of a shared machine's scheduler, so the tolerance is never
+below 5 ms (measured on this 2-core machine under the other engineers' builds: 0.5-2 ms over
+the ideal as a rule, 8 ms at worst, on a 3 s program).
 
-Every run is launched at once at the start of the module (they mostly sleep, the longest
-12 s), then each test waits for its own.
+Every run is launched at the start of the module, the longest first, so that the short
+ones (100 ms, where 3 % is 3 ms) do not run while the others are being launched; they mostly
+sleep, the longest 12 s. Each test then waits for its own.
 """
 
 import ast
@@ -54,9 +57,16 @@ RUNS = {
 
 
 @pytest.fixture(scope="module")
-def launched(lab):
-    return {program: [lab.post_json(f"/patterns/{pattern}/runs", params)["id"] for pattern, params in runs]
-            for program, runs in RUNS.items()}
+def references():
+    """What CPython's asyncio makes of each program."""
+    return {program: reference(source, program) for program, source in PROGRAMS.items()}
+
+
+@pytest.fixture(scope="module")
+def launched(lab, references):
+    longest_first = sorted(RUNS, key=lambda program: -references[program]["elapsed_ms"])
+    return {program: [lab.post_json(f"/patterns/{pattern}/runs", params)["id"] for pattern, params in RUNS[program]]
+            for program in longest_first}
 
 
 def runs_of(lab, launched, program):
@@ -74,7 +84,7 @@ def runs_of(lab, launched, program):
 
 
 def within_ideal(run, ideal_ms):
-    tolerance = max(0.03 * ideal_ms, 2.0)
+    tolerance = max(0.03 * ideal_ms, 5.0)
     assert ideal_ms <= run["duration_ms"] <= ideal_ms + tolerance, (run["pattern"], run["duration_ms"], ideal_ms)
 
 
@@ -105,8 +115,8 @@ def waves(start_times, gap_ms=100):
     return sizes
 
 
-def test_seed1_gather_results_in_input_order_after_one_delay(lab, launched):
-    program = reference(PROGRAMS["seed1-gather"])
+def test_seed1_gather_results_in_input_order_after_one_delay(lab, launched, references):
+    program = references["seed1-gather"]
     [run] = runs_of(lab, launched, "seed1-gather")
     users = ast.literal_eval(printed(program)[0])
     assert [user["id"] for user in users] == [1, 2, 3]
@@ -114,8 +124,8 @@ def test_seed1_gather_results_in_input_order_after_one_delay(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_taskgroup_both_children_complete(lab, launched):
-    program = reference(PROGRAMS["seed1-taskgroup"])
+def test_seed1_taskgroup_both_children_complete(lab, launched, references):
+    program = references["seed1-taskgroup"]
     [run] = runs_of(lab, launched, "seed1-taskgroup")
     assert printed(program) == ["HELLO WORLD"]
     assert run["result"]["completed"] == 2 and run["result"]["cancelled"] == 0 and run["result"]["errors"] == []
@@ -123,8 +133,8 @@ def test_seed1_taskgroup_both_children_complete(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_timeout_both_methods_time_out_at_two_seconds(lab, launched):
-    program = reference(PROGRAMS["seed1-timeout"])
+def test_seed1_timeout_both_methods_time_out_at_two_seconds(lab, launched, references):
+    program = references["seed1-timeout"]
     wait_for, deadline = runs_of(lab, launched, "seed1-timeout")
     # Method 1 prints at 2 s; method 2 (uncaught) ends the program with TimeoutError at 4 s.
     assert program["lines"] == [(2000.0, "Operation timed out")]
@@ -135,8 +145,8 @@ def test_seed1_timeout_both_methods_time_out_at_two_seconds(lab, launched):
         within_ideal(run, program["lines"][0][0])
 
 
-def test_seed1_semaphore_three_at_a_time_in_four_waves(lab, launched):
-    program = reference(PROGRAMS["seed1-semaphore"])
+def test_seed1_semaphore_three_at_a_time_in_four_waves(lab, launched, references):
+    program = references["seed1-semaphore"]
     [run] = runs_of(lab, launched, "seed1-semaphore")
     fetching = times(program, "Fetching")
     assert waves(starts(run)) == waves(fetching) == [3, 3, 3, 1]
@@ -144,8 +154,8 @@ def test_seed1_semaphore_three_at_a_time_in_four_waves(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_queue_consumed_in_order_and_qsize_peaks_as_asyncio_counts(lab, launched):
-    program = reference(PROGRAMS["seed1-queue"])
+def test_seed1_queue_consumed_in_order_and_qsize_peaks_as_asyncio_counts(lab, launched, references):
+    program = references["seed1-queue"]
     [run] = runs_of(lab, launched, "seed1-queue")
     assert ast.literal_eval(printed(program)[-1]) == ["APPLE", "BANANA", "CHERRY"]
     assert run["result"]["get_order"] == [0, 1, 2]
@@ -153,8 +163,8 @@ def test_seed1_queue_consumed_in_order_and_qsize_peaks_as_asyncio_counts(lab, la
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_gather_errors_failure_in_place_nothing_cancelled(lab, launched):
-    program = reference(PROGRAMS["seed1-gather-errors"])
+def test_seed1_gather_errors_failure_in_place_nothing_cancelled(lab, launched, references):
+    program = references["seed1-gather-errors"]
     [run] = runs_of(lab, launched, "seed1-gather-errors")
     assert printed(program) == ["Success: 2", "Error: x cannot be 2", "Success: 6"]
     failed = [index for index, line in enumerate(printed(program)) if line.startswith("Error")]
@@ -163,8 +173,8 @@ def test_seed1_gather_errors_failure_in_place_nothing_cancelled(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_event_both_waiters_proceed_at_the_set(lab, launched):
-    program = reference(PROGRAMS["seed1-event"])
+def test_seed1_event_both_waiters_proceed_at_the_set(lab, launched, references):
+    program = references["seed1-event"]
     [run] = runs_of(lab, launched, "seed1-event")
     set_at = times(program, "Setting event")[0]
     assert times(program, "Task") == [0.0, 0.0, set_at, set_at]
@@ -173,16 +183,16 @@ def test_seed1_event_both_waiters_proceed_at_the_set(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_lock_counter_reaches_one_hundred(lab, launched):
-    program = reference(PROGRAMS["seed1-lock"])
+def test_seed1_lock_counter_reaches_one_hundred(lab, launched, references):
+    program = references["seed1-lock"]
     [run] = runs_of(lab, launched, "seed1-lock")
     assert run["result"]["counter"] == int(printed(program)[0]) == 100
     assert run["result"]["lost_updates"] == 0
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_periodic_ticks_three_times_before_the_cancel(lab, launched):
-    program = reference(PROGRAMS["seed1-periodic"])
+def test_seed1_periodic_ticks_three_times_before_the_cancel(lab, launched, references):
+    program = references["seed1-periodic"]
     [run] = runs_of(lab, launched, "seed1-periodic")
     assert times(program, "Health check") == [0.0, 5000.0, 10000.0]
     assert run["result"]["ticks"] == len(times(program, "Health check")) == 3
@@ -190,8 +200,8 @@ def test_seed1_periodic_ticks_three_times_before_the_cancel(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_first_completed_server2_wins_and_the_others_are_cancelled(lab, launched):
-    program = reference(PROGRAMS["seed1-first-completed"])
+def test_seed1_first_completed_server2_wins_and_the_others_are_cancelled(lab, launched, references):
+    program = references["seed1-first-completed"]
     first, wait = runs_of(lab, launched, "seed1-first-completed")
     assert program["lines"] == [(500.0, "First: Response from server2")]
     servers = ["server1", "server2", "server3"]
@@ -203,8 +213,8 @@ def test_seed1_first_completed_server2_wins_and_the_others_are_cancelled(lab, la
         within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_context_manager_connects_queries_and_disconnects_in_three_tenths(lab, launched):
-    program = reference(PROGRAMS["seed1-context-manager"])
+def test_seed1_context_manager_connects_queries_and_disconnects_in_three_tenths(lab, launched, references):
+    program = references["seed1-context-manager"]
     [run] = runs_of(lab, launched, "seed1-context-manager")
     assert program["lines"] == [(0.0, "Connecting..."), (200.0, "[{'id': 1}]"), (200.0, "Disconnecting...")]
     assert run["result"]["acquire_order"] == [0] and run["result"]["release_order"] == [0]
@@ -212,32 +222,32 @@ def test_seed1_context_manager_connects_queries_and_disconnects_in_three_tenths(
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed1_executor_blocking_call_returns_after_a_second(lab, launched):
-    program = reference(PROGRAMS["seed1-executor"])
+def test_seed1_executor_blocking_call_returns_after_a_second(lab, launched, references):
+    program = references["seed1-executor"]
     [run] = runs_of(lab, launched, "seed1-executor")
     assert printed(program) == ["result"]
     assert run["result"]["calls_completed"] == 1
     within_ideal(run, 1000)  # time.sleep(1) in the program: the reference's figure is real time
 
 
-def test_seed2_gather_three_results_after_one_second(lab, launched):
-    program = reference(PROGRAMS["seed2-gather"])
+def test_seed2_gather_three_results_after_one_second(lab, launched, references):
+    program = references["seed2-gather"]
     [run] = runs_of(lab, launched, "seed2-gather")
     assert ast.literal_eval(printed(program)[0]) == ["Data 0", "Data 1", "Data 2"]
     assert run["result"]["results_in_order"] == 3
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed2_semaphore_two_at_a_time_in_three_waves(lab, launched):
-    program = reference(PROGRAMS["seed2-semaphore"])
+def test_seed2_semaphore_two_at_a_time_in_three_waves(lab, launched, references):
+    program = references["seed2-semaphore"]
     [run] = runs_of(lab, launched, "seed2-semaphore")
     assert waves(starts(run)) == waves(times(program, "Starting")) == [2, 2, 1]
     assert run["result"]["peak_in_flight"] == 2
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed2_queue_unbounded_consumed_in_order(lab, launched):
-    program = reference(PROGRAMS["seed2-queue"])
+def test_seed2_queue_unbounded_consumed_in_order(lab, launched, references):
+    program = references["seed2-queue"]
     [run] = runs_of(lab, launched, "seed2-queue")
     consumed = [line.split()[-1] for line in printed(program) if line.startswith("Consumed")]
     assert consumed == [f"item-{index}" for index in run["result"]["get_order"]]
@@ -251,8 +261,8 @@ def test_seed2_queue_unbounded_consumed_in_order(lab, launched):
     within_ideal(run, program["elapsed_ms"])
 
 
-def test_seed2_wait_for_times_out_at_two_seconds(lab, launched):
-    program = reference(PROGRAMS["seed2-wait-for"])
+def test_seed2_wait_for_times_out_at_two_seconds(lab, launched, references):
+    program = references["seed2-wait-for"]
     [run] = runs_of(lab, launched, "seed2-wait-for")
     assert program["lines"] == [(2000.0, "Task timed out!")]
     assert run["result"]["timed_out"] is True

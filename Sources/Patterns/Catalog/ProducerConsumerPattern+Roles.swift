@@ -21,8 +21,9 @@ extension ProducerConsumerPattern {
         }
     }
 
-    /// `await queue.put(item)`, announcing the wait when the queue is full.
-    private func put(
+    /// `await queue.put(item)`, announcing the wait when the queue is full. It runs where its
+    /// caller runs (on the loop), so a put that finds room does not give the loop away.
+    nonisolated(nonsending) private func put(
         _ item: Int, by producer: Int, _ shape: QueueShape, _ queue: AsyncQueue<Int>, _ tally: Locked<QueueTally>,
         _ context: RunContext
     ) async throws -> Int {

@@ -54,7 +54,8 @@ import Testing
     }
 
     /// The counters a pattern declares are carried by its events, under their names, and
-    /// only by events it declares (the defaults' run shows each one at least once).
+    /// only by events it declares (the defaults' run shows each one at least once); a counter
+    /// that has a result figure of its name ends at that figure.
     @Test(arguments: names)
     func declaredCounters_areCarriedByThePatternsEvents(name: String) async throws {
         let pattern = try #require(catalog.pattern(named: name))
@@ -64,6 +65,9 @@ import Testing
             let carriers = run.events.filter { $0.data[counter.name]?.intValue != nil }
             #expect(!carriers.isEmpty, "\(name): no event carries \(counter.name)")
             #expect(carriers.allSatisfy { pattern.eventNames.contains($0.name) }, "\(name): \(counter.name) on an undeclared event")
+            if let figure = run.result[counter.name], figure.intValue != nil {
+                #expect(carriers.last?.data[counter.name] == figure, "\(name): \(counter.name) ends unlike its figure")
+            }
         }
         #expect(Set(pattern.counters.map(\.name)).count == pattern.counters.count)
     }

@@ -11,7 +11,7 @@ import Testing
         #expect(run.result["done"] == [1])
         #expect(run.result["pending"] == [0, 2, 3])
         #expect(run.times(of: "wait.task_done") == [100, 200, 300, 400])
-        #expect(run.ints("done", in: "wait.task_done") == [1, 2, 3, 4])
+        #expect(run.ints("tasks_done", in: "wait.task_done") == [1, 2, 3, 4])
         #expect(run.result["pending_ran_on"] == 3)
         #expect(run.spans([0, 1, 2, 3], endedWith: .ok))
         #expect(run.checkNames == ["done_and_pending_as_asyncio_returns_them", "pending_not_cancelled"])

@@ -64,8 +64,11 @@ extension BarrierPattern {
                 }
             }
         } catch is BrokenBarrierError {
-            tally.withLock { $0.broken += 1 }
-            context.emit("barrier.broken", ["task": .int(party)])
+            let waiting = tally.withLock { tally -> Int in
+                tally.broken += 1
+                return tally.waiting
+            }
+            context.emit("barrier.broken", ["task": .int(party), "waiting": .int(waiting)])
         } catch is CancellationError {
             tally.withLock { if $0.stopping { $0.stuck += 1 } }
         } catch {}

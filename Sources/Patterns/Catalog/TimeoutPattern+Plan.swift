@@ -134,7 +134,7 @@ extension TimeoutPattern {
             "style": .string(plan.style), "timed_out": .bool(observed.value == nil),
             "elapsed_ms": .milliseconds(observed.elapsedMs), "operation_ms": .int(plan.operationMs),
             "timeout_ms": .int(plan.timeoutMs), "operation_saw_cancellation": .bool(observed.sawCancellation),
-            "deadline_ms": .int(plan.firstDeadlineMs), "inner_timeout_ms": plan.innerMs.map(JSONValue.int) ?? .null,
+            "first_deadline_ms": .int(plan.firstDeadlineMs), "inner_timeout_ms": plan.innerMs.map(JSONValue.int) ?? .null,
             "rescheduled_to_ms": plan.rescheduleToMs.map(JSONValue.int) ?? .null,
             "expired_scope": observed.surfaced.map { .string($0.scope) } ?? .null,
             "outer_expired": .bool(observed.outerExpired), "inner_expired": observed.innerExpired.map(JSONValue.bool) ?? .null,

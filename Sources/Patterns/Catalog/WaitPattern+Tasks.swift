@@ -57,7 +57,7 @@ extension WaitPattern {
             let met = state.returned == nil && setup.ruleHolds(ended: state.ends.count, raised: state.raised)
             return (state.ends.count, met)
         }
-        context.emit("wait.task_done", ["task": .int(index), "outcome": .string(outcome.rawValue), "done": .int(done)])
+        context.emit("wait.task_done", ["task": .int(index), "outcome": .string(outcome.rawValue), "tasks_done": .int(done)])
         if met && fault != .returnsAfterAll || done == setup.count { ruleMet.set() }
     }
 

@@ -8,7 +8,7 @@
 ///   is done, without raising; `cancel_pending`: cancel what is pending once wait returned
 ///   (asyncio.wait itself never does).
 /// - Events: `task.started` per task and for the caller (`wait`, the last task id);
-///   `wait.task_done` as each task ends (task, outcome, `done`); `wait.returned` (done,
+///   `wait.task_done` as each task ends (task, outcome, `tasks_done`); `wait.returned` (done,
 ///   pending, why); then the pending ones run on (or, with `cancel_pending`, are cancelled:
 ///   `task.cancelled`).
 /// - Cancellation: cancelling the run cancels the caller and every task; run `cancelled`.
@@ -49,7 +49,7 @@ public struct WaitPattern: Pattern {
         "with a timeout: wait returns at the timeout only if the rule was not met by then",
     ]
     public let eventNames = ["wait.task_done", "wait.returned"]
-    public let counters = [CounterSpec("done", "tasks done")]
+    public let counters = [CounterSpec("tasks_done", "tasks done")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [

@@ -30,6 +30,9 @@ public actor RunRegistry {
     private var recentOrder: [String] = []
     private var shuttingDown = false
     private var totals = RunTotals()
+    /// The threads runs execute on, once the service loop started them: a run's context
+    /// carries it, so work a pattern shields from cancellation runs there too.
+    private var runExecutor: (any TaskExecutor)?
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
@@ -51,6 +54,7 @@ public actor RunRegistry {
         serving.fire()
         // Runs execute on threads of their own, never on the pool that answers requests.
         let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
+        await setRunExecutor(executor)
         await withDiscardingTaskGroup { group in
             for await live in launches {
                 group.addTask(executorPreference: executor) { await self.execute(live) }
@@ -58,6 +62,10 @@ public actor RunRegistry {
         }
         (executor as? DedicatedThreadsExecutor)?.shutdown()
         served.fire()
+    }
+
+    private func setRunExecutor(_ executor: (any TaskExecutor)?) {
+        runExecutor = executor
     }
 
     private nonisolated func execute(_ live: LiveRun) async {
@@ -106,7 +114,7 @@ public actor RunRegistry {
             clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap)
         let live = LiveRun(
             id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log,
-            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits))
+            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, taskExecutor: runExecutor))
         active[id] = live
         totals.started[pattern.name, default: 0] += 1
         store.save(live.snapshot(), events: nil)

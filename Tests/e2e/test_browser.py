@@ -24,7 +24,9 @@ SEMAPHORE = {"count": 10, "limit": 3, "delay_ms": 400}
 def test_catalog_lists_every_pattern_with_its_constructs_and_form(driver, lab, base_url):
     catalog = lab.get_json("/patterns")["patterns"]
     names = [entry["name"] for entry in catalog]
-    assert len(names) == (12 if lab.kind == "mock" else 18)
+    # The catalog's own contents are checked by test_cli.py and the Swift catalog tests; here,
+    # that the page shows every entry the server lists (the mock lists fewer).
+    assert len(set(names)) == len(names) >= 12
 
     open_page(driver, base_url, "/")
     wait(driver).until(lambda d: len(all_css(d, tid("pattern-card"))) == len(names))

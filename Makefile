@@ -6,7 +6,7 @@ PORT ?= 8080
 DB ?= .data/concurrency-lab.sqlite
 BIN_RELEASE := .build/release/concurrency-lab
 
-.PHONY: help deps build release run test test-swift test-e2e bench bench-quick soak clean
+.PHONY: help deps build release run test check-architecture test-swift test-e2e bench bench-quick soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,10 +25,14 @@ run: release ## build and serve on $(HOST):$(PORT) with the SQLite store in $(DB
 	@echo "serving on http://$(HOST):$(PORT)/ (store: $(DB)); Ctrl-C stops"
 	$(BIN_RELEASE) serve --host $(HOST) --port $(PORT) --db $(DB)
 
-test: ## install what the tests need, then run every test (Swift, then browser and e2e)
+test: ## install what the tests need, then run every test (imports, Swift, then browser and e2e)
 	@scripts/install-deps.sh test
+	$(MAKE) check-architecture
 	$(MAKE) test-swift
 	$(MAKE) test-e2e
+
+check-architecture: ## fail when an import crosses an arrow ARCHITECTURE.md forbids, or is undeclared
+	python3 scripts/check-architecture.py
 
 test-swift: ## unit and integration tests (swift test)
 	$(SWIFT) build --build-tests
@@ -46,9 +50,10 @@ bench-quick: ## the same rows, shorter (under 3 minutes)
 	@scripts/install-deps.sh bench
 	Benchmarks/run.sh quick
 
-soak: ## long memory soak (not part of make test)
+soak: ## long soaks, not part of make test: runs and streams (3 min), then 5,000 subscribers churning (3 min)
 	$(SWIFT) build -c release --product concurrency-lab
 	Tests/e2e/soak.sh $(BIN_RELEASE)
+	python3 Tests/e2e/soak_subscribers.py --binary $(BIN_RELEASE) --seconds 180 --subscribers 5000
 
 clean: ## remove build products
 	rm -rf .build

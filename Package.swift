@@ -27,6 +27,9 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // The JSON value, its parser and its writer: the one JSON writer of the project, at the
+        // bottom of the graph (it imports nothing of ours).
+        .target(name: "LabJSON", swiftSettings: strict),
         .target(
             name: "MicroHTTP",
             dependencies: [
@@ -38,6 +41,7 @@ let package = Package(
         .target(
             name: "Patterns",
             dependencies: [
+                "LabJSON",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
@@ -46,6 +50,7 @@ let package = Package(
         .target(
             name: "Runs",
             dependencies: [
+                "LabJSON",
                 "Patterns",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -56,6 +61,7 @@ let package = Package(
         .target(
             name: "LabServer",
             dependencies: [
+                "LabJSON",
                 "MicroHTTP",
                 "Runs",
                 "Patterns",
@@ -68,8 +74,11 @@ let package = Package(
         .executableTarget(
             name: "ConcurrencyLabCLI",
             dependencies: [
+                "LabJSON",
                 "LabServer",
+                "MicroHTTP",
                 "Patterns",
+                "Runs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -84,16 +93,28 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Patterns"],
+            dependencies: ["LabJSON", "Patterns"],
             path: "Tests/Support",
             swiftSettings: strict
         ),
-        .testTarget(name: "MicroHTTPTests", dependencies: ["MicroHTTP", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "PatternsTests", dependencies: ["Patterns", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RunsTests", dependencies: ["Runs", "Patterns", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LabJSONTests", dependencies: ["LabJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "MicroHTTPTests",
+            dependencies: ["MicroHTTP", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PatternsTests", dependencies: ["LabJSON", "Patterns", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RunsTests",
+            dependencies: [
+                "LabJSON", "Runs", "Patterns", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LabServerTests",
-            dependencies: ["LabServer", "MicroHTTP", "Runs", "Patterns", "TestSupport"],
+            dependencies: ["LabJSON", "LabServer", "MicroHTTP", "Runs", "Patterns", "TestSupport"],
             swiftSettings: strict
         ),
     ]

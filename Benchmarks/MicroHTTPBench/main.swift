@@ -1,5 +1,5 @@
 // A minimal MicroHTTP server for measuring against Benchmarks/reference/hello.c:
-// GET /healthz answered on the fast path (respondImmediately), GET /async through the
+// GET /healthz answered on the fast path (`.now`), GET /async through the
 // suspend -> Task -> resume path. Same bind, thread pool and memory limit as the C server.
 //
 // usage: MicroHTTPBench PORT [THREADS]   (runs until SIGINT/SIGTERM, then shuts down)
@@ -14,12 +14,11 @@ import Glibc
 struct BenchHandler: HTTPHandler {
     static let health = Array(#"{"status":"ok"}"#.utf8)
 
-    func respondImmediately(to request: Request) -> Response? {
-        request.path == "/healthz" ? .json(bytes: Self.health) : nil
-    }
-
-    func respond(to request: Request) async -> Response {
-        request.path == "/async" ? .json(bytes: Self.health) : .problem(status: 404, title: "Not Found")
+    func handle(_ request: Request) -> Handling {
+        guard request.path != "/healthz" else { return .now(.json(bytes: Self.health)) }
+        return .later { request in
+            request.path == "/async" ? .json(bytes: Self.health) : .text(status: 404, "Not Found")
+        }
     }
 }
 

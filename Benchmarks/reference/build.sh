@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the plain C reference server and the SSE row's client into .build-bench/ (git-ignored).
-# usage: Benchmarks/reference/build.sh   -> .build-bench/hello, .build-bench/sse_client
+# usage: Benchmarks/reference/build.sh   -> .build-bench/hello, .build-bench/sse_client, .build-bench/accept_burst
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build-bench"
@@ -8,4 +8,5 @@ mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/hello" "$root/Benchmarks/reference/hello.c" \
   $(pkg-config --cflags --libs libmicrohttpd)
 gcc -O2 -Wall -Wextra -Werror -o "$out/sse_client" "$root/Benchmarks/reference/sse_client.c"
-echo "built $out/hello $out/sse_client"
+gcc -O2 -Wall -Wextra -Werror -o "$out/accept_burst" "$root/Benchmarks/reference/accept_burst.c"
+echo "built $out/hello $out/sse_client $out/accept_burst"

@@ -1,7 +1,7 @@
 /*
  * Plain C reference for MicroHTTP: libmicrohttpd answering GET /healthz with a small JSON
  * body, in the same mode as MicroHTTP (epoll with a thread pool, suspend/resume allowed,
- * inter-thread channel, error log) and the same per-connection memory limit (32 KiB). The
+ * inter-thread channel, error log) and the same per-connection memory limit (16 KiB). The
  * benchmark compares the Swift fast path against this, so keep the two configured alike.
  *
  * usage: hello PORT [THREADS]   (binds 127.0.0.1; THREADS defaults to the online cores)
@@ -67,7 +67,7 @@ main(int argc, char **argv)
     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
     /* A pool of 1 is MHD's plain internal thread (it warns about the option): same as ours. */
     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) (threads > 1 ? threads : 0),
-    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 * 1024),
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (16 * 1024),
     MHD_OPTION_CONNECTION_LIMIT, 4096u,
     MHD_OPTION_CONNECTION_TIMEOUT, 60u,
     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,

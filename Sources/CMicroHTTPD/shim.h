@@ -20,6 +20,18 @@ static const uint64_t CMHD_SIZE_UNKNOWN = MHD_SIZE_UNKNOWN;
 static const ssize_t CMHD_CONTENT_READER_END_OF_STREAM = MHD_CONTENT_READER_END_OF_STREAM;
 static const ssize_t CMHD_CONTENT_READER_END_WITH_ERROR = MHD_CONTENT_READER_END_WITH_ERROR;
 
+/* accept4 is a GNU extension, declared by <sys/socket.h> only under _GNU_SOURCE. */
+#ifndef __USE_GNU
+extern int accept4 (int fd, struct sockaddr *addr, socklen_t *addr_len, int flags);
+#endif
+
+/* Accepts a connection as non-blocking and close-on-exec in one call (MicroHTTP's listener). */
+static inline int
+cmhd_accept (int listen_socket, struct sockaddr *address, socklen_t *length)
+{
+  return accept4 (listen_socket, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 /* Starts a daemon with its options in an MHD_OPTION_END-terminated array. */
 static inline struct MHD_Daemon *
 cmhd_start_daemon(unsigned int flags, uint16_t port,

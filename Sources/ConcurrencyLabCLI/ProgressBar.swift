@@ -1,5 +1,5 @@
 import Foundation
-import Patterns
+import LabJSON
 import Runs
 
 /// A one-line progress bar on stderr, redrawn from a run's `progress` events.

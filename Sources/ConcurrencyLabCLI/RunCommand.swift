@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LabServer
+import LabJSON
 import Logging
 import Patterns
 import Runs
@@ -16,6 +18,8 @@ struct RunCommand: AsyncParsableCommand {
               concurrency-lab run semaphore --param count=20 --param limit=3 --param delay_ms=50
               concurrency-lab run first-completed --param delays_ms=300,100,200
               concurrency-lab run gather --json '{"count": 1000, "delay_ms": 100}'
+              concurrency-lab run lock --param use_lock=false --trace lock.trace.json
+              concurrency-lab run semaphore --clock virtual --param count=10000 --param limit=100 --param delay_ms=10000
             """)
 
     @Argument(help: "The pattern's name (see `concurrency-lab patterns`).")
@@ -26,6 +30,16 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("All parameters as one JSON object.", valueName: "object"))
     var json: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "real: sleeps take real time. virtual: time jumps to the next deadline whenever every task waits (instant, and the same every time). The same as --param clock=...",
+        valueName: "real|virtual"))
+    var clock: ClockMode?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write the run in the Chrome Trace Event format to this file (open it in Perfetto's UI or chrome://tracing).",
+        valueName: "file"))
+    var trace: String?
 
     @Flag(name: .long, help: "Print the run as one line of JSON.")
     var compact = false
@@ -44,17 +58,20 @@ struct RunCommand: AsyncParsableCommand {
         // stdout carries the run's JSON only: diagnostics go to stderr, and only warnings.
         var logger = Logger(label: "concurrency-lab") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = .warning
-        let registry = RunRegistry(catalog: PatternCatalog(), logger: logger)
+        // The links a served run would have, so the output reads like the API's.
+        let registry = RunRegistry(catalog: PatternCatalog(), links: ResourcePaths.runLinks, logger: logger)
         let record = try await withThrowingTaskGroup(of: RunRecord?.self) { group in
             group.addTask {
                 await registry.run()
                 return nil
             }
             let record = try await launchAndWait(registry, raw)
+            if let trace { try await writeTrace(of: record, from: registry, to: trace) }
             await registry.shutdown()
             return record
         }
-        print(compact ? record.json().serialized() : record.json().prettySerialized())
+        let json = record.json(links: registry.links)
+        print(compact ? json.serialized() : json.prettySerialized())
         if record.status != .succeeded || record.checksPassed == false { throw ExitCode(1) }
     }
 
@@ -72,6 +89,21 @@ struct RunCommand: AsyncParsableCommand {
             await live.finished.wait()
         }
         return try await registry.record(id: live.id)
+    }
+
+    /// The run's trace (`ChromeTrace`), written where `--trace` says; a file that cannot be
+    /// written is reported and fails the command with status 2.
+    private func writeTrace(of record: RunRecord, from registry: RunRegistry, to path: String) async throws {
+        let log = try await registry.eventLog(id: record.id)
+        await log.waitUntilFinished()
+        let counters = registry.catalog.pattern(named: record.pattern)?.counters ?? []
+        let bytes = ChromeTrace(record: record, events: log.allEvents, counters: counters).serializedBytes()
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        } catch {
+            FileHandle.standardError.write(Data("concurrency-lab run: cannot write the trace to \(path): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 
     struct UsageProblem: Error {
@@ -93,6 +125,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             raw[String(parts[0])] = .text(String(parts[1]))
         }
+        if let clock { raw[ClockMode.parameterName] = .text(clock.rawValue) }
         return raw
     }
 
@@ -107,3 +140,5 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension ClockMode: ExpressibleByArgument {}

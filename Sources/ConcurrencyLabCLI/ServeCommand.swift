@@ -3,7 +3,6 @@ import Foundation
 import LabServer
 import Logging
 import MicroHTTP
-import Patterns
 import Runs
 
 /// `concurrency-lab serve`: the HTTP service. Every bound of DESIGN.md section 5 is a flag.
@@ -63,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
             maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),
             maxSubscribers: network.maxSubscribers,
             apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+        configuration.cors = try CORSPolicy(parsing: network.corsOrigins)
         configuration.keepRuns = storage.keepRuns
         configuration.keepDays = storage.keepDays
         return configuration

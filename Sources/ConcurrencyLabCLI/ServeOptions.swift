@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import LabServer
 import MicroHTTP
 import Patterns
 import Runs
@@ -13,24 +14,31 @@ struct NetworkOptions: ParsableArguments {
     var threads: Int?
     @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
     var maxInFlight = 256
-    @Option(name: .long, help: "Seconds a request may take before it is answered 503 and cancelled.")
+    @Option(name: .long, help: "Seconds a request may take before it is answered 504 and cancelled.")
     var requestTimeout = 30
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes = 64 * 1024
-    @Option(name: .long, help: "Open connections at most.")
-    var connectionLimit = 4_096
+    @Option(name: .long, help: ArgumentHelp(
+        "Open connections at most (more are closed at once).",
+        discussion: "Default: what the open-file limit leaves room for (serve raises its soft limit to the hard one and keeps 256 descriptors for itself), at most 65,536. A larger value is lowered to that, with a warning."))
+    var connectionLimit: Int?
     @Option(name: .long, help: "Open connections per client address at most (0: no limit).")
     var perIpConnectionLimit = 0
     @Option(name: .long, help: "Seconds an idle or slow connection is kept.")
     var connectionTimeout = 30
-    @Option(name: .long, help: "Event streams open at once; more get 503.")
-    var maxSubscribers = 2_000
+    @Option(name: .long, help: ArgumentHelp(
+        "Event streams open at once; more get 503.", discussion: "Default: nine tenths of the connection limit."))
+    var maxSubscribers: Int?
     @Option(name: .long, help: "Seconds between SSE heartbeat comments.")
     var heartbeatSeconds = 15
     @Option(name: .long, help: "Seconds graceful shutdown waits for in-flight work before cancelling it.")
     var shutdownGrace = 10
     @Option(name: .long, help: "Require 'Authorization: Bearer TOKEN' for POST and DELETE (or set LAB_API_TOKEN).")
     var apiToken: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "Origins whose pages may use the API: '*', 'none', or a comma-separated list.",
+        discussion: "A list grants only the origins it names (scheme://host[:port]); 'none' sends no CORS header at all."))
+    var corsOrigins = "*"
 
     func apply(to server: inout ServerConfiguration) {
         server.host = host
@@ -51,15 +59,20 @@ struct NetworkOptions: ParsableArguments {
         try bound("--max-in-flight", maxInFlight, 1...100_000)
         try bound("--request-timeout", requestTimeout, 1...3_600)
         try bound("--max-body-bytes", maxBodyBytes, 1_024...(64 * 1024 * 1024))
-        try bound("--connection-limit", connectionLimit, 1...1_000_000)
+        if let connectionLimit { try bound("--connection-limit", connectionLimit, 1...1_000_000) }
         try bound("--per-ip-connection-limit", perIpConnectionLimit, 0...1_000_000)
         try bound("--connection-timeout", connectionTimeout, 1...3_600)
-        try bound("--max-subscribers", maxSubscribers, 1...100_000)
+        if let maxSubscribers { try bound("--max-subscribers", maxSubscribers, 1...1_000_000) }
         try bound("--heartbeat-seconds", heartbeatSeconds, 1...3_600)
         try bound("--shutdown-grace", shutdownGrace, 0...600)
         if let threads { try bound("--threads", threads, 1...256) }
         if let apiToken, apiToken.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--api-token must not be empty (leave it out for no token)")
+        }
+        do {
+            _ = try CORSPolicy(parsing: corsOrigins)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 }
@@ -73,8 +86,10 @@ struct RunOptions: ParsableArguments {
     var maxGatherCount = 1_000_000
     @Option(name: .long, help: "Longest delay parameter, in milliseconds.")
     var maxDelayMs = 60_000
-    @Option(name: .long, help: "Longest planned duration of a run, in seconds.")
+    @Option(name: .long, help: "Longest planned duration of a run on the real clock, and the longest real time a virtual run may take, in seconds.")
     var maxRunSeconds = 300
+    @Option(name: .long, help: "Longest simulated time of a run on the virtual clock (its planned duration, and how far its clock may go), in seconds.")
+    var maxVirtualSeconds = 86_400
     @Option(name: .long, help: "Longest ?wait=, in seconds.")
     var maxWait = 60
     @Option(name: .long, help: "Task spans kept per run; aggregates count past it.")
@@ -85,7 +100,7 @@ struct RunOptions: ParsableArguments {
     func runsConfiguration() -> RunsConfiguration {
         let limits = PatternLimits(
             maxCount: maxCount, maxGatherCount: maxGatherCount, maxDelayMs: maxDelayMs,
-            maxPlannedDuration: .seconds(maxRunSeconds), spanCap: spanCap)
+            maxPlannedDuration: .seconds(maxRunSeconds), maxVirtualDuration: .seconds(maxVirtualSeconds), spanCap: spanCap)
         return RunsConfiguration(
             limits: limits, maxConcurrentRuns: maxConcurrentRuns, keepFinishedInMemory: keepInMemory,
             eventCap: spanCap * 4)
@@ -97,6 +112,7 @@ struct RunOptions: ParsableArguments {
         try bound("--max-gather-count", maxGatherCount, 1...10_000_000)
         try bound("--max-delay-ms", maxDelayMs, 0...3_600_000)
         try bound("--max-run-seconds", maxRunSeconds, 1...86_400)
+        try bound("--max-virtual-seconds", maxVirtualSeconds, 1...31_536_000)
         try bound("--max-wait", maxWait, 0...3_600)
         try bound("--span-cap", spanCap, 0...1_000_000)
         try bound("--keep-in-memory", keepInMemory, 0...1_000_000)

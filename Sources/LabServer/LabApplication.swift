@@ -1,20 +1,19 @@
 import Foundation
 import Logging
 import MicroHTTP
-import Patterns
 import Runs
 
 /// The one route table, and the dispatch from a request to its handler.
 ///
-/// Routes that never wait (health, catalog, static files, the spec) answer on the server's
-/// thread through `respondImmediately`; the rest run as tasks through `respond`.
+/// A request is matched once, on the server's thread: routes that never wait (health, catalog,
+/// static files, the spec) answer there; the rest run as tasks with the match they were given.
 public final class LabApplication: HTTPHandler {
     enum Endpoint: Sendable {
-        case health, patterns, pattern, launch, runs, run, events, cancel, openAPI, metrics, page
+        case health, patterns, pattern, launch, runs, run, events, trace, cancel, openAPI, metrics, page
         var isImmediate: Bool {
             switch self {
             case .health, .patterns, .pattern, .openAPI, .page: true
-            case .launch, .runs, .run, .events, .cancel, .metrics: false
+            case .launch, .runs, .run, .events, .trace, .cancel, .metrics: false
             }
         }
     }
@@ -27,9 +26,10 @@ public final class LabApplication: HTTPHandler {
         table.add("GET", "/patterns/{name}", .pattern)
         table.add("POST", "/patterns/{name}/runs", .launch)
         table.add("GET", "/runs", .runs)
-        table.add("GET", "/runs/{id}", .run)
-        table.add("DELETE", "/runs/{id}", .cancel)
-        table.add("GET", "/runs/{id}/events", .events)
+        table.add("GET", ResourcePaths.run, .run)
+        table.add("DELETE", ResourcePaths.run, .cancel)
+        table.add("GET", ResourcePaths.runEvents, .events)
+        table.add("GET", ResourcePaths.runTrace, .trace)
         table.add("GET", "/openapi.yaml", .openAPI)
         table.add("GET", "/metrics", .metrics)
         return table
@@ -47,7 +47,8 @@ public final class LabApplication: HTTPHandler {
 
     init(
         registry: RunRegistry, configuration: LabConfiguration, staticFiles: StaticFiles, openAPI: [UInt8],
-        metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?
+        metrics: LabMetrics, serverStatistics: @escaping @Sendable () -> ServerStats?,
+        streamRefusal: @escaping @Sendable () -> Refusal?
     ) {
         self.registry = registry
         self.configuration = configuration
@@ -62,16 +63,26 @@ public final class LabApplication: HTTPHandler {
             storeHealthy: { sqliteStore?.isHealthy ?? true })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
-            maxSubscribers: configuration.maxSubscribers, metrics: metrics)
+            streamRefusal: streamRefusal)
         runHandlers = RunHandlers(registry: registry, configuration: configuration, streams: streams)
     }
 
-    public func respondImmediately(to request: Request) -> Response? {
+    public func handle(_ request: Request) -> Handling {
         let started = ContinuousClock.now
+        if request.method == "OPTIONS" { return .now(options(request, started: started)) }
         let (route, response): (String, Response)
         switch Self.routes.match(method: request.method, path: request.path) {
         case .found(let found, let parameters):
-            guard found.handler.isImmediate else { return nil }
+            if found.handler == .events, let live = registry.liveRun(id: parameters["id"] ?? "") {
+                // A run in memory streams from here: no permit, no task, no hop (a burst of ten
+                // thousand subscribers must not queue behind the in-flight bound).
+                route = found.template.description
+                response = stream(live.log, request, isVirtual: live.isVirtual)
+                break
+            }
+            guard found.handler.isImmediate else {
+                return .later { request in await self.respond(to: request, found, parameters) }
+            }
             route = found.template.description
             response = answer(immediate: found.handler, request, parameters)
         case .methodNotAllowed(let allowed):
@@ -81,14 +92,13 @@ public final class LabApplication: HTTPHandler {
             route = "static"
             response = staticFile(request)
         }
-        return finish(response, request, route: route, started: started)
+        return .now(finish(response, request, route: route, started: started))
     }
 
-    public func respond(to request: Request) async -> Response {
+    private func respond(
+        to request: Request, _ found: RouteTable<Endpoint>.Route, _ parameters: [String: String]
+    ) async -> Response {
         let started = ContinuousClock.now
-        guard case .found(let found, let parameters) = Self.routes.match(method: request.method, path: request.path) else {
-            return respondImmediately(to: request) ?? ProblemResponse.make(for: .notFound(request.path))
-        }
         let response: Response
         do {
             response = try await answer(found.handler, request, parameters)
@@ -103,7 +113,7 @@ public final class LabApplication: HTTPHandler {
         case .page: return staticFile(request)
         case .health: return system.health()
         case .patterns: return catalog.patterns()
-        case .openAPI: return system.openAPIDocument()
+        case .openAPI: return system.openAPIDocument(accept: request.header("Accept"))
         case .pattern:
             do {
                 return try catalog.pattern(named: parameters["name"] ?? "")
@@ -122,20 +132,36 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.launch(request, pattern: parameters["name"] ?? "")
         case .runs: return try await runHandlers.list(request)
         case .run: return try await runHandlers.run(request, id: id)
+        case .trace: return try await runHandlers.trace(id: id)
         case .cancel:
             try authorize(request)
             return try await runHandlers.cancel(id: id)
         case .events:
-            let after = try EventStreamHandler.resumePoint(request)
+            // The query is checked before the run is looked up: a bad value is 400 whatever the id.
+            _ = try PaceParameter.parse(request)
+            _ = try EventStreamHandler.resumePoint(request)
             let log: EventLog
+            let isVirtual: Bool
             do {
                 log = try await registry.eventLog(id: id)
+                isVirtual = try await registry.clockMode(id: id) == .virtual
             } catch {
                 throw .runs(error)
             }
-            return try streams.stream(log, after: after)
+            return stream(log, request, isVirtual: isVirtual)
         case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
         default: return answer(immediate: endpoint, request, parameters)
+        }
+    }
+
+    /// A run's stream; `?pace=` applies to a virtual run only: a real run's events come at the
+    /// pace they happen already (see `PaceParameter`).
+    private func stream(_ log: EventLog, _ request: Request, isVirtual: Bool) -> Response {
+        do {
+            let pace = try PaceParameter.parse(request)
+            return try streams.stream(log, after: EventStreamHandler.resumePoint(request), pace: isVirtual ? pace : nil)
+        } catch {
+            return ProblemResponse.make(for: error, instance: request.path)
         }
     }
 
@@ -152,14 +178,38 @@ public final class LabApplication: HTTPHandler {
         guard request.header("Authorization") == "Bearer \(token)" else { throw .unauthorized }
     }
 
-    /// Adds the cross-origin header to GET answers (another origin's page may read runs and
-    /// subscribe to streams) and records the request's metrics.
+    /// `OPTIONS` on any path the table serves: its methods, and a CORS preflight's answer when
+    /// the policy grants the origin. Never needs the API token (a preflight carries none).
+    private func options(_ request: Request, started: ContinuousClock.Instant) -> Response {
+        guard let (template, methods) = Self.routes.methods(at: request.path) else {
+            return finish(ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path),
+                          request, route: "static", started: started)
+        }
+        let response = configuration.cors.preflight(
+            origin: request.header("Origin"), requestsMethod: request.header("Access-Control-Request-Method") != nil,
+            methods: methods)
+        metrics.recordRequest(route: template.description, method: "OPTIONS", status: response.status, duration: started.duration(to: .now))
+        return response
+    }
+
+    /// Adds the CORS grant (`configuration.cors`) to every answer, whatever its method and
+    /// status, and records the request's metrics: a stream's when it ends, so that its duration
+    /// is the stream's and not its head's.
     private func finish(_ response: Response, _ request: Request, route: String, started: ContinuousClock.Instant) -> Response {
         var response = response
-        if request.method == "GET" || request.method == "HEAD", !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
-            response.headers.append(("Access-Control-Allow-Origin", "*"))
+        if !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            response.headers.append(contentsOf: configuration.cors.headers(origin: request.header("Origin")))
         }
-        metrics.recordRequest(route: route, method: request.method, status: response.status, duration: started.duration(to: .now))
+        let method = request.method
+        guard case .stream(let produce) = response.body else {
+            metrics.recordRequest(route: route, method: method, status: response.status, duration: started.duration(to: .now))
+            return response
+        }
+        let status = response.status
+        response.body = .stream { [metrics] writer in
+            await produce(writer)
+            metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+        }
         return response
     }
 }

@@ -21,15 +21,20 @@ public struct LabConfiguration: Sendable {
     public var heartbeatInterval: Duration
     /// SSE `retry:` sent once at the start of each stream.
     public var retryInterval: Duration
-    public var maxSubscribers: Int
+    /// Event streams open at once; past it 503. It becomes the HTTP server's stream limit, the
+    /// one counter of subscribers (event streams are its only streams). nil: sized from the
+    /// open-file limit (`ConnectionBudget`).
+    public var maxSubscribers: Int?
     /// When set, POST and DELETE need `Authorization: Bearer <token>`.
     public var apiToken: String?
+    /// Which other origins' pages may use the API (`--cors-origins`; default `*`).
+    public var cors = CORSPolicy()
 
     public init(
         server: ServerConfiguration = ServerConfiguration(), runs: RunsConfiguration = RunsConfiguration(),
         databasePath: String = ":memory:", publicDirectory: URL? = nil, openAPIFile: URL? = nil,
         maxWait: Duration = .seconds(60), heartbeatInterval: Duration = .seconds(15),
-        retryInterval: Duration = .seconds(2), maxSubscribers: Int = 2_000, apiToken: String? = nil
+        retryInterval: Duration = .seconds(2), maxSubscribers: Int? = nil, apiToken: String? = nil
     ) {
         let root = Self.projectRoot()
         self.server = server

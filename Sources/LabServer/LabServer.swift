@@ -15,9 +15,11 @@ public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
     public let store: SQLiteRunStore
-    public let metrics = LabMetrics()
+    public let metrics: LabMetrics
     let server: Server
     let application: LabApplication
+    /// The connection and stream limits, sized from the open-file limit at start.
+    public let budget: ConnectionBudget
     private let logger: Logger
 
     public init(configuration: LabConfiguration, logger: Logger = Logger(label: "concurrency-lab")) async throws {
@@ -26,17 +28,37 @@ public final class LabServer: Sendable {
         store = try await Self.openStore(configuration, logger: logger)
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
-            logger: logger)
+            links: ResourcePaths.runLinks, logger: logger)
+        metrics = LabMetrics(patterns: registry.catalog.patterns.map(\.name))
+        let serverConfiguration: ServerConfiguration
+        (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
         let openAPI = try [UInt8](Data(contentsOf: configuration.openAPIFile))
         // The application reads the server's statistics at scrape time; the server needs the
         // application first, so the reference goes through a box set right after.
         let serverReference = Locked<Server?>(nil)
         application = LabApplication(
-            registry: registry, configuration: configuration, staticFiles: staticFiles, openAPI: openAPI,
-            metrics: metrics, serverStatistics: { serverReference.value?.stats })
-        server = Server(configuration: configuration.server, handler: application)
+            registry: registry, configuration: configuration, staticFiles: staticFiles, openAPI: openAPI, metrics: metrics,
+            serverStatistics: { serverReference.value?.stats },
+            streamRefusal: { serverReference.value?.streamRefusal() })
+        server = Server(configuration: serverConfiguration, handler: application)
         serverReference.withLock { $0 = server }
+    }
+
+    /// The HTTP server's configuration as the lab runs it: its refusals in the lab's problem
+    /// format, request deadlines on the shared timer heap, and, after raising the open-file
+    /// limit (unless told not to), the connection limit and the one stream limit (event streams
+    /// are the server's only streams) decided inside it.
+    static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
+        var server = configuration.server
+        server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
+        server.refusalBody = ProblemResponse.refusalBody(headers: configuration.cors.refusalHeaders)
+        server.deadlineTimers = SharedDeadlineTimers()
+        if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
+        let budget = ConnectionBudget(server)
+        server.connectionLimit = budget.connectionLimit
+        server.maxStreams = budget.maxStreams
+        return (server, budget)
     }
 
     /// Opens the store and marks runs a dead process left in flight as `interrupted`.
@@ -46,7 +68,7 @@ public final class LabServer: Sendable {
         let store = try SQLiteRunStore(
             path: configuration.databasePath,
             retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
-        let interrupted = try await store.markInterrupted(at: Date())
+        let interrupted = try await store.markInterrupted(at: Date(), links: ResourcePaths.runLinks)
         if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
         return store
     }
@@ -56,10 +78,18 @@ public final class LabServer: Sendable {
     public func start() throws -> Int {
         try server.start()
         logger.notice("listening on http://\(configuration.server.host):\(server.port)/")
+        let first = DescriptorLimit.atFirstRead
+        let raised = first.soft < budget.descriptors.soft ? " (raised from \(first.soft) at start)" : ""
+        logger.notice(
+            "open files: \(budget.descriptors)\(raised); connections up to \(budget.connectionLimit), event streams up to \(budget.maxStreams)")
+        for warning in budget.warnings { logger.warning("\(warning)") }
         return Int(server.port)
     }
 
     public var port: Int { Int(server.port) }
+
+    /// Event streams open now.
+    public var openStreams: Int { server.stats.openStreams }
 
     /// Runs the registry's and the store's service loops until `shutdown()` ends them.
     public func run() async {

@@ -1,22 +1,20 @@
 /// The application side of a `Server`: turns a request into a response.
 ///
-/// Two paths, chosen per request:
-/// - `respondImmediately(to:)` runs on libmicrohttpd's own thread once the request is complete.
-///   Return a response for anything that never waits (health, catalog, static files, metrics):
-///   it is queued at once, with no suspension, no task and no thread hop, which is what keeps
-///   such routes close to plain C. It must not block. Return nil to take the async path.
-/// - `respond(to:)` runs in a Swift task while the connection is suspended, under the server's
-///   admission limit and request deadline. When the deadline passes the task is cancelled and
-///   its late result discarded, so honour cancellation.
+/// `handle(_:)` is called once per request, on libmicrohttpd's own thread, once the request is
+/// complete; it must not block. It decides the path the request takes (routing happens once,
+/// here, and what it found travels with the answer):
+/// - `.now(response)` for anything that never waits (health, catalog, static files): the
+///   response is queued at once, with no suspension, no task and no thread hop, which is what
+///   keeps such routes close to plain C.
+/// - `.later(respond)` for the rest: `respond` runs in a Swift task while the connection is
+///   suspended, under the server's admission limit and request deadline. When the deadline
+///   passes the task is cancelled and its late result discarded, so honour cancellation.
 public protocol HTTPHandler: Sendable {
-    /// A response that needs no waiting, or nil. Called on an MHD thread; must not block.
-    func respondImmediately(to request: Request) -> Response?
-
-    /// The response, computed asynchronously. Called only when `respondImmediately` returned nil.
-    func respond(to request: Request) async -> Response
+    func handle(_ request: Request) -> Handling
 }
 
-extension HTTPHandler {
-    /// By default every request takes the async path.
-    public func respondImmediately(to request: Request) -> Response? { nil }
+/// How a request is answered: now, on the server's thread, or later, in a task.
+public enum Handling: Sendable {
+    case now(Response)
+    case later(@Sendable (Request) async -> Response)
 }

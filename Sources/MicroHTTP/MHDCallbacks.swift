@@ -36,10 +36,14 @@ enum MHDCallbacks {
         _ slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ code: MHD_ConnectionNotificationCode
     ) {
         guard let slot else { return }
+        let counters = core(cls)?.counters
         if code == .CONNECTION_NOTIFY_STARTED {
+            counters?.pendingConnections.wrappingSubtract(1, ordering: .relaxed)
+            counters?.openConnections.wrappingAdd(1, ordering: .relaxed)
             let address = connection.flatMap { cmhd_client_address($0) }.flatMap(SocketAddress.describe)
             slot.pointee = Unmanaged.passRetained(ConnectionContext(remoteAddress: address)).toOpaque()
         } else if let pointer = slot.pointee {
+            counters?.openConnections.wrappingSubtract(1, ordering: .relaxed)
             Unmanaged<ConnectionContext>.fromOpaque(pointer).release()
             slot.pointee = nil
         }

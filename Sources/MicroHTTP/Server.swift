@@ -27,11 +27,18 @@ public final class Server: Sendable {
     private let lifecycle = Mutex(Lifecycle.idle)
     private let boundPort = Atomic<UInt16>(0)
 
+    /// Creates the server; with `raisesDescriptorLimit` (the default) it first raises the
+    /// process's soft open-file limit to the hard one, then sizes its connection and stream
+    /// limits to fit inside it (`ConnectionBudget`).
     public init(configuration: ServerConfiguration = ServerConfiguration(), handler: some HTTPHandler) {
-        core = ServerCore(configuration: configuration, handler: handler)
+        if configuration.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
+        core = ServerCore(configuration: configuration, budget: ConnectionBudget(configuration), handler: handler)
     }
 
     public var configuration: ServerConfiguration { core.configuration }
+
+    /// The connection and stream limits in force, and the open-file limit they were sized from.
+    public var budget: ConnectionBudget { core.budget }
 
     /// Binds the listen socket and starts serving. Throws when it cannot bind, or when called
     /// twice.
@@ -40,6 +47,7 @@ public final class Server: Sendable {
         signal(SIGPIPE, SIG_IGN)
         try lifecycle.withLock { (lifecycle) throws(ServerError) in
             guard case .idle = lifecycle else { throw .alreadyStarted }
+            for warning in core.budget.warnings { core.configuration.logger.warning("\(warning)") }
             let daemon = try Daemon.start(core)
             boundPort.store(daemon.port, ordering: .releasing)
             lifecycle = .running(daemon)
@@ -55,6 +63,12 @@ public final class Server: Sendable {
     /// True from the start of `shutdown` on: new work is refused with 503.
     public var isDraining: Bool { core.admission.isDraining }
 
+    /// `.tooManyStreams` when a stream opened now would be refused at the stream limit (and
+    /// counted as refused), nil while there is room. A handler asks before it commits to a
+    /// stream, so it can refuse with its own error; the limit itself, one counter, is
+    /// enforced when the stream is admitted.
+    public func streamRefusal() -> Refusal? { core.streamRefusal() }
+
     /// The server's counters, for metrics.
     public var stats: ServerStats {
         let (inFlight, streams) = core.admission.counts
@@ -65,7 +79,9 @@ public final class Server: Sendable {
             admissionRejections: counters.admissionRejections.load(ordering: .relaxed),
             streamRejections: counters.streamRejections.load(ordering: .relaxed),
             requestTimeouts: counters.requestTimeouts.load(ordering: .relaxed),
-            requestsCompleted: counters.requestsCompleted.load(ordering: .relaxed)
+            requestsCompleted: counters.requestsCompleted.load(ordering: .relaxed),
+            openConnections: counters.openConnections.load(ordering: .relaxed),
+            connectionRejections: counters.connectionRejections.load(ordering: .relaxed)
         )
     }
 

@@ -18,23 +18,33 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// Largest request body accepted; larger is 413.
     public var maxBodyBytes: Int = 64 * 1024
-    /// Open streamed responses allowed at once; past it 503.
-    public var maxStreams: Int = 2000
+    /// Open streamed responses allowed at once; past it 503. nil: nine tenths of the connection
+    /// limit (see `ConnectionBudget`).
+    public var maxStreams: Int?
     /// Bytes a stream may buffer before `StreamWriter.write` waits for the client.
     public var streamHighWaterMark: Int = 256 * 1024
-    /// Concurrent TCP connections (libmicrohttpd refuses more).
-    public var connectionLimit: Int = 4096
+    /// Concurrent TCP connections (libmicrohttpd closes more at once). nil: as many as the
+    /// open-file limit leaves room for; a value above that is lowered to it (see
+    /// `ConnectionBudget`, `DescriptorLimit`).
+    public var connectionLimit: Int?
+    /// Raise the process's soft open-file limit to its hard limit when the server starts, so
+    /// that the automatic connection limit is as high as the machine allows.
+    public var raisesDescriptorLimit = true
     /// Concurrent connections from one IP address; 0 means no limit.
     public var perIPConnectionLimit: Int = 0
     /// Seconds an idle or slow connection may sit without traffic before it is closed; 0 never.
     /// (A suspended connection does not time out: handlers have `requestTimeout` instead.)
     public var connectionTimeout: Int = 60
-    /// Pending connections the kernel queues before `accept`.
-    public var listenBacklog: Int = 1024
+    /// Pending connections the kernel queues before `accept` (it caps this at
+    /// `net.core.somaxconn`). A burst of connections past the backlog loses SYNs, and their
+    /// clients wait a second or more to retry: keep it at least the burst a server must take.
+    public var listenBacklog: Int = 4096
     /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
-    /// clears it after every keep-alive request. Requests whose headers or URL do not fit get
+    /// clears it after every keep-alive request, and most of what an open connection costs
+    /// (the whole pool is resident once a request has used it: 16 KiB keeps an event stream
+    /// near 17 KiB, where 32 KiB made it 29). Requests whose headers or URL do not fit get
     /// 431 / 414 from libmicrohttpd.
-    public var connectionMemoryLimit: Int = 32 * 1024
+    public var connectionMemoryLimit: Int = 16 * 1024
     /// How long a stream's producer may take, once cancelled for shutdown, to write its final
     /// frame and return before its stream is closed under it.
     public var shutdownGrace: Duration = .seconds(2)
@@ -44,6 +54,13 @@ public struct ServerConfiguration: Sendable {
     /// Where access-log lines go instead of `logger` (which still decides whether there is an
     /// access log: its level must be `info` or lower). nil: through `logger`, fields as metadata.
     public var accessLogWriter: (any AccessLogWriter)?
+    /// Renders the body of every answer the server gives by itself (`Refusal`: 503 at
+    /// admission, at accept and while draining, 413, 504), so an application's errors all look
+    /// alike. Default: one line of plain text.
+    public var refusalBody: RefusalRenderer = RefusalBody.plainText
+
+    /// How each async request's deadline is kept (`DeadlineTimers`).
+    public var deadlineTimers: any DeadlineTimers = TaskDeadlineTimers()
 
     public init() {}
 

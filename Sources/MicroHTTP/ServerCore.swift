@@ -1,6 +1,10 @@
 import CMicroHTTPD
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything libmicrohttpd's callbacks need, reached from C through one `Unmanaged` pointer.
 /// Lives as long as the daemon (the `Server` holds it retained until `MHD_stop_daemon` returns).
 ///
@@ -9,8 +13,8 @@ import Logging
 /// 2. First handler call: nothing is queued (that would cost keep-alive), except a 413 when
 ///    `Content-Length` is already over the limit: the body is then never read.
 /// 3. Body calls: chunks are appended (`*upload_data_size = 0`).
-/// 4. Final call: the request is copied into Sendable values. `respondImmediately` answers on
-///    the spot, or the connection is suspended and an `InFlightCall` runs the handler.
+/// 4. Final call: the request is copied into Sendable values and handed to the handler, which
+///    answers on the spot, or the connection is suspended and an `InFlightCall` runs its answer.
 /// 5. After the call resumes the connection, libmicrohttpd calls again: the handed-over response
 ///    is queued here, on the MHD thread, never from the task's thread.
 /// 6. Completion callback: one access-log line, the call's permit is returned, and the context
@@ -18,17 +22,30 @@ import Logging
 final class ServerCore: Sendable {
     let handler: any HTTPHandler
     let configuration: ServerConfiguration
+    let deadlineTimers: any DeadlineTimers
+    let budget: ConnectionBudget
     let admission: Admission
     let ledger = SuspensionLedger()
     let counters = ServerCounters()
     let requestIDs = RequestIDGenerator()
     let accessLog: AccessLog
+    /// The body of the answer to a connection refused at accept, rendered once: a flood of
+    /// connections is when it is written most.
+    private let connectionRefusalBody: RefusalBody
 
-    init(configuration: ServerConfiguration, handler: any HTTPHandler) {
+    init(configuration: ServerConfiguration, budget: ConnectionBudget, handler: any HTTPHandler) {
         self.handler = handler
         self.configuration = configuration
-        admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: configuration.maxStreams)
+        deadlineTimers = configuration.deadlineTimers
+        self.budget = budget
+        admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: budget.maxStreams)
         accessLog = AccessLog(logger: configuration.logger, writer: configuration.accessLogWriter)
+        connectionRefusalBody = configuration.refusalBody(.tooManyConnections(limit: budget.connectionLimit), nil)
+    }
+
+    /// The answer for `refusal` to a request for `path`, its body rendered by the configuration's hook.
+    func response(_ refusal: Refusal, path: String) -> Response {
+        refusal.response(path: path, render: configuration.refusalBody)
     }
 
     /// The access handler: dispatches on where the request is in its life.
@@ -64,7 +81,7 @@ final class ServerCore: Sendable {
             context.requestID = requestIDs.id(echoing: RequestReader.header(connection, "X-Request-Id"))
             context.phase = .answered
             let path = Request.splitTarget(context.target).path
-            return ResponseQueue.queue(.bodyTooLarge(path: path, limit: configuration.maxBodyBytes), on: connection, context)
+            return ResponseQueue.queue(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: path), on: connection, context)
         }
         context.body.reserveCapacity(length)
         return .YES
@@ -75,18 +92,23 @@ final class ServerCore: Sendable {
         context.requestID = request.id
         context.body = []
         if admission.isDraining {
-            return answer(.shuttingDown(path: request.path), connection, context)
+            return answer(response(.shuttingDown, path: request.path), connection, context)
         }
         if context.bodyTooLarge {
-            return answer(.bodyTooLarge(path: request.path, limit: configuration.maxBodyBytes), connection, context)
+            return answer(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: request.path), connection, context)
         }
-        if let response = handler.respondImmediately(to: request) {
+        switch handler.handle(request) {
+        case .now(let response):
             return answer(response, connection, context)
+        case .later(let respond):
+            return startCall(request, respond, connection, context)
         }
-        return startCall(request, connection, context)
     }
 
-    private func startCall(_ request: Request, _ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
+    private func startCall(
+        _ request: Request, _ respond: @escaping @Sendable (Request) async -> Response, _ connection: OpaquePointer,
+        _ context: ConnectionContext
+    ) -> MHD_Result {
         let call = InFlightCall(request: request, connection: ConnectionHandle(pointer: connection), context: context, core: self)
         do {
             try admission.admit(call)
@@ -96,7 +118,7 @@ final class ServerCore: Sendable {
         context.phase = .awaitingHandler
         context.call = call
         ledger.suspend(connection)
-        call.start(handler, timeout: configuration.requestTimeout)
+        call.start(respond, timeout: configuration.requestTimeout)
         return .YES
     }
 
@@ -138,13 +160,54 @@ final class ServerCore: Sendable {
 
     /// The answer for a request or stream that admission turned away.
     func refusal(_ error: any Error, path: String, stream: Bool) -> Response {
-        guard case Admission.Refusal.overloaded = error else { return .shuttingDown(path: path) }
+        guard case Admission.Refusal.overloaded = error else { return response(.shuttingDown, path: path) }
         if stream {
             counters.streamRejections.wrappingAdd(1, ordering: .relaxed)
-            return .tooManyStreams(path: path)
+            return response(.tooManyStreams(limit: admission.maxStreams), path: path)
         }
         counters.admissionRejections.wrappingAdd(1, ordering: .relaxed)
-        return .overloaded(path: path)
+        return response(.overloaded(limit: admission.maxInFlight), path: path)
+    }
+
+    /// `.tooManyStreams` (counted as a stream rejection) when a stream opened now would be
+    /// refused, nil otherwise. Lets a handler refuse before it commits to a stream; the limit
+    /// itself is enforced when the stream is admitted.
+    func streamRefusal() -> Refusal? {
+        guard !admission.hasRoomForStream else { return nil }
+        counters.streamRejections.wrappingAdd(1, ordering: .relaxed)
+        return .tooManyStreams(limit: admission.maxStreams)
+    }
+
+    /// A connection the listener accepted (on its thread): handed to libmicrohttpd, or answered
+    /// 503 and closed when the server already holds its limit of connections or is draining.
+    ///
+    /// Invariant: open + pending connections never exceed `budget.connectionLimit`. Only this
+    /// thread adds to `pendingConnections`, before handing the connection over; libmicrohttpd's
+    /// start notification moves it to `openConnections`, and a refusal by libmicrohttpd (the
+    /// per-address limit, no memory) takes it back here.
+    func admitConnection(_ client: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t, daemon: OpaquePointer) {
+        let held = counters.openConnections.load(ordering: .relaxed) + counters.pendingConnections.load(ordering: .relaxed)
+        if held >= budget.connectionLimit || admission.isDraining {
+            refuseConnection(client)
+            return
+        }
+        counters.pendingConnections.wrappingAdd(1, ordering: .relaxed)
+        if MHD_add_connection(daemon, client, address, length) != .YES {
+            // libmicrohttpd closed it without starting it.
+            counters.pendingConnections.wrappingSubtract(1, ordering: .relaxed)
+            counters.connectionRejections.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+    /// Answers a connection that cannot be served with a 503 problem and closes it. The answer
+    /// is written before the request is read: it fits a fresh socket's send buffer, so one
+    /// non-blocking send takes it whole (or the client is already gone).
+    func refuseConnection(_ client: Int32) {
+        counters.connectionRejections.wrappingAdd(1, ordering: .relaxed)
+        let refusal = Refusal.tooManyConnections(limit: budget.connectionLimit)
+        let bytes = refusal.rawResponse(body: connectionRefusalBody, requestID: requestIDs.next())
+        _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        close(client)
     }
 
     /// The request is over, whatever its outcome: log it and ready the context for the next.

@@ -8,12 +8,18 @@ public struct ServerStats: Sendable, Equatable {
     public var openStreams: Int
     /// Requests answered 503 because `maxInFlight` was reached, since start.
     public var admissionRejections: Int
-    /// Streams answered 503 because `maxStreams` was reached, since start.
+    /// Streams refused because `maxStreams` was reached, since start: answered 503 at admission,
+    /// or refused by a handler that asked first (`Server.streamRefusal`).
     public var streamRejections: Int
     /// Async handlers that missed their deadline (answered 504), since start.
     public var requestTimeouts: Int
     /// Requests completed (any status, any path), since start.
     public var requestsCompleted: Int
+    /// TCP connections open now.
+    public var openConnections: Int = 0
+    /// Connections answered 503 and closed at accept (the connection limit was reached, or the
+    /// process was out of descriptors), since start.
+    public var connectionRejections: Int = 0
 }
 
 /// The monotonic counters behind `ServerStats`. The gauges (in flight, open streams) live in
@@ -23,4 +29,10 @@ final class ServerCounters: Sendable {
     let streamRejections = Atomic<Int>(0)
     let requestTimeouts = Atomic<Int>(0)
     let requestsCompleted = Atomic<Int>(0)
+    /// Connections libmicrohttpd has started and not yet closed.
+    let openConnections = Atomic<Int>(0)
+    /// Connections handed to libmicrohttpd that it has not started yet (it takes them from a
+    /// queue on a worker thread): counted so a burst cannot overshoot the limit.
+    let pendingConnections = Atomic<Int>(0)
+    let connectionRejections = Atomic<Int>(0)
 }

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// One invariant a run verified: what was expected, what was observed, and whether they
 /// agree. `observed` always comes from the run itself.
 public struct Check: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 
 /// A run as the API shows it and the store keeps it: what was asked, how it went, and
@@ -21,7 +22,10 @@ public struct RunRecord: Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// In the run's own time: simulated for a `clock: virtual` run, as every figure is.
     public var durationMs: Double?
+    /// The real time the run took (so far), beside `durationMs`.
+    public var realMs: Double?
     public var progress: Progress
     public var result: JSONValue?
     /// The checks as JSON objects (`Check.json`), so a stored run reads back unchanged.
@@ -31,7 +35,7 @@ public struct RunRecord: Sendable, Hashable {
 
     public init(
         id: String, pattern: String, params: JSONValue, status: RunStatus, createdAt: Date,
-        startedAt: Date? = nil, finishedAt: Date? = nil, durationMs: Double? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, durationMs: Double? = nil, realMs: Double? = nil,
         progress: Progress = Progress(completed: 0, total: 0), result: JSONValue? = nil, checks: [JSONValue] = [],
         timeline: JSONValue? = nil, error: String? = nil
     ) {
@@ -43,6 +47,7 @@ public struct RunRecord: Sendable, Hashable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.durationMs = durationMs
+        self.realMs = realMs
         self.progress = progress
         self.result = result
         self.checks = checks
@@ -56,19 +61,21 @@ public struct RunRecord: Sendable, Hashable {
         return checks.allSatisfy { $0["passed"] == .bool(true) }
     }
 
-    /// The run's JSON. The summary (for listings) leaves out `result` and `timeline`.
-    public func json(summary: Bool = false) -> JSONValue {
+    /// The run's JSON, with `links` when given. The summary (for listings) leaves out `result`
+    /// and `timeline`.
+    public func json(summary: Bool = false, links: RunLinks = .none) -> JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(id), "pattern": .string(pattern), "params": params, "status": .string(status.rawValue),
             "created_at": .string(Self.timestamp(createdAt)),
             "started_at": startedAt.map { .string(Self.timestamp($0)) } ?? .null,
             "finished_at": finishedAt.map { .string(Self.timestamp($0)) } ?? .null,
             "duration_ms": durationMs.map(JSONValue.milliseconds) ?? .null,
+            "real_ms": realMs.map(JSONValue.milliseconds) ?? .null,
             "progress": ["completed": .int(progress.completed), "total": .int(progress.total)],
             "checks": .array(checks), "checks_passed": checksPassed.map(JSONValue.bool) ?? .null,
             "error": error.map(JSONValue.string) ?? .null,
-            "links": ["self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events")],
         ]
+        if let links = links.json(forRun: id) { object["links"] = links }
         if !summary {
             object["result"] = result ?? .null
             object["timeline"] = timeline ?? .null

@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import Testing
 import TestSupport
@@ -19,7 +20,10 @@ import TestSupport
             #expect(head.header("X-Accel-Buffering") == "no")
             #expect(head.header("Access-Control-Allow-Origin") == "*")
             let frames = try await reader.readAll()
+            // `retry:` rides in the first event's block, not in a block of its own.
             #expect(frames.first?.retry == 2000)
+            #expect(frames.first?.event == "run.started")
+            #expect(frames.dropFirst().allSatisfy { $0.retry == nil })
             let events = frames.filter { $0.event != nil }
             #expect(events.compactMap(\.id) == Array(1...events.count))
             #expect(events.first?.event == "run.started")
@@ -36,7 +40,8 @@ import TestSupport
             let id = try await launch(server, ["count": 4, "delay_ms": 10])
             let all = try await server.events("/runs/\(id)/events").1.readAll().filter { $0.event != nil }
             let resumed = try await server.events("/runs/\(id)/events", headers: [("Last-Event-ID", "5")]).1.readAll()
-            #expect(resumed.filter { $0.event != nil } == Array(all.dropFirst(5)))
+            #expect(resumed.first?.retry == 2000)
+            #expect(resumed.filter { $0.event != nil }.map(\.withoutRetry) == Array(all.dropFirst(5)).map(\.withoutRetry))
             let after = try await server.events("/runs/\(id)/events?after=\(all.count - 1)").1.readAll()
             #expect(after.compactMap(\.event) == ["run.finished"])
         }
@@ -53,6 +58,38 @@ import TestSupport
             #expect(head.header("Location")?.hasPrefix("/runs/") == true)
             let events = try await SSEReader(client: client).readAll().compactMap(\.event)
             #expect(events.first == "run.started")
+            #expect(events.last == "run.finished")
+        }
+    }
+
+    /// A virtual run has ended by the time anyone reads it; its stream, paced or not,
+    /// delivers every event in order with the run's own times.
+    @Test(arguments: ["", "?pace=0.01"])
+    func virtualRunsStream_deliversEveryEventInOrder(query: String) async throws {
+        try await LabTestServer.with { server in
+            let params: JSONValue = ["count": 4, "limit": 2, "delay_ms": 100, "clock": "virtual"]
+            let response = try await server.request("POST", "/patterns/semaphore/runs?wait=10", json: params)
+            #expect(response.status == 200)
+            let id = try #require(response.json?["id"]?.stringValue)
+            let events = try await server.events("/runs/\(id)/events\(query)").1.readAll().filter { $0.event != nil }
+            #expect(events.compactMap(\.id) == Array(1...events.count))
+            let releases = events.filter { $0.event == "semaphore.released" }
+            #expect(releases.compactMap { try? JSONValue.parse($0.data ?? "")["t_ms"] } == [100, 100, 200, 200])
+            #expect(events.last?.event == "run.finished")
+        }
+    }
+
+    @Test func launchAndStream_atAPace() async throws {
+        try await LabTestServer.with { server in
+            let client = try server.client()
+            let body = #"{"count":3,"delay_ms":50,"clock":"virtual"}"#
+            try await client.send(
+                "POST /patterns/gather/runs?pace=0.01 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let head = try await client.readHead()
+            #expect(head.status == 201)
+            let events = try await SSEReader(client: client).readAll().compactMap(\.event)
+            #expect(events.first == "run.started")
+            #expect(events.filter { $0 == "task.finished" }.count == 3)
             #expect(events.last == "run.finished")
         }
     }
@@ -87,6 +124,7 @@ import TestSupport
         }
     }
 
+    /// One cap, the HTTP server's stream limit: one gauge, one rejection count, one body.
     @Test func overTheSubscriberLimit_theExcessGets503() async throws {
         let configuration = LabTestServer.configuration { $0.maxSubscribers = 2 }
         try await LabTestServer.with(configuration) { server in
@@ -96,7 +134,14 @@ import TestSupport
             #expect(first.0.status == 200 && second.0.status == 200)
             let third = try await server.request("GET", "/runs/\(id)/events")
             #expect(third.status == 503)
+            #expect(third.header("Retry-After") == "1")
             #expect(third.json?["type"] == "urn:concurrency-lab:problem:too-many-subscribers")
+            #expect(third.json?["detail"] == "at most 2 event streams may be open at once; try again shortly")
+            #expect(third.json?["instance"] == .string("/runs/\(id)/events"))
+            let metrics = try await server.request("GET", "/metrics").text.split(separator: "\n")
+            #expect(metrics.contains("lab_sse_subscribers 2.0"))
+            #expect(metrics.contains(#"lab_admission_rejections_total{reason="streams"} 1"#))
+            #expect(!metrics.contains { $0.hasPrefix("lab_http_open_streams") })
             _ = try await server.request("DELETE", "/runs/\(id)")
             #expect(try await first.1.readAll().last?.event == "run.finished")
         }
@@ -143,7 +188,9 @@ import TestSupport
             $0.runs.limits.spanCap = taskCount
             $0.runs.eventCap = 4 * taskCount
             $0.server.streamHighWaterMark = 4_096
-            $0.server.connectionTimeout = 1
+            // Long enough that a reading client stalled by a busy machine is not taken for one
+            // that stopped; the test waits for the cut below instead of timing it.
+            $0.server.connectionTimeout = 3
         }
         try await LabTestServer.with(configuration) { server in
             let launched = try await server.request(
@@ -159,6 +206,9 @@ import TestSupport
             let run = try await server.request("GET", "/runs/\(id)").json
             #expect(run?["status"] == "succeeded")
             #expect(run?["checks_passed"] == true)
+            // The server cuts the stalled stream once its connection has made no progress for
+            // the timeout: wait for that (the only stream left is the slow one).
+            try await waitUntil("the stalled stream is closed", maxTurns: 2_000_000) { server.lab.openStreams == 0 }
             // Only now does the slow client read: what it gets stops short of the end.
             let slowReader = SSEReader(client: slowClient)
             var slowFrames: [SSEFrame] = []
@@ -172,5 +222,13 @@ import TestSupport
             #expect(!slowFrames.isEmpty)
             #expect(!slowFrames.contains { $0.event == "run.finished" })
         }
+    }
+}
+
+extension SSEFrame {
+    var withoutRetry: SSEFrame {
+        var frame = self
+        frame.retry = nil
+        return frame
     }
 }

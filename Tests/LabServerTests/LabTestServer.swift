@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import LabServer
 import MicroHTTP
 import Patterns

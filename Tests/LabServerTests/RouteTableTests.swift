@@ -1,4 +1,7 @@
+import Foundation
 @testable import LabServer
+import LabJSON
+import Runs
 import Testing
 
 @Suite("Route table")
@@ -31,7 +34,16 @@ struct RouteTableTests {
             Issue.record("POST /healthz should be 405")
             return
         }
-        #expect(allowed == ["GET", "HEAD"])
+        #expect(allowed == ["GET", "HEAD", "OPTIONS"])
+    }
+
+    /// What OPTIONS and CORS preflights answer comes from the routes themselves.
+    @Test func methodsAtAPath_areItsRoutes_plusHeadForGet_andOptions() {
+        #expect(Self.table.methods(at: "/runs/r-1")?.methods == ["GET", "DELETE", "HEAD", "OPTIONS"])
+        #expect(Self.table.methods(at: "/runs/r-1")?.template.description == "/runs/{id}")
+        #expect(Self.table.methods(at: "/patterns/gather/runs")?.methods == ["POST", "OPTIONS"])
+        #expect(Self.table.methods(at: "/healthz/")?.methods == ["GET", "HEAD", "OPTIONS"])
+        #expect(Self.table.methods(at: "/nope") == nil)
     }
 
     @Test func emptySegments_areIgnored_likeTheSplitMatcher() {
@@ -71,5 +83,24 @@ struct MediaTypeTests {
     ])
     func mediaType_isTheTypeBeforeParameters_trimmedAndLowercased(header: String, expected: String) {
         #expect(RunInputDecoder.mediaType(header) == expected)
+    }
+
+    /// Links are made from the templates the routes are served at, so every link a run carries
+    /// is answered by the route it names.
+    @Test func runLinks_leadToTheRoutesTheyName() {
+        let links = ResourcePaths.runLinks
+        let record = RunRecord(id: "01ABC", pattern: "gather", params: [:], status: .running, createdAt: .now)
+        let json = record.json(links: links)["links"]
+        #expect(json?["self"] == "/runs/01ABC")
+        #expect(json?["events"] == "/runs/01ABC/events")
+        for (method, path, endpoint) in [("GET", "/runs/01ABC", LabApplication.Endpoint.run), ("DELETE", "/runs/01ABC", .cancel),
+                                         ("GET", "/runs/01ABC/events", .events)] {
+            guard case .found(let route, let parameters) = LabApplication.routes.match(method: method, path: path) else {
+                Issue.record("\(method) \(path) is not routed")
+                continue
+            }
+            #expect(route.handler == endpoint)
+            #expect(parameters == ["id": "01ABC"])
+        }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import LabJSON
 import Patterns
 import Testing
+import TestSupport
 
 @Suite struct RunsAPITests {
     @Test func health_reportsStatusVersionUptimeAndStore_withARequestID() async throws {
@@ -27,6 +29,23 @@ import Testing
             #expect(run["timeline"]?["spans"]?.arrayValue?.count == 10)
             #expect(response.header("Location") == "/runs/\(run["id"]?.stringValue ?? "")")
             #expect(response.header("X-Request-Id")?.isEmpty == false)
+        }
+    }
+
+    /// Runs knows no URL: the links come from LabServer's route templates, in every answer and
+    /// in the `run.finished` event alike.
+    @Test func runLinks_areTheRoutesOfTheRunItsEventsAndItsTrace_inAnswersAndInTheFinalEvent() async throws {
+        try await LabTestServer.with { server in
+            let run = try #require(try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 2, "delay_ms": 1]).json)
+            let id = try #require(run["id"]?.stringValue)
+            let links: JSONValue = [
+                "self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events"), "trace": .string("/runs/\(id)/trace"),
+            ]
+            #expect(run["links"] == links)
+            #expect(try await server.request("GET", "/runs/\(id)").json?["links"] == links)
+            #expect(try await server.request("GET", "/runs").json?["runs"]?.arrayValue?.first?["links"] == links)
+            let finished = try await server.events("/runs/\(id)/events").1.readAll().last { $0.event == "run.finished" }
+            #expect(try JSONValue.parse(finished?.data ?? "")["links"] == links)
         }
     }
 
@@ -104,8 +123,9 @@ import Testing
         let configuration = LabTestServer.configuration { $0.runs.maxConcurrentRuns = 3 }
         try await LabTestServer.with(configuration) { server in
             var ids: [String] = []
+            // Runs that cannot end by themselves while the test looks: no timing assumption.
             for _ in 0..<3 {
-                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 1_500])
+                let response = try await server.request("POST", "/patterns/gather/runs", json: ["count": 2, "delay_ms": 60_000])
                 #expect(response.status == 201)
                 ids.append(response.json?["id"]?.stringValue ?? "")
             }
@@ -114,7 +134,8 @@ import Testing
             #expect(refused.header("Retry-After") == "1")
             #expect(refused.json?["type"] == "urn:concurrency-lab:problem:too-many-runs")
             for id in ids {
-                #expect(try await server.request("GET", "/runs/\(id)?wait=10").json?["status"] == "succeeded")
+                #expect(try await server.request("DELETE", "/runs/\(id)").status == 202)
+                #expect(try await server.request("GET", "/runs/\(id)?wait=10").json?["status"] == "cancelled")
             }
             let admittedAgain = try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 1])
             #expect(admittedAgain.status == 200)
@@ -139,6 +160,35 @@ import Testing
             } while cursor != nil
             #expect(counts == [5, 4, 3, 2, 1])
             _ = try await server.request("DELETE", "/runs/\(runningID)")
+        }
+    }
+
+    /// `?cursor=` alone continues the filtered listing it came from; a filter beside it must agree.
+    @Test func aCursor_carriesItsFilters_andADisagreeingFilterIsA400NamingIt() async throws {
+        try await LabTestServer.with { server in
+            for count in 1...3 {
+                _ = try await server.runToEnd("gather", ["count": .int(count), "delay_ms": 0])
+                _ = try await server.runToEnd("semaphore", ["count": 1, "limit": 1, "delay_ms": 0])
+            }
+            let first = try #require(try await server.request("GET", "/runs?pattern=gather&limit=1").json)
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            #expect(!cursor.contains(first["runs"]?.arrayValue?.first?["id"]?.stringValue ?? "-"), "a cursor is opaque, not a run id")
+            var patterns: [String] = []
+            var next: String? = cursor
+            while let page = next {
+                let body = try #require(try await server.request("GET", "/runs?limit=1&cursor=\(page)").json)
+                patterns += body["runs"]?.arrayValue?.compactMap { $0["pattern"]?.stringValue } ?? []
+                next = body["next_cursor"]?.stringValue
+            }
+            #expect(patterns == ["gather", "gather"])
+            #expect(try await server.request("GET", "/runs?pattern=gather&cursor=\(cursor)").status == 200)
+            for (query, field) in [("pattern=semaphore", "pattern"), ("status=failed", "status")] {
+                let refused = try await server.request("GET", "/runs?\(query)&cursor=\(cursor)")
+                #expect(refused.status == 400, "\(query)")
+                #expect(refused.json?["errors"]?.arrayValue?.first?["field"]?.stringValue == field)
+            }
+            let runID = try #require(first["runs"]?.arrayValue?.first?["id"]?.stringValue)
+            #expect(try await server.request("GET", "/runs?cursor=\(runID)").status == 400)
         }
     }
 }

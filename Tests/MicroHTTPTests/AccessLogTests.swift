@@ -10,7 +10,7 @@ struct AccessLogTests {
         let sink = CapturedLogs()
         let handler = TestHandler(
             immediate: { request in request.path == "/fast" ? .text("12345") : nil },
-            async: { _ in .problem(status: 404, title: "Not Found") }
+            async: { _ in .text(status: 404, "Not Found") }
         )
         try await withServer({ configuration in
             configuration.logger = Logger(label: "test") { _ in CapturingLogHandler(sink: sink) }

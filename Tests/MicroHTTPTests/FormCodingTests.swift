@@ -46,20 +46,27 @@ struct FormCodingTests {
 
 @Suite("Response constructors")
 struct ResponseTests {
-    @Test func problem_isRFC9457JSON_withEscapedStrings() {
-        let response = Response.problem(
-            status: 422, title: "Unprocessable \"Content\"", detail: "line1\nline2",
-            instance: "/runs", headers: [("Retry-After", "1")]
-        )
-        #expect(response.status == 422)
-        #expect(response.header("content-type") == "application/problem+json")
-        #expect(response.header("Retry-After") == "1")
-        guard case .bytes(let body) = response.body else {
-            Issue.record("a problem has a byte body")
+    /// MicroHTTP decides a refusal's status and protocol fields; whoever renders it decides the
+    /// body (plain text by default: MicroHTTP writes no JSON).
+    @Test func refusal_hasItsStatusAndProtocolFields_andTheRenderedBody() {
+        let rendered = Refusal.shuttingDown.response(path: "/runs") { refusal, path in
+            RefusalBody(contentType: "application/x-test", bytes: Array("\(refusal.status) at \(path ?? "-")".utf8))
+        }
+        #expect(rendered.status == 503)
+        #expect(rendered.header("Content-Type") == "application/x-test")
+        #expect(rendered.header("Retry-After") == "1")
+        #expect(rendered.header("Connection") == "close")
+        guard case .bytes(let body) = rendered.body else {
+            Issue.record("a refusal has a byte body")
             return
         }
-        let json = String(decoding: body, as: UTF8.self)
-        #expect(json == #"{"type":"about:blank","title":"Unprocessable \"Content\"","status":422,"detail":"line1\nline2","instance":"/runs"}"#)
+        #expect(String(decoding: body, as: UTF8.self) == "503 at /runs")
+        let plain = Refusal.bodyTooLarge(limit: 10).response(path: "/x", render: RefusalBody.plainText)
+        #expect(plain.status == 413)
+        #expect(plain.header("Content-Type") == "text/plain; charset=utf-8")
+        #expect(plain.header("Retry-After") == nil)
+        guard case .bytes(let text) = plain.body else { return }
+        #expect(String(decoding: text, as: UTF8.self) == "413 Content Too Large: The request body exceeds the limit of 10 bytes.\n")
     }
 
     @Test func jsonAndText_setTheirContentTypes() {

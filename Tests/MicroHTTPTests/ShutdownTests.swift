@@ -95,7 +95,7 @@ struct ShutdownTests {
         await server.shutdown(deadline: .milliseconds(300))
         let stuck = try await stuckResponse
         #expect(stuck.status == 503)
-        #expect(stuck.header("Content-Type") == "application/problem+json")
+        #expect(stuck.header("Content-Type") == "text/plain; charset=utf-8")
         #expect(try await streamClient.readChunk() == nil)
 
         handlerRelease.put(true)

@@ -117,7 +117,8 @@ struct StreamingTests {
             }
         })
         try await withServer({ $0.streamHighWaterMark = 64 * 1024 }, handler: handler) { server in
-            let client = try HTTPTestClient(port: server.port)
+            // A hang guard, not a speed bound: 4 MiB in 16 KiB hand-offs can take seconds on a busy machine.
+            let client = try HTTPTestClient(port: server.port, timeout: .seconds(120))
             let response = try await client.request("GET", "/download")
             #expect(response.body.count == chunk.count * chunks)
             let firstBytes = stride(from: 0, to: response.body.count, by: chunk.count).map { response.body[$0] }
@@ -142,7 +143,10 @@ struct StreamingTests {
         }
     }
 
-    @Test func streamLimit_refusesWith503() async throws {
+    /// One counter: the limit refuses the stream when it is admitted, and `streamRefusal()`
+    /// (what a handler asks before committing) reads the same count; both refusals are
+    /// rendered by the configured hook and counted once each.
+    @Test func streamLimit_refusesWith503_renderedByTheHook() async throws {
         let release = Gate()
         let handler = TestHandler(async: { _ in
             .stream(contentType: "text/plain") { writer in
@@ -150,17 +154,29 @@ struct StreamingTests {
                 _ = await release.wait()
             }
         })
-        try await withServer({ $0.maxStreams = 1 }, handler: handler) { server in
+        try await withServer({ configuration in
+            configuration.maxStreams = 1
+            configuration.refusalBody = { refusal, path in
+                RefusalBody(contentType: "application/x-test", bytes: Array("\(refusal) \(path ?? "-")".utf8))
+            }
+        }, handler: handler) { server in
+            #expect(server.streamRefusal() == nil)
             let holder = try HTTPTestClient(port: server.port)
             try await holder.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
             _ = try await holder.readHead()
             let refused = try await HTTPTestClient(port: server.port).request("GET", "/b")
             #expect(refused.status == 503)
             #expect(refused.header("Retry-After") == "1")
+            #expect(refused.header("Content-Type") == "application/x-test")
+            #expect(refused.text == "tooManyStreams(limit: 1) /b")
             #expect(server.stats.streamRejections == 1)
+            #expect(server.streamRefusal() == .tooManyStreams(limit: 1))
+            #expect(server.stats.streamRejections == 2)
             release.open()
             #expect(try await holder.readChunk().map(text) == "open\n")
             #expect(try await holder.readChunk() == nil)
+            await waitUntil { server.stats.openStreams == 0 }
+            #expect(server.streamRefusal() == nil)
         }
     }
 }

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 import TestSupport
 import Testing
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test(arguments: names)
-    func defaults_onTheManualClock_passEveryCheck(name: String) async throws {
+    func defaults_onTheVirtualClock_passEveryCheck(name: String) async throws {
         let pattern = try #require(catalog.pattern(named: name))
         let run = try await TestRun.execute(pattern)
         #expect(run.status == .succeeded)
@@ -53,23 +54,40 @@ import Testing
         #expect(pattern.plannedDuration(defaults) <= .seconds(1))
     }
 
-    /// The counters a pattern declares are carried by its events, under their names, and
-    /// only by events it declares (the defaults' run shows each one at least once); a counter
-    /// that has a result figure of its name ends at that figure.
+    /// `clock` is the catalog's, not each pattern's: every entry lists it, validation knows
+    /// it, and no pattern may declare a parameter of that name itself.
     @Test(arguments: names)
-    func declaredCounters_areCarriedByThePatternsEvents(name: String) async throws {
+    func everyEntry_listsTheClock_andNoPatternDeclaresItItself(name: String) throws {
         let pattern = try #require(catalog.pattern(named: name))
-        guard !pattern.counters.isEmpty else { return }
-        let run = try await TestRun.execute(pattern)
-        for counter in pattern.counters where counter.name != "inner_deadline_ms" {
-            let carriers = run.events.filter { $0.data[counter.name]?.intValue != nil }
-            #expect(!carriers.isEmpty, "\(name): no event carries \(counter.name)")
-            #expect(carriers.allSatisfy { pattern.eventNames.contains($0.name) }, "\(name): \(counter.name) on an undeclared event")
-            if let figure = run.result[counter.name], figure.intValue != nil {
-                #expect(carriers.last?.data[counter.name] == figure, "\(name): \(counter.name) ends unlike its figure")
-            }
-        }
-        #expect(Set(pattern.counters.map(\.name)).count == pattern.counters.count)
+        let specs = try #require(catalog.entry(pattern)["parameters"]?.arrayValue)
+        let clock = try #require(specs.first { $0["name"] == "clock" })
+        #expect(clock["default"] == "real")
+        #expect(clock["choices"] == ["real", "virtual"])
+        let own = Set(pattern.parameters(limits: catalog.limits).map(\.name))
+        #expect(own.isDisjoint(with: PatternCatalog.commonParameters.map(\.name)))
+        #expect(validationIssues(pattern, ["clock": "sundial"]).map(\.field) == ["clock"])
+    }
+
+    @Test func blockingWork_refusesTheVirtualClock_namingTheFieldAndWhy() throws {
+        let issues = validationIssues(BlockingOffloadPattern(), ["clock": "virtual"])
+        #expect(issues.map(\.field) == ["clock"])
+        #expect(issues.first?.message.contains("cannot run on a virtual clock") == true)
+        #expect(issues.first?.message.contains("block real threads") == true)
+        #expect(validationIssues(BlockingOffloadPattern(), ["clock": "real"]).isEmpty)
+    }
+
+    /// A virtual run's plan is simulated time: bounded by the virtual limit (a day by
+    /// default), not by the real one.
+    @Test func plannedDuration_isBoundedByTheLimitOfTheRunsClock() throws {
+        let seventeenMinutes: [String: JSONValue] = ["count": 10_000, "limit": 100, "delay_ms": 10_000]
+        #expect(validationIssues(SemaphorePattern(), seventeenMinutes).map(\.field) == ["params"])
+        var virtual = seventeenMinutes
+        virtual["clock"] = "virtual"
+        #expect(validationIssues(SemaphorePattern(), virtual).isEmpty)
+        let limits = PatternLimits(maxVirtualDuration: .seconds(900))
+        let issues = validationIssues(SemaphorePattern(), virtual, limits: limits)
+        #expect(issues.map(\.field) == ["params"])
+        #expect(issues.first?.message == "planned duration 1000000 ms exceeds the virtual time limit of 900 s")
     }
 
     @Test func smallerLimits_shrinkTheBounds() throws {

@@ -1,3 +1,4 @@
+import LabJSON
 @testable import Patterns
 import TestSupport
 import Testing

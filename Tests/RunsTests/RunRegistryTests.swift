@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import Runs
 import Testing
@@ -7,9 +8,10 @@ import Testing
     /// A registry whose service loop runs for the duration of `body`, then shuts down.
     private func withRegistry<T: Sendable>(
         _ configuration: RunsConfiguration = RunsConfiguration(), store: any RunStore = InMemoryRunStore(),
-        _ body: (RunRegistry) async throws -> T
+        links: RunLinks = .none, _ body: (RunRegistry) async throws -> T
     ) async throws -> T {
-        let registry = RunRegistry(catalog: PatternCatalog(limits: configuration.limits), configuration: configuration, store: store)
+        let registry = RunRegistry(
+            catalog: PatternCatalog(limits: configuration.limits), configuration: configuration, store: store, links: links)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await registry.run()
@@ -75,6 +77,26 @@ import Testing
         // Compared as text: parsing reads `0.0` back as the integer 0.
         #expect(JSONValue.object(data).serialized() == record.json().serialized())
         #expect(data["timeline"]?["spans"]?.arrayValue?.count == 4)
+    }
+
+    /// Runs knows no URL: a run has the links it is given (in its answer and in its final
+    /// event), and none without.
+    @Test func runJSON_carriesTheLinksItIsGiven_andNoneByDefault() async throws {
+        let links = RunLinks { id in ["self": "/x/\(id)"] }
+        let (live, events) = try await withRegistry(links: links) { registry in
+            let live = try await launch(registry, ["count": .json(1), "delay_ms": .json(0)])
+            await live.log.waitUntilFinished()
+            return (live, live.log.allEvents)
+        }
+        let expected: JSONValue = ["self": .string("/x/\(live.id)")]
+        #expect(try JSONValue.parse(live.snapshotJSON())["links"] == expected)
+        #expect(try JSONValue.parse(try #require(events.last).dataText)["links"] == expected)
+        let unlinked = try await withRegistry { registry in
+            let live = try await launch(registry, ["count": .json(1), "delay_ms": .json(0)])
+            await live.log.waitUntilFinished()
+            return live.snapshotJSON()
+        }
+        #expect(try JSONValue.parse(unlinked).objectValue?.keys.contains("links") == false)
     }
 
     @Test func unknownPatternAndBadParameters_areRefusedBeforeAnythingStarts() async throws {

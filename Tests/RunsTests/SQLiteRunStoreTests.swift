@@ -42,6 +42,32 @@ import TestSupport
         #expect(try await store.events(runID: "01KNOWNNOTHING0000000000000") == nil)
     }
 
+    /// A file written before `real_ms` existed (schema v1) gains the column on open; its
+    /// runs read back with no real time, and new ones keep theirs.
+    @Test func fileOfSchemaOne_isMigrated_andItsRunsReadBackWithoutRealTime() async throws {
+        var runs = RunFactory()
+        let old = runs.finished()
+        let store = try SQLiteRunStore(path: file)
+        store.save(old, events: nil)
+        await store.flush()
+        try await DatabaseQueue(path: file).write { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE run DROP COLUMN real_ms;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v2-real-ms';
+                    PRAGMA user_version = 1;
+                    """)
+        }
+        let reopened = try SQLiteRunStore(path: file)
+        let read = try #require(try await reopened.record(id: old.id))
+        #expect(read.realMs == nil)
+        #expect(read.json()["real_ms"] == .null)
+        let new = runs.finished()
+        reopened.save(new, events: nil)
+        await reopened.flush()
+        #expect(try await reopened.record(id: new.id)?.realMs == 201.9)
+    }
+
     @Test func reopenedFile_hasTheRunsAndEventsOfThePreviousProcess() async throws {
         var runs = RunFactory()
         let finished = (0..<3).map { _ in runs.finished() }

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 
 /// Validation as the service does it, for tests of a pattern's parameter rules: the

@@ -1,10 +1,11 @@
+import LabJSON
 import Patterns
 
 /// What a `TestRun` did: how it ended, its figures and checks, and every event in order.
 public struct TestRunResult: Sendable {
     public let execution: RunExecution
     public let events: [RunEvent]
-    /// The manual time when the run ended.
+    /// The virtual time when the run ended.
     public let endedAt: Duration
 
     public var status: RunStatus { execution.status }

@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: the server under test and a headless Chromium.
 
-The server is `$LAB_BINARY serve --host 127.0.0.1 --port 0 --db :memory:` when LAB_BINARY
-is set (Tests/e2e/run.sh sets it), otherwise the mock in mock_server.py.
+The server is `$LAB_BINARY serve --host 127.0.0.1 --port 0 --db :memory:` (LAB_BINARY is set
+by Tests/e2e/run.sh; .build/release/concurrency-lab otherwise). The tests marked mock_only start
+mock_server.py themselves, for the faults a real server cannot be made to show.
 """
 
 import os
@@ -18,7 +19,7 @@ from lab_server import OUTPUT, start_server  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "mock_only: needs the mock server's deliberate faults (run.sh runs these against the mock)")
+        "markers", "mock_only: needs the mock server's deliberate faults (the test starts the mock itself)")
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +32,6 @@ def lab():
 @pytest.fixture(scope="session")
 def base_url(lab):
     return lab.base_url
-
-
-@pytest.fixture(scope="session")
-def using_mock(lab):
-    return lab.kind == "mock"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -71,5 +67,4 @@ def phone_driver(request):
 
 
 def pytest_report_header(config):
-    binary = os.environ.get("LAB_BINARY")
-    return f"server under test: {binary or 'Tests/e2e/mock_server.py (LAB_BINARY unset)'}"
+    return f"server under test: {os.environ.get('LAB_BINARY') or '.build/release/concurrency-lab (LAB_BINARY unset)'}"

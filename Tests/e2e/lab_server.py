@@ -1,5 +1,6 @@
-"""Start and stop the server under test: the real binary ($LAB_BINARY) or the mock.
+"""Start and stop the server under test: the real binary, or the mock for the fault tests.
 
+The binary is $LAB_BINARY (Tests/e2e/run.sh sets it), else .build/release/concurrency-lab.
 Both print a line containing `listening on http://127.0.0.1:PORT` once bound to port 0; we
 read the port from that line (in a log file, so a chatty server never blocks on a full pipe),
 wait for /healthz, and stop the process by its PID.
@@ -48,17 +49,24 @@ class LabServer:
                 self.process.wait(timeout=5)
 
 
-def server_command(extra_mock_args=()):
-    binary = os.environ.get("LAB_BINARY")
-    if binary:
-        return [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"], "binary"
-    return [sys.executable, str(HERE / "mock_server.py"), "--host", "127.0.0.1", "--port", "0",
-            *extra_mock_args], "mock"
+def lab_binary():
+    binary = os.environ.get("LAB_BINARY") or str(HERE.parent.parent / ".build" / "release" / "concurrency-lab")
+    if not os.path.isfile(binary):
+        raise RuntimeError(f"no server binary at {binary}: build it (swift build -c release) or set LAB_BINARY")
+    return binary
 
 
-def start_server(name="server", extra_mock_args=(), timeout=60):
+def server_command(mock_args=None):
+    """The real server's command line, or the mock's when `mock_args` is given."""
+    if mock_args is None:
+        return [lab_binary(), "serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"], "binary"
+    return [sys.executable, str(HERE / "mock_server.py"), "--host", "127.0.0.1", "--port", "0", *mock_args], "mock"
+
+
+def start_server(name="server", mock_args=None, timeout=60):
+    """The real server, or with `mock_args` the mock (replaying Tests/e2e/fixture/server.json)."""
     OUTPUT.mkdir(exist_ok=True)
-    command, kind = server_command(extra_mock_args)
+    command, kind = server_command(mock_args)
     log_path = OUTPUT / f"{name}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -26,14 +26,17 @@ BINARY = os.environ.get("LAB_BINARY")
 needs_binary = pytest.mark.skipif(not BINARY, reason="needs the real server: set LAB_BINARY (Tests/e2e/run.sh does)")
 
 
-def start_lab(name, flags=(), db=":memory:", env=None, timeout=60, host="127.0.0.1", expect_healthy=True):
-    """Starts the real server with `flags`; returns a LabServer (with .port)."""
+def start_lab(name, flags=(), db=":memory:", env=None, timeout=60, host="127.0.0.1", expect_healthy=True,
+              open_files=None):
+    """Starts the real server with `flags`; returns a LabServer (with .port). `open_files`
+    (soft, hard) sets the child's RLIMIT_NOFILE before it starts."""
     OUTPUT.mkdir(exist_ok=True)
     command = [BINARY, "serve", "--host", host, "--port", "0", "--db", str(db), *flags]
     log_path = OUTPUT / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=HERE.parent.parent, env=environment(env))
+                                   cwd=HERE.parent.parent, env=environment(env),
+                                   preexec_fn=_open_files_limit(open_files))
     deadline = time.monotonic() + timeout
     port = None
     while time.monotonic() < deadline and port is None:
@@ -61,6 +64,16 @@ def start_lab(name, flags=(), db=":memory:", env=None, timeout=60, host="127.0.0
         time.sleep(0.05)
     _kill(process)
     raise RuntimeError(f"server did not answer /healthz within {timeout} s")
+
+
+def _open_files_limit(limits):
+    if limits is None:
+        return None
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+    return apply
 
 
 def environment(changes):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the e2e suite against the given server binary: the browser and contract tests
-# against the real server, then the few browser tests that need the mock server's
-# deliberate faults (dropped streams, no streams) against the mock.
+# Runs the e2e suite against the given server binary: first that openapi.yaml and the mock's
+# fixture still say what the server says, then the browser and contract tests against the
+# real server (the few fault tests start the mock, which replays the fixture, themselves).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=${1:?usage: Tests/e2e/run.sh PATH-TO-concurrency-lab}
@@ -9,7 +9,7 @@ py=.venv/bin/python
 echo "e2e: openapi.yaml is valid and up to date with the catalog"
 $py -c "import yaml; from openapi_spec_validator import validate; validate(yaml.safe_load(open('openapi.yaml')))"
 PATH="$PWD/.venv/bin:$PATH" $py scripts/gen-openapi.py "$binary" --check
+echo "e2e: Tests/e2e/fixture/server.json is up to date with the server"
+$py scripts/gen-e2e-fixture.py "$binary" --check
 echo "e2e: against the real server ($binary)"
-LAB_BINARY="$(realpath "$binary")" $py -m pytest -q -m "not mock_only" Tests/e2e "${@:2}"
-echo "e2e: page fault handling against the mock server"
-env -u LAB_BINARY $py -m pytest -q -m mock_only Tests/e2e "${@:2}"
+LAB_BINARY="$(realpath "$binary")" $py -m pytest -q Tests/e2e "${@:2}"

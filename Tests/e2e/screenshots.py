@@ -3,7 +3,7 @@
 
     .venv/bin/python Tests/e2e/screenshots.py [BASE_URL]
 
-Without BASE_URL it starts the server the tests use (LAB_BINARY, or the mock). Writes PNGs
+Without BASE_URL it starts the server the tests use ($LAB_BINARY, or the release build). Writes PNGs
 to Tests/e2e/output/ and prints their paths, plus any browser console errors.
 """
 

@@ -283,10 +283,8 @@ def test_page_is_usable_at_phone_width(phone_driver, base_url):
 
 
 @pytest.fixture
-def dropping_mock(using_mock):
-    if not using_mock:
-        pytest.skip("dropping streams on purpose needs the mock server")
-    server = start_server("mock-dropping", extra_mock_args=("--drop-after", "6"))
+def dropping_mock():
+    server = start_server("mock-dropping", mock_args=("--drop-after", "6"))
     yield server
     server.stop()
 
@@ -305,10 +303,8 @@ def test_stream_reconnects_after_drops_without_losing_or_repeating_events(driver
 
 
 @pytest.fixture
-def streamless_mock(using_mock):
-    if not using_mock:
-        pytest.skip("refusing event streams on purpose needs the mock server")
-    server = start_server("mock-streamless", extra_mock_args=("--events-status", "503"))
+def streamless_mock():
+    server = start_server("mock-streamless", mock_args=("--events-status", "503"))
     yield server
     server.stop()
 

@@ -8,17 +8,14 @@
 
 import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 
-/** Events every run may emit; the catalog entry's `events` adds the pattern's own. */
+/**
+ * Events every run may emit (and `server.shutdown`, a stream's last word when the server
+ * stops); the catalog entry's `events` lists the pattern's own. Tests/e2e/test_page_vocabulary.py
+ * checks both against what the server emits.
+ */
 export const COMMON_EVENTS = [
   'run.started', 'run.finished', 'task.started', 'task.finished', 'task.failed', 'task.cancelled',
   'task.timeout', 'progress', 'server.shutdown',
-];
-
-/** Pattern events of the API contract, listened for even if a catalog entry omits them. */
-export const KNOWN_PATTERN_EVENTS = [
-  'semaphore.acquired', 'semaphore.released', 'queue.put', 'queue.get', 'producer.blocked',
-  'event.set', 'lock.acquired', 'lock.released', 'tick', 'resource.acquired', 'resource.released',
-  'heartbeat.gap', 'message',
 ];
 
 const MANUAL_RETRIES = 4;
@@ -32,7 +29,7 @@ export class RunStream {
    */
   constructor(runId, extraNames, handlers) {
     this.runId = runId;
-    this.names = [...new Set([...COMMON_EVENTS, ...KNOWN_PATTERN_EVENTS, ...extraNames])];
+    this.names = [...new Set([...COMMON_EVENTS, ...extraNames])];
     this.handlers = handlers;
     this.lastId = 0;
     this.failures = 0;

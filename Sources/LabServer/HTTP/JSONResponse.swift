@@ -1,5 +1,5 @@
+import LabJSON
 import MicroHTTP
-import Patterns
 
 /// JSON responses, serialised with the direct writer (no `JSONEncoder` on the hot path).
 enum JSONResponse {

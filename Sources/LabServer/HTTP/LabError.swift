@@ -1,4 +1,4 @@
-import Patterns
+import MicroHTTP
 import Runs
 
 /// Every way a request can fail in LabServer. `ProblemResponse.make(for:)` is the one place
@@ -11,6 +11,10 @@ public enum LabError: Error, Sendable {
     case unsupportedMediaType(String)
     case notAcceptable(String)
     case runs(RunsError)
-    case tooManySubscribers(limit: Int)
+    /// What the HTTP server refuses by itself (and a handler refuses on its behalf, such as a
+    /// stream past the stream limit): rendered like every other problem.
+    case refused(Refusal)
     case unauthorized
+    /// 409: what was asked of a run exists only once it has ended (its trace).
+    case runNotEnded(id: String, status: String)
 }

@@ -1,3 +1,4 @@
+import LabJSON
 import MicroHTTP
 import Patterns
 

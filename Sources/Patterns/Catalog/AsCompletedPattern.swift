@@ -1,3 +1,5 @@
+import LabJSON
+
 /// as-completed: take each task's result as soon as it is done, fastest first.
 ///
 /// - Parameters: `delays_ms` (up to 1,000 delays, each 0...maxDelayMs), or else `count`

@@ -1,3 +1,4 @@
+import LabJSON
 import Synchronization
 
 /// A pipeline run's parameters, read once.

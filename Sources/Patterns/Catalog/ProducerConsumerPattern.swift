@@ -1,3 +1,5 @@
+import LabJSON
+
 /// producer-consumer: producers and consumers decoupled by a queue with asyncio's semantics.
 ///
 /// - Parameters: `items` (1...maxGatherCount) in all, made by `producers` and handled by

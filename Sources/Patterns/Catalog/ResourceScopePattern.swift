@@ -1,3 +1,5 @@
+import LabJSON
+
 /// resource-scope: nested resources released exactly once, in reverse order, however the
 /// scope ends; acquiring and releasing each takes time, as `__aenter__` and `__aexit__` do.
 ///

@@ -1,3 +1,5 @@
+import LabJSON
+
 extension ShieldPattern {
     func outcome(_ setup: ShieldSetup, _ log: ShieldLog) -> PatternOutcome {
         let innerCompletedMs = log.innerEnd.flatMap { $0.completed ? $0.ms : nil } ?? .infinity

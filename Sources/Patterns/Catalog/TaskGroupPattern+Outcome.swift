@@ -1,3 +1,5 @@
+import LabJSON
+
 /// What a task-group run's children did, counted as they end.
 struct GroupTally: Sendable {
     var completed = 0

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// task-group: structured concurrency where one child's failure cancels its siblings, and
 /// every failure that happened before the cancellation reached the others is collected.
 ///

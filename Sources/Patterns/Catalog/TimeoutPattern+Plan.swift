@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A timeout run's parameters, read once, with the deadlines they put in effect.
 struct TimeoutPlan: Sendable {
     let operationMs, timeoutMs: Int

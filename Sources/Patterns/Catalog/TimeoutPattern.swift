@@ -54,10 +54,9 @@ public struct TimeoutPattern: Pattern {
         "nested: the earlier deadline fires, and its expiry stays its own through the outer scope",
     ]
     public let eventNames = ["timeout.armed", "operation.step", "timeout.rescheduled", "operation.completed", "timeout.expired"]
-    public let counters = [
-        CounterSpec("deadline_ms", "the timeout's deadline"),
-        CounterSpec("inner_deadline_ms", "the inner timeout's deadline"),
-    ]
+    /// The outer deadline only: the inner one is never moved, and a nested timeout is
+    /// optional, so a counter of it would be carried by no event in most runs.
+    public let counters = [CounterSpec("deadline_ms", "the timeout's deadline")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         let optional = { (name: String, description: String) in

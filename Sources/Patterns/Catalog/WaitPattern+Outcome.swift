@@ -1,3 +1,5 @@
+import LabJSON
+
 extension WaitPattern {
     func outcome(_ setup: WaitSetup, _ state: WaitState) -> PatternOutcome {
         guard let returned = state.returned else { return PatternOutcome(result: [:], checks: []) }

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A wait run's parameters, read once.
 struct WaitSetup: Sendable {
     let delays: [Int]

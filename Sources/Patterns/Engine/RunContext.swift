@@ -1,3 +1,5 @@
+import LabJSON
+
 /// Everything a pattern's run may touch: the clock it sleeps through, the recorder its
 /// events and spans go to, the limits it runs under, and where it starts the threads that
 /// blocking work is offloaded to. Cancellation is the current task's: cancelling the run's
@@ -25,6 +27,14 @@ public struct RunContext: Sendable {
         self.threads = threads
         self.isolatesInlineBlocking = isolatesInlineBlocking
         self.taskExecutor = taskExecutor
+    }
+
+    /// The same context, its tasks preferring `executor` (a virtual run's own thread, so
+    /// that shielded work runs where the run's clock waits for it).
+    public func preferring(_ executor: any TaskExecutor) -> RunContext {
+        RunContext(
+            clock: clock, recorder: recorder, limits: limits, threads: threads,
+            isolatesInlineBlocking: isolatesInlineBlocking, taskExecutor: executor)
     }
 
     /// Runs `operation` where the caller's cancellation does not reach it, and waits for it

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// One thing that happened in a run, timestamped on the run's clock. The event log (in
 /// Runs) gives it its id; `data` always carries `t_ms`.
 public struct RunEvent: Sendable {

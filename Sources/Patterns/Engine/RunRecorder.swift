@@ -1,3 +1,4 @@
+import LabJSON
 import Synchronization
 
 /// Timestamps a run's events and task spans, and forwards events to the run's sink.
@@ -129,22 +130,16 @@ public final class RunRecorder: Sendable {
     /// `{"duration_ms":…,"label":…,"t_ms":…,"task":…}` (keys sorted, as every event's data),
     /// written directly: these are most of a run's events.
     static func taskEventData(_ task: Int, _ label: String, at now: Double, durationMs: Double? = nil) -> SerializedJSON {
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + label.utf8.count)
-        out.append(UInt8(ascii: "{"))
+        var writer = JSONWriter(capacity: 64 + label.utf8.count)
+        writer.beginObject()
         if let durationMs {
-            out.append(contentsOf: #""duration_ms":"#.utf8)
-            JSONValue.writeNumber(JSONValue.tenths(durationMs), into: &out)
-            out.append(UInt8(ascii: ","))
+            writer.key("duration_ms"); writer.number(JSONValue.tenths(durationMs))
         }
-        out.append(contentsOf: #""label":"#.utf8)
-        JSONValue.writeString(label, into: &out)
-        out.append(contentsOf: #","t_ms":"#.utf8)
-        JSONValue.writeNumber(JSONValue.tenths(now), into: &out)
-        out.append(contentsOf: #","task":"#.utf8)
-        JSONValue.writeInteger(task, into: &out)
-        out.append(UInt8(ascii: "}"))
-        return SerializedJSON(bytes: out)
+        writer.key("label"); writer.string(label)
+        writer.key("t_ms"); writer.number(JSONValue.tenths(now))
+        writer.key("task"); writer.int(task)
+        writer.endObject()
+        return SerializedJSON(bytes: writer.bytes)
     }
 
     /// Advances progress for work that is not one task (items consumed, ticks).

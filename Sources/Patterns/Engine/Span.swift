@@ -1,3 +1,5 @@
+import LabJSON
+
 /// How one task ended.
 public enum SpanOutcome: String, Sendable, Codable, CaseIterable {
     case ok, error, cancelled, timeout
@@ -81,36 +83,31 @@ public struct Timeline: Sendable {
     /// 800 KB, and building a dictionary per span first, then sorting its keys to write it,
     /// cost most of the time between a large run's end and its answer.
     public var serializedJSON: SerializedJSON {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 + 96 * spans.count)
-        out.append(contentsOf: #"{"outcomes":{"#.utf8)
-        for (index, outcome) in Self.outcomesByName.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(outcome.rawValue, into: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONValue.writeInteger(outcomes[outcome] ?? 0, into: &out)
+        var writer = JSONWriter(capacity: 128 + 96 * spans.count)
+        writer.beginObject()
+        writer.key("outcomes")
+        writer.beginObject()
+        for outcome in Self.outcomesByName {
+            writer.key(outcome.rawValue)
+            writer.int(outcomes[outcome] ?? 0)
         }
-        out.append(contentsOf: #"},"spans":["#.utf8)
-        for (index, span) in spans.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"end_ms":"#.utf8)
-            JSONValue.writeNumber(JSONValue.tenths(span.endMs), into: &out)
-            out.append(contentsOf: #","label":"#.utf8)
-            JSONValue.writeString(span.label, into: &out)
-            out.append(contentsOf: #","outcome":"#.utf8)
-            JSONValue.writeString(span.outcome.rawValue, into: &out)
-            out.append(contentsOf: #","start_ms":"#.utf8)
-            JSONValue.writeNumber(JSONValue.tenths(span.startMs), into: &out)
-            out.append(contentsOf: #","task":"#.utf8)
-            JSONValue.writeInteger(span.task, into: &out)
-            out.append(UInt8(ascii: "}"))
+        writer.endObject()
+        writer.key("spans")
+        writer.beginArray()
+        for span in spans {
+            writer.beginObject()
+            writer.key("end_ms"); writer.number(JSONValue.tenths(span.endMs))
+            writer.key("label"); writer.string(span.label)
+            writer.key("outcome"); writer.string(span.outcome.rawValue)
+            writer.key("start_ms"); writer.number(JSONValue.tenths(span.startMs))
+            writer.key("task"); writer.int(span.task)
+            writer.endObject()
         }
-        out.append(contentsOf: #"],"tasks":"#.utf8)
-        JSONValue.writeInteger(tasksStarted, into: &out)
-        out.append(contentsOf: #","truncated":"#.utf8)
-        out.append(contentsOf: (truncated ? "true" : "false").utf8)
-        out.append(UInt8(ascii: "}"))
-        return SerializedJSON(bytes: out)
+        writer.endArray()
+        writer.key("tasks"); writer.int(tasksStarted)
+        writer.key("truncated"); writer.bool(truncated)
+        writer.endObject()
+        return SerializedJSON(bytes: writer.bytes)
     }
 
     private static let outcomesByName = SpanOutcome.allCases.sorted { $0.rawValue < $1.rawValue }

@@ -1,3 +1,5 @@
+import LabJSON
+
 /// The type of one pattern parameter, as the catalog, validation, the CLI and the browser
 /// form all see it.
 public enum ParameterKind: String, Sendable, Codable {

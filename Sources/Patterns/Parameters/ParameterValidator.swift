@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A parameter as it arrived: a JSON value (request body, `--json`) or text (form field,
 /// query parameter, `--param key=value`), which is parsed by the declared type.
 public enum RawParameter: Sendable, Hashable {

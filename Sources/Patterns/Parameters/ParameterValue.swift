@@ -1,3 +1,5 @@
+import LabJSON
+
 /// A validated parameter value.
 public enum ParameterValue: Sendable, Hashable {
     case integer(Int)

@@ -8,8 +8,9 @@ struct TestHandler: HTTPHandler {
     var immediate: @Sendable (Request) -> Response? = { _ in nil }
     var async: @Sendable (Request) async -> Response = { _ in .text("ok") }
 
-    func respondImmediately(to request: Request) -> Response? { immediate(request) }
-    func respond(to request: Request) async -> Response { await async(request) }
+    func handle(_ request: Request) -> Handling {
+        immediate(request).map(Handling.now) ?? .later(async)
+    }
 }
 
 /// Starts a server on 127.0.0.1, port 0, with test-sized limits; runs `body`; always shuts it

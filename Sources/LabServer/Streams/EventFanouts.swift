@@ -1,0 +1,50 @@
+import MicroHTTP
+import Runs
+import Synchronization
+
+/// The live fan-outs, one per event log that has streams open on it.
+///
+/// A fan-out closes itself when its last stream leaves; the next stream on that log gets a new
+/// one (a closed fan-out found here is replaced, never waited for).
+final class EventFanouts: Sendable {
+    let retryInterval: Duration
+    let heartbeatInterval: Duration
+    private let fanouts = Mutex<[ObjectIdentifier: EventFanout]>([:])
+    /// Offers refused because a stream was full, since start: each is a subscriber skipped,
+    /// to catch up from the log once its stream drains.
+    let streamsSkipped = Atomic<Int>(0)
+
+    init(retryInterval: Duration, heartbeatInterval: Duration) {
+        self.retryInterval = retryInterval
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    /// Serves `writer` from event `after` on; returns when its stream is over.
+    func serve(_ writer: StreamWriter, log: EventLog, after: Int) async {
+        while await !fanout(for: log).serve(writer, after: after) {}
+    }
+
+    private func fanout(for log: EventLog) -> EventFanout {
+        let key = ObjectIdentifier(log)
+        let (fanout, isNew) = fanouts.withLock { fanouts -> (EventFanout, Bool) in
+            if let existing = fanouts[key], !existing.isClosed { return (existing, false) }
+            let created = EventFanout(
+                log: log, retryInterval: retryInterval, heartbeatInterval: heartbeatInterval,
+                onSkip: { [weak self] in self?.streamsSkipped.wrappingAdd(1, ordering: .relaxed) })
+            fanouts[key] = created
+            return (created, true)
+        }
+        if isNew { fanout.start { [weak self] closed in self?.remove(closed) } }
+        return fanout
+    }
+
+    private func remove(_ fanout: EventFanout) {
+        fanouts.withLock { fanouts in
+            let key = ObjectIdentifier(fanout.log)
+            if fanouts[key] === fanout { fanouts[key] = nil }
+        }
+    }
+
+    /// Fan-outs running now (for tests and metrics).
+    var count: Int { fanouts.withLock { $0.count } }
+}

@@ -1,0 +1,44 @@
+import MicroHTTP
+import Synchronization
+
+extension EventFanout {
+    /// One event stream served by a fan-out.
+    ///
+    /// Its cursor, phase and pending `retry:` belong to the fan-out's task alone (see
+    /// `EventFanout`), which is why the class is `@unchecked Sendable`; `onEnd` is set by the
+    /// stream's own task before the subscriber is posted, and resumed once, by whoever ends it.
+    final class Subscriber: @unchecked Sendable {
+        enum Phase {
+            /// Has every event up to the fan-out's shared cursor: gets each new batch as built.
+            case current
+            /// Behind the shared cursor (replaying, or skipped while full): catches up on its own.
+            case behind
+            case ended
+        }
+
+        let writer: StreamWriter
+        /// The last event id this stream was given.
+        var cursor: Int
+        /// The log's length when it subscribed: replaying up to there never counts as lag.
+        let backlogEnd: Int
+        var phase = Phase.behind
+        /// Its stream refused the last offer; it is skipped until the stream drains.
+        var isFull = false
+        /// `retry:` goes out with the first frame.
+        var retryPending = true
+        var onEnd: CheckedContinuation<Bool, Never>?
+
+        init(writer: StreamWriter, after: Int, backlogEnd: Int) {
+            self.writer = writer
+            cursor = max(0, after)
+            self.backlogEnd = backlogEnd
+        }
+
+        /// Lets the stream's task go: its stream ends when the task returns.
+        func end(joined: Bool = true) {
+            phase = .ended
+            onEnd?.resume(returning: joined)
+            onEnd = nil
+        }
+    }
+}

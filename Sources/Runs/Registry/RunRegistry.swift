@@ -1,0 +1,258 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Patterns
+import Synchronization
+
+/// Admits, runs, finds and cancels runs.
+///
+/// Every run is a child task of `run()`, the registry's service loop: runs are structured
+/// under the server's lifetime, and `shutdown()` cancels them and waits until each one has
+/// ended and been handed to the store. Admission is immediate: over `maxConcurrentRuns`
+/// the answer is `tooManyRuns` at once, never a queue.
+public actor RunRegistry {
+    public nonisolated let catalog: PatternCatalog
+    public nonisolated let configuration: RunsConfiguration
+    public nonisolated let store: any RunStore
+    /// The links every run's JSON carries (the HTTP layer's; none by default).
+    public nonisolated let links: RunLinks
+    private let makeClock: @Sendable () -> RunClock
+    private let now: @Sendable () -> Date
+    private let ids = RunIDGenerator()
+    private let logger: Logger
+    private let launches: AsyncStream<LiveRun>
+    private let launchContinuation: AsyncStream<LiveRun>.Continuation
+    private nonisolated let serving = OneShotSignal()
+    private nonisolated let served = OneShotSignal()
+
+    private var active: [String: LiveRun] = [:]
+    /// Every run held in memory (active and recent), readable without the actor: request
+    /// handlers that only need a live run (an event stream) answer on the server's thread.
+    private nonisolated let inMemory = Mutex<[String: LiveRun]>([:])
+    /// Ended runs kept in memory, oldest first, up to `keepFinishedInMemory`.
+    private var recent: [String: LiveRun] = [:]
+    private var recentOrder: [String] = []
+    private var shuttingDown = false
+    private var totals = RunTotals()
+    /// The threads runs execute on, once the service loop started them: a run's context
+    /// carries it, so work a pattern shields from cancellation runs there too.
+    private var runExecutor: (any TaskExecutor)?
+
+    public init(
+        catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
+        store: any RunStore = InMemoryRunStore(), links: RunLinks = .none, logger: Logger = Logger(label: "runs"),
+        clock: @escaping @Sendable () -> RunClock = { RunClock.continuous() },
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.catalog = catalog
+        self.configuration = configuration
+        self.store = store
+        self.links = links
+        self.logger = logger
+        self.makeClock = clock
+        self.now = now
+        (launches, launchContinuation) = AsyncStream.makeStream(of: LiveRun.self)
+    }
+
+    /// The service loop: runs every admitted run as a child task until `shutdown()`.
+    public nonisolated func run() async {
+        serving.fire()
+        // Runs execute on threads of their own, never on the pool that answers requests.
+        let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
+        await setRunExecutor(executor)
+        await withDiscardingTaskGroup { group in
+            for await live in launches {
+                group.addTask(executorPreference: executor) { await self.execute(live) }
+            }
+        }
+        (executor as? DedicatedThreadsExecutor)?.shutdown()
+        served.fire()
+    }
+
+    private func setRunExecutor(_ executor: (any TaskExecutor)?) {
+        runExecutor = executor
+    }
+
+    private nonisolated func execute(_ live: LiveRun) async {
+        let execution = await live.execute()
+        let record = live.finalRecord(of: execution, at: now())
+        // Leave the active set before anyone can see the end, so a client that reacts to
+        // `run.finished` by launching again is not refused for a run that has ended.
+        await ended(live, record: record)
+        // The store sees the end before anyone is told of it, so a listing filtered by
+        // status right after a `?wait=` answer finds the run; its events follow.
+        store.save(record, events: nil)
+        live.publish(record)
+        store.save(record, events: live.log.allEvents)
+        // A large run leaves its memory in glibc's free lists; hand it back to the system.
+        if record.progress.total >= 100_000 { Self.returnFreedMemory() }
+    }
+
+    /// glibc's `malloc_trim(0)`, looked up at run time (Swift's Glibc module does not
+    /// export it; elsewhere it is a no-op).
+    private nonisolated static func returnFreedMemory() {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
+    }
+
+    /// Validates and admits a run, and starts it; returns it as it is at launch.
+    public func launch(pattern name: String, parameters raw: [String: RawParameter]) throws(RunsError) -> LiveRun {
+        guard let pattern = catalog.pattern(named: name) else { throw .unknownPattern(name) }
+        let parameters: ParameterSet
+        switch catalog.validate(raw, for: pattern) {
+        case .success(let valid): parameters = valid
+        case .failure(let error): throw .invalidParameters(error.issues)
+        }
+        guard !shuttingDown else { throw .shuttingDown }
+        guard active.count < configuration.maxConcurrentRuns else {
+            totals.rejected += 1
+            throw .tooManyRuns(limit: configuration.maxConcurrentRuns, retryAfterSeconds: configuration.retryAfterSeconds)
+        }
+        let createdAt = now()
+        let id = ids.next(millisecondsSinceEpoch: UInt64(max(0, createdAt.timeIntervalSince1970 * 1000)))
+        let log = EventLog(maxLag: configuration.subscriberMaxLag)
+        let virtualClock = parameters.clockMode == .virtual ? VirtualClock() : nil
+        let clock = virtualClock?.runClock ?? makeClock()
+        let recorder = RunRecorder(
+            clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap,
+            progressInterval: Self.progressInterval(pattern.plannedDuration(parameters), virtual: virtualClock != nil))
+        // A virtual run waits for any thread it starts before moving time (none do today:
+        // the pattern that blocks threads refuses the virtual clock).
+        let threads = virtualClock.map { ThreadLauncher.tracked(by: $0.activity) } ?? .pthreads
+        let live = LiveRun(
+            id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log, links: links,
+            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, threads: threads,
+                taskExecutor: runExecutor),
+            virtualClock: virtualClock)
+        active[id] = live
+        inMemory.withLock { $0[id] = live }
+        totals.started[pattern.name, default: 0] += 1
+        store.save(live.snapshot(), events: nil)
+        launchContinuation.yield(live)
+        return live
+    }
+
+    /// Progress is coalesced to one event per 50 ms of the run's time; a virtual run may
+    /// plan a day, which would be 1.7 million of them: its interval stretches so that a
+    /// run as long as its plan announces progress about a thousand times.
+    static func progressInterval(_ planned: Duration, virtual: Bool) -> Duration {
+        let interval = Duration.milliseconds(50)
+        return virtual ? max(interval, planned / 1_000) : interval
+    }
+
+    private func ended(_ live: LiveRun, record: RunRecord) {
+        active[live.id] = nil
+        totals.ended[EndKey(pattern: record.pattern, status: record.status), default: 0] += 1
+        recent[live.id] = live
+        recentOrder.append(live.id)
+        while recentOrder.count > configuration.keepFinishedInMemory {
+            let evicted = recentOrder.removeFirst()
+            recent[evicted] = nil
+            inMemory.withLock { _ = $0.removeValue(forKey: evicted) }
+        }
+    }
+
+    /// A run held in memory (active or recently ended), if any.
+    public func live(id: String) -> LiveRun? {
+        active[id] ?? recent[id]
+    }
+
+    /// The same, without a hop to the actor.
+    public nonisolated func liveRun(id: String) -> LiveRun? {
+        inMemory.withLock { $0[id] }
+    }
+
+    /// The run with this id, from memory or the store.
+    public func record(id: String) async throws(RunsError) -> RunRecord {
+        if let live = live(id: id) { return live.snapshot() }
+        do {
+            if let record = try await store.record(id: id) { return record }
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+        throw .runNotFound(id)
+    }
+
+    /// The run's event log: the live one, or one rebuilt from the store's events.
+    public func eventLog(id: String) async throws(RunsError) -> EventLog {
+        if let live = live(id: id) { return live.log }
+        do {
+            if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
+            if try await store.record(id: id) != nil { return EventLog(finishedWith: []) }
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+        throw .runNotFound(id)
+    }
+
+    /// The clock the run kept (from memory, or from the stored record's parameters).
+    public func clockMode(id: String) async throws(RunsError) -> ClockMode {
+        if let live = live(id: id) { return live.parameters.clockMode }
+        let clock = try await record(id: id).params[ClockMode.parameterName]?.stringValue
+        return clock.flatMap(ClockMode.init(rawValue:)) ?? .real
+    }
+
+    /// Requests cancellation of a running run; the run ends `cancelled` shortly after.
+    public func cancel(id: String) async throws(RunsError) -> RunRecord {
+        if let live = active[id], !live.hasEnded {
+            live.cancelRequested.fire()
+            return live.snapshot()
+        }
+        throw .alreadyEnded(try await record(id: id))
+    }
+
+    public func list(_ query: RunQuery) async throws(RunsError) -> RunPage {
+        do {
+            let page = try await store.list(query)
+            // The store has every run, but a running run's progress is fresher in memory.
+            return RunPage(runs: page.runs.map { active[$0.id]?.snapshot() ?? $0 }, nextCursor: page.nextCursor)
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+    }
+
+    public var activeCount: Int { active.count }
+    public var statistics: RunTotals { totals }
+
+    /// Refuses new runs, cancels every active one, waits until each has ended (so it is
+    /// saved as `cancelled`), ends the service loop and flushes the store.
+    /// Returns whether every run ended within `grace`. A run whose task cannot stop (a
+    /// blocking call in progress ignores cancellation) is left behind after it: it stays
+    /// `running` in the store, and the next start marks it `interrupted`.
+    @discardableResult
+    public func shutdown(grace: Duration = .seconds(3_600)) async -> Bool {
+        shuttingDown = true
+        let running = Array(active.values)
+        for live in running { live.cancelRequested.fire() }
+        launchContinuation.finish()
+        // Every run's task ends only after its final record was handed to the store.
+        let drained: Bool
+        if serving.isFired {
+            drained = await served.wait(timeout: grace)
+        } else {
+            drained = true
+            for live in running { await live.finished.wait() }
+        }
+        await store.flush()
+        let unfinished = drained ? 0 : active.count
+        logger.info("runs drained", metadata: ["cancelled": "\(running.count)", "left_unfinished": "\(unfinished)"])
+        return drained
+    }
+}
+
+/// Counters the metrics endpoint exports.
+public struct RunTotals: Sendable {
+    public var started: [String: Int] = [:]
+    public var ended: [EndKey: Int] = [:]
+    public var rejected = 0
+}
+
+public struct EndKey: Sendable, Hashable {
+    public let pattern: String
+    public let status: RunStatus
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import LabJSON
+import Patterns
+
+/// How a `RunRecord` maps to a row of the `run` table and back.
+///
+/// JSON members (params, result, checks, timeline) are stored as compact JSON text, so the
+/// file reads well in `sqlite3` and `json_extract` works on it. Times are REAL seconds since
+/// 1970 (UTC), what `datetime(created_at, 'unixepoch')` expects: they come back within a
+/// microsecond (a double since 1970 has one bit less than Foundation's since 2001). RFC 3339
+/// text at milliseconds would not do: Foundation truncates when it formats, so half the times
+/// read back would show one millisecond earlier than the live run did.
+///
+/// Read back, a JSON double with an integral value (`200.0`) is the int `200`: it serialises to
+/// the same bytes, so a stored run's JSON equals the live run's JSON.
+enum RunRow {
+    /// The columns `record(from:)` reads, in order.
+    static let selection = """
+        id, pattern, status, params, result, checks, timeline, created_at, started_at, finished_at,
+        duration_ms, progress_completed, progress_total, error, real_ms
+        """
+
+    /// Inserts a run or replaces everything about it but its events. `event_count` stays
+    /// NULL until the run's events are stored, and a save without events keeps the count.
+    static let upsertSQL = """
+        INSERT INTO run (\(selection), event_count)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET
+            pattern = excluded.pattern, status = excluded.status, params = excluded.params,
+            result = excluded.result, checks = excluded.checks, timeline = excluded.timeline,
+            created_at = excluded.created_at, started_at = excluded.started_at,
+            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, real_ms = excluded.real_ms,
+            progress_completed = excluded.progress_completed, progress_total = excluded.progress_total,
+            error = excluded.error, event_count = coalesce(excluded.event_count, run.event_count)
+        """
+
+    static func upsertArguments(_ record: RunRecord, eventCount: Int?) -> StatementArguments {
+        let values: [(any DatabaseValueConvertible)?] = [
+            record.id, record.pattern, record.status.rawValue, record.params.serialized(),
+            record.result?.serialized(), JSONValue.array(record.checks).serialized(), record.timeline?.serialized(),
+            record.createdAt.timeIntervalSince1970, record.startedAt?.timeIntervalSince1970,
+            record.finishedAt?.timeIntervalSince1970, record.durationMs, record.progress.completed,
+            record.progress.total, record.error, record.realMs, eventCount,
+        ]
+        return StatementArguments(values)
+    }
+
+    /// The record in a row selected with `selection`; throws on a value this version cannot read.
+    static func record(from row: Row) throws -> RunRecord {
+        let id: String = try row.decode(atIndex: 0)
+        let statusText: String = try row.decode(atIndex: 2)
+        guard let status = RunStatus(rawValue: statusText) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "run \(id) has an unknown status \(statusText)")
+        }
+        let checks = try json(row, 5, of: id)
+        guard let checksArray = checks?.arrayValue else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "run \(id) has checks that are not an array")
+        }
+        return RunRecord(
+            id: id, pattern: try row.decode(atIndex: 1), params: try json(row, 3, of: id) ?? .null, status: status,
+            createdAt: Date(timeIntervalSince1970: try row.decode(atIndex: 7)), startedAt: try date(row, 8),
+            finishedAt: try date(row, 9), durationMs: try row.decode(atIndex: 10), realMs: try row.decode(atIndex: 14),
+            progress: .init(completed: try row.decode(atIndex: 11), total: try row.decode(atIndex: 12)),
+            result: try json(row, 4, of: id), checks: checksArray, timeline: try json(row, 6, of: id),
+            error: try row.decode(atIndex: 13))
+    }
+
+    private static func date(_ row: Row, _ index: Int) throws -> Date? {
+        let seconds: Double? = try row.decode(atIndex: index)
+        return seconds.map(Date.init(timeIntervalSince1970:))
+    }
+
+    private static func json(_ row: Row, _ index: Int, of id: String) throws -> JSONValue? {
+        guard let text: String = try row.decode(atIndex: index) else { return nil }
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "run \(id) holds invalid JSON: \(error)")
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import LabJSON
+import Logging
+import Patterns
+
+/// The writer: the loop, flushing, shutdown, and what one batch does to the file.
+extension SQLiteRunStore {
+    /// The writer loop: drains the buffer (one transaction per batch) until `shutdown()`
+    /// or cancellation, then writes what is left and returns. Run it once, as a child task
+    /// of the server, next to the registry's `run()`.
+    ///
+    /// After a failed write it waits (0.5 s, doubling up to 30 s) before trying again, so a
+    /// full disk is not hammered; `flush` and `shutdown` try again at once.
+    public func run() async {
+        guard buffer.writerStarted() else {
+            logger.error("SQLiteRunStore.run() called while the writer already runs; ignored")
+            return
+        }
+        await withTaskCancellationHandler {
+            await writeUntilStopped()
+        } onCancel: {
+            requestStop()
+        }
+        buffer.writerStopped()
+        writerEnded.fire()
+    }
+
+    private func writeUntilStopped() async {
+        var failures = 0
+        while true {
+            await buffer.waitForWork()
+            switch buffer.takeBatch() {
+            case .empty:
+                if buffer.isStopRequested { return }
+            case .busy:
+                await buffer.waitForAttemptEnd()
+            case .batch(let batch):
+                if await write(batch) {
+                    failures = 0
+                } else {
+                    failures += 1
+                    if buffer.isStopRequested { return }
+                    await backOff(failures: failures)
+                }
+            }
+        }
+    }
+
+    private func backOff(failures: Int) async {
+        let delay = Duration.milliseconds(min(30_000, 500 << min(failures - 1, 6)))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask { await self.stopRequested.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func requestStop() {
+        buffer.requestStop()
+        stopRequested.fire()
+    }
+
+    /// Waits until every save made before the call has been written, or its write has
+    /// failed (then `lastWriteError` says why and the runs stay queued). Writes the batch
+    /// itself when the writer loop is idle, backing off, or not running.
+    public func flush() async {
+        guard let target = buffer.flushTarget() else { return }
+        while true {
+            switch buffer.flushStep(toward: target) {
+            case .done: return
+            case .drain(let batch): await write(batch)
+            case .wait: await buffer.waitForAttemptEnd()
+            }
+        }
+    }
+
+    /// Stops the writer loop after it wrote what is pending (one last attempt), and returns
+    /// once it has; writes the pending saves itself if the loop is not running.
+    public func shutdown() async {
+        let writerRunning = buffer.requestStop()
+        stopRequested.fire()
+        if writerRunning { await writerEnded.wait() } else { await flush() }
+        let statistics = buffer.statistics
+        if statistics.pendingRuns > 0 {
+            logger.error(
+                "run store stopped with unsaved runs",
+                metadata: [
+                    "path": "\(path)", "unsaved": "\(statistics.pendingRuns)",
+                    "error": "\(statistics.lastWriteError.map(String.init(describing:)) ?? "none")",
+                ])
+        } else {
+            logger.info("run store flushed", metadata: ["path": "\(path)", "written": "\(statistics.runsWritten)"])
+        }
+    }
+
+    /// Writes one batch in one transaction (pruning in the same one); logs a failure.
+    /// Returns whether it committed.
+    @discardableResult
+    func write(_ batch: [PendingSave]) async -> Bool {
+        let outcome = await commit(batch)
+        let dropped: Int
+        switch outcome {
+        case .success(let pruned):
+            buffer.recordPruned(pruned)
+            dropped = buffer.finishBatch(committed: true, error: nil)
+        case .failure(let error):
+            dropped = buffer.finishBatch(committed: false, error: error)
+            logger.error(
+                "run store write failed; the runs stay queued for the next attempt",
+                metadata: ["path": "\(path)", "runs": "\(batch.count)", "error": "\(error)"])
+        }
+        if dropped > 0 {
+            logger.error(
+                "run store is not keeping up; dropped the oldest unsaved runs",
+                metadata: ["path": "\(path)", "dropped": "\(dropped)", "kept": "\(buffer.maxPendingRuns)"])
+        }
+        if case .success = outcome { return true } else { return false }
+    }
+
+    /// Runs the batch on GRDB's writer queue. Not cancellable on purpose: the batch of a
+    /// cancelled writer (at shutdown) must still reach the file.
+    private func commit(_ batch: [PendingSave]) async -> Result<Int, RunStoreError> {
+        let retention = retention
+        let cutoffID = retention.keepDays.map { days in
+            let cutoff = now().addingTimeInterval(-Double(days) * 86_400)
+            return RunIDGenerator.encode(millis: UInt64(max(0, cutoff.timeIntervalSince1970 * 1000)), high: 0, low: 0)
+        }
+        let path = path
+        return await withCheckedContinuation { continuation in
+            database.asyncWriteWithoutTransaction { db in
+                do {
+                    var pruned = 0
+                    try db.inTransaction {
+                        try Self.insert(batch, db)
+                        pruned = try Self.prune(db, keepRuns: retention.keepRuns, before: cutoffID)
+                        return .commit
+                    }
+                    continuation.resume(returning: .success(pruned))
+                } catch {
+                    continuation.resume(returning: .failure(RunStoreError.classifying(error, path: path)))
+                }
+            }
+        }
+    }
+
+    static func insert(_ batch: [PendingSave], _ db: Database) throws {
+        let upsert = try db.cachedStatement(sql: RunRow.upsertSQL)
+        let deleteEvents = try db.cachedStatement(sql: "DELETE FROM event WHERE run_id = ?")
+        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)")
+        for save in batch {
+            try upsert.execute(arguments: RunRow.upsertArguments(save.record, eventCount: save.events?.count))
+            guard let events = save.events else { continue }
+            let runID = save.record.id
+            try deleteEvents.execute(arguments: [runID])
+            for event in events {
+                try insertEvent.execute(arguments: [runID, event.id, event.name, event.dataText])
+            }
+        }
+    }
+
+    /// Deletes (with their events) the runs past the newest `keepRuns`, and those created
+    /// before the run id `before` (ids start with their creation time). Returns how many.
+    private static func prune(_ db: Database, keepRuns: Int, before cutoffID: String?) throws -> Int {
+        var pruned = 0
+        let oldestKept = try String.fetchOne(
+            db, sql: "SELECT id FROM run ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [max(1, keepRuns) - 1])
+        if let oldestKept {
+            try db.execute(sql: "DELETE FROM run WHERE id < ?", arguments: [oldestKept])
+            pruned += db.changesCount
+        }
+        if let cutoffID {
+            try db.execute(sql: "DELETE FROM run WHERE id < ?", arguments: [cutoffID])
+            pruned += db.changesCount
+        }
+        return pruned
+    }
+
+    /// Marks the runs a dead process left `queued` or `running` as `interrupted`, at `date`,
+    /// with an `error` saying why, and stores a `run.finished` event for each so its event
+    /// stream ends like any other. Call it at start-up, before any run starts.
+    public func markInterrupted(at date: Date, links: RunLinks) async throws -> Int {
+        let unsaved = Set(buffer.snapshot().keys)
+        do {
+            return try await database.write { db in
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT \(RunRow.selection) FROM run WHERE status IN ('queued', 'running')")
+                var interrupted: [PendingSave] = []
+                for row in rows {
+                    var record = try RunRow.record(from: row)
+                    guard !unsaved.contains(record.id) else { continue }  // a run of this process
+                    record.status = .interrupted
+                    record.finishedAt = date
+                    record.error = "the server stopped while this run was in flight"
+                    var data = record.json(links: links).objectValue ?? [:]
+                    data["t_ms"] = .milliseconds(record.durationMs ?? 0)
+                    let finished = StoredEvent(id: 1, name: "run.finished", data: JSONValue.object(data).serializedBytes())
+                    interrupted.append(PendingSave(record: record, events: [finished]))
+                }
+                try Self.insert(interrupted, db)
+                return interrupted.count
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw RunStoreError.classifying(error, path: path)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import LabJSON
+@testable import Patterns
+import Testing
+
+/// The recorder writes spans and task events straight into bytes; those bytes must be what
+/// the structured values serialise to.
+@Suite struct RecorderJSONTests {
+    @Test func timelineWrittenFromSpans_isByteForByteTheStructuredOne() {
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<50 {
+            let spans = (0..<Int.random(in: 0...200, using: &generator)).map { task in
+                let start = Double.random(in: 0..<100_000, using: &generator)
+                return Span(
+                    task: task, label: trial % 7 == 0 ? "w\"\(task)\n" : "task-\(task)", startMs: start,
+                    endMs: start + Double.random(in: 0..<5_000, using: &generator),
+                    outcome: SpanOutcome.allCases.randomElement(using: &generator)!)
+            }
+            let timeline = Timeline(
+                spans: spans, truncated: trial % 2 == 0, tasksStarted: spans.count + trial,
+                outcomes: [.ok: trial, .timeout: spans.count])
+            #expect(timeline.serializedJSON.bytes == timeline.structuredJSON.serializedBytes())
+        }
+    }
+
+    @Test func taskEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {
+        for (task, label, now, duration) in [(0, "task-0", 0.0, 0.04), (7, "w\"7", 123.456, 99.95), (12_345, "é", 1e6 + 0.25, 3.0)] {
+            let started: JSONValue = ["task": .int(task), "label": .string(label), "t_ms": .milliseconds(now)]
+            #expect(RunRecorder.taskEventData(task, label, at: now).bytes == started.serializedBytes())
+            var finished = started.objectValue ?? [:]
+            finished["duration_ms"] = .milliseconds(duration)
+            #expect(
+                RunRecorder.taskEventData(task, label, at: now, durationMs: duration).bytes
+                    == JSONValue.object(finished).serializedBytes())
+        }
+    }
+}

@@ -10,7 +10,13 @@ import Testing
     static let counted = PatternCatalog.builtIn.filter { !$0.counters.isEmpty }.map(\.name)
 
     @Test func theCatalogsCountingPatterns_declareCounters() {
-        for name in ["semaphore", "lock", "event", "gather", "gather-errors", "first-completed", "periodic", "blocking-offload"] {
+        let asyncioCoordination = [
+            "task-group", "timeout", "producer-consumer", "resource-scope", "as-completed", "shield", "condition", "barrier",
+            "wait", "pipeline",
+        ]
+        for name in ["semaphore", "lock", "event", "gather", "gather-errors", "first-completed", "periodic", "blocking-offload"]
+            + asyncioCoordination
+        {
             #expect(Self.counted.contains(name), "\(name) declares no counter")
         }
     }

@@ -195,16 +195,17 @@ import TestSupport
 
 @Suite struct ServerIsolationTests {
     /// Inline blocking calls starve the run's own heartbeat, never the server: while every
-    /// thread of the run's pool is blocked for 5 s, an async route still answers within its
-    /// 2 s deadline (were the server's threads blocked, it would get the 504 instead).
+    /// thread of the run's pool is blocked for 12 s, an async route still answers within its
+    /// 5 s deadline (were the server's threads blocked, it would get the 504 instead). The
+    /// deadline leaves a busy machine time for the launch itself (2 s was once not enough).
     @Test func inlineBlockingRun_starvesItsHeartbeat_butNotTheServer() async throws {
-        let configuration = LabTestServer.configuration { $0.server.requestTimeout = .seconds(2) }
+        let configuration = LabTestServer.configuration { $0.server.requestTimeout = .seconds(5) }
         try await LabTestServer.with(configuration) { server in
             let width = ProcessInfo.processInfo.activeProcessorCount
             let launched = try await server.request(
                 "POST", "/patterns/blocking-offload/runs",
-                json: ["mode": "inline", "tasks": .int(width), "block_ms": 5_000, "heartbeat_ms": 20])
-            let id = try #require(launched.json?["id"]?.stringValue)
+                json: ["mode": "inline", "tasks": .int(width), "block_ms": 12_000, "heartbeat_ms": 20])
+            let id = try #require(launched.json?["id"]?.stringValue, "launch answered \(launched.status)")
             let (_, reader) = try await server.events("/runs/\(id)/events")
             while let frame = try await reader.next(), frame.event != "task.started" {}
             let during = try await server.request("GET", "/runs/\(id)")

@@ -10,7 +10,7 @@ public struct PatternCatalog: Sendable {
         self.patterns = patterns
     }
 
-    /// Every pattern of DESIGN.md section 4, in the order the catalog lists them.
+    /// Every pattern of DESIGN.md sections 4 and 4b, in the order the catalog lists them.
     public static let builtIn: [any Pattern] = [
         GatherPattern(),
         TaskGroupPattern(),
@@ -24,6 +24,12 @@ public struct PatternCatalog: Sendable {
         FirstCompletedPattern(),
         ResourceScopePattern(),
         BlockingOffloadPattern(),
+        AsCompletedPattern(),
+        ShieldPattern(),
+        ConditionPattern(),
+        BarrierPattern(),
+        WaitPattern(),
+        PipelinePattern(),
     ]
 
     public func pattern(named name: String) -> (any Pattern)? {

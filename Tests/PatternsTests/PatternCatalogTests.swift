@@ -7,11 +7,12 @@ import Testing
     static let names = PatternCatalog.builtIn.map(\.name)
     let catalog = PatternCatalog()
 
-    @Test func catalog_listsTheTwelvePatternsInTheDesignOrder() {
+    @Test func catalog_listsThePatternsInTheDesignOrder() {
         #expect(
             Self.names == [
                 "gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors", "event", "lock",
-                "periodic", "first-completed", "resource-scope", "blocking-offload",
+                "periodic", "first-completed", "resource-scope", "blocking-offload", "as-completed", "shield", "condition",
+                "barrier", "wait", "pipeline",
             ])
     }
 

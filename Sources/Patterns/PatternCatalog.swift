@@ -24,6 +24,12 @@ public struct PatternCatalog: Sendable {
         FirstCompletedPattern(),
         ResourceScopePattern(),
         BlockingOffloadPattern(),
+        AsCompletedPattern(),
+        ShieldPattern(),
+        ConditionPattern(),
+        BarrierPattern(),
+        WaitPattern(),
+        PipelinePattern(),
         // Resilience (issue 18): clients against a simulated dependency.
         RetryPattern(),
         CircuitBreakerPattern(),

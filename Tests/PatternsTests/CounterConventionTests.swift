@@ -10,10 +10,14 @@ import Testing
     static let counted = PatternCatalog.builtIn.filter { !$0.counters.isEmpty }.map(\.name)
 
     @Test func theCatalogsCountingPatterns_declareCounters() {
-        for name in [
-            "semaphore", "lock", "event", "gather", "gather-errors", "first-completed", "periodic", "blocking-offload",
-            "retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle",
-        ] {
+        let asyncioCoordination = [
+            "task-group", "timeout", "producer-consumer", "resource-scope", "as-completed", "shield", "condition", "barrier",
+            "wait", "pipeline",
+        ]
+        let resilience = ["retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle"]
+        for name in ["semaphore", "lock", "event", "gather", "gather-errors", "first-completed", "periodic", "blocking-offload"]
+            + asyncioCoordination + resilience
+        {
             #expect(Self.counted.contains(name), "\(name) declares no counter")
         }
     }
@@ -35,9 +39,13 @@ import Testing
         let pattern = try #require(PatternCatalog().pattern(named: name))
         let run = try await TestRun.execute(pattern)
         #expect(run.failedChecks.isEmpty)
+        #expect(Set(pattern.counters.map(\.name)).count == pattern.counters.count)
         for counter in pattern.counters {
             let values = run.counterValues(counter.name)
             #expect(!values.isEmpty, "\(name): no event carries \(counter.name)")
+            let carriers = run.events.filter { $0.data[counter.name]?.intValue != nil }
+            #expect(
+                carriers.allSatisfy { pattern.eventNames.contains($0.name) }, "\(name): \(counter.name) on an undeclared event")
             if let figure = run.result[counter.name] {
                 #expect(values.last.map(JSONValue.int) == figure, "\(name): \(counter.name) ends at \(values.last ?? -1), the figure is \(figure)")
             }

@@ -11,7 +11,8 @@ import Testing
         #expect(
             Self.names == [
                 "gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors", "event", "lock",
-                "periodic", "first-completed", "resource-scope", "blocking-offload",
+                "periodic", "first-completed", "resource-scope", "blocking-offload", "as-completed", "shield", "condition",
+                "barrier", "wait", "pipeline",
                 "retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle",
             ])
     }

@@ -61,4 +61,45 @@ import Testing
         #expect(outcome.endedAt == .milliseconds(21))
         #expect(events.first?.name == "run.started")
     }
+
+    /// Cleanup shielded from the run's cancellation (`RunContext.shielded`, an unstructured
+    /// task) runs on the run's own executor, so virtual time waits for it: cancelled at 30 ms,
+    /// a 20 ms cleanup ends at 50 ms, every time. (On the shared pool instead, the run's
+    /// executor would find nothing to do and time would stall: the watchdog fails the test.)
+    @Test func shieldedCleanup_runsOnTheRunsExecutor_inVirtualTime() async throws {
+        for _ in 0..<3 {
+            let run = try await TestRun.execute(ShieldedCleanupPattern(), cancelAt: .milliseconds(30), watchdog: .seconds(10))
+            #expect(run.status == .cancelled)
+            #expect(run.endedAt == .milliseconds(50))
+            #expect(run.times(of: "cleaned") == [50])
+            #expect(run.events.first { $0.name == "cleaned" }?.data["on_the_runs_executor"] == true)
+        }
+    }
+}
+
+/// Sleeps 100 ms; cancelled, takes 20 ms of shielded cleanup and says where it ran.
+private struct ShieldedCleanupPattern: Pattern {
+    let name = "shielded-cleanup"
+    let title = "shielded-cleanup"
+    let summary = ""
+    let asyncioEquivalent = ""
+    let swiftEquivalent = ""
+    let invariants: [String] = []
+
+    func parameters(limits: PatternLimits) -> [ParameterSpec] { [] }
+
+    func plannedDuration(_ parameters: ParameterSet) -> Duration { .zero }
+
+    func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
+        do {
+            try await context.sleep(ms: 100)
+        } catch {
+            try await context.shielded {
+                try await context.sleep(ms: 20)
+                context.emit("cleaned", ["on_the_runs_executor": .bool(context.taskExecutor is VirtualExecutor)])
+            }
+            throw error
+        }
+        return PatternOutcome(result: [:], checks: [])
+    }
 }

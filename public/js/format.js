@@ -28,8 +28,11 @@ export function value(raw, key = '') {
     if (/(_ms|Ms)$/.test(key)) return ms(raw);
     return Number.isInteger(raw) ? grouped.format(raw) : precise.format(raw);
   }
-  if (Array.isArray(raw)) return raw.map((item) => value(item)).join(', ');
-  if (typeof raw === 'object') return JSON.stringify(raw);
+  if (Array.isArray(raw)) return raw.length ? raw.map((item) => value(item)).join(', ') : 'none';
+  // An observation with parts (wait's done and pending): each part by name.
+  if (typeof raw === 'object') {
+    return Object.entries(raw).map(([part, item]) => `${humanize(part)}: ${value(item, part)}`).join(' · ');
+  }
   return String(raw);
 }
 

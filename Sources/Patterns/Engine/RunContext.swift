@@ -13,16 +13,39 @@ public struct RunContext: Sendable {
     /// a pool of its own (production: it must never block the server's threads) or runs on
     /// the current executor (tests, whose executor is already private and deterministic).
     public let isolatesInlineBlocking: Bool
+    /// The executor the run's tasks prefer (nil: the shared pool; tests: their one-thread
+    /// executor). Work shielded from cancellation (`shielded`) is started on it too.
+    public let taskExecutor: (any TaskExecutor)?
 
     public init(
         clock: RunClock, recorder: RunRecorder, limits: PatternLimits = .defaults,
-        threads: ThreadLauncher = .pthreads, isolatesInlineBlocking: Bool = true
+        threads: ThreadLauncher = .pthreads, isolatesInlineBlocking: Bool = true, taskExecutor: (any TaskExecutor)? = nil
     ) {
         self.clock = clock
         self.recorder = recorder
         self.limits = limits
         self.threads = threads
         self.isolatesInlineBlocking = isolatesInlineBlocking
+        self.taskExecutor = taskExecutor
+    }
+
+    /// The same context, its tasks preferring `executor` (a virtual run's own thread, so
+    /// that shielded work runs where the run's clock waits for it).
+    public func preferring(_ executor: any TaskExecutor) -> RunContext {
+        RunContext(
+            clock: clock, recorder: recorder, limits: limits, threads: threads,
+            isolatesInlineBlocking: isolatesInlineBlocking, taskExecutor: executor)
+    }
+
+    /// Runs `operation` where the caller's cancellation does not reach it, and waits for it
+    /// (asyncio's `shield`, awaited). Swift's cancellation is sticky: in a cancelled task every
+    /// later sleep throws at once, while asyncio delivers CancelledError once and lets cleanup
+    /// await. Cleanup that must take its time (an `__aexit__`) runs here: in a task of its own
+    /// that nobody cancels, awaited, so it never outlives its caller.
+    public func shielded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        // Unstructured on purpose: a child task would inherit the caller's cancellation.
+        let task = Task(executorPreference: taskExecutor) { try await operation() }
+        return try await task.value
     }
 
     /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.
@@ -38,8 +61,9 @@ public struct RunContext: Sendable {
     }
 
     /// Runs `body` as task `id` of the timeline: its span starts now and ends with the
-    /// outcome of what `body` returned or threw (cancellation and timeouts told apart).
-    public func task<T: Sendable>(
+    /// outcome of what `body` returned or threw (cancellation and timeouts told apart). It
+    /// runs on its caller's executor: `body` of a task isolated to an `EventLoop` stays on it.
+    nonisolated(nonsending) public func task<T: Sendable>(
         _ id: Int, label: String? = nil, countsAsProgress: Bool = true,
         _ body: () async throws -> T
     ) async throws -> T {

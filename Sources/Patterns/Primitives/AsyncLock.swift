@@ -19,6 +19,11 @@ public final class AsyncLock: Sendable {
         try await semaphore.acquire()
     }
 
+    /// Locks whether or not the task is cancelled (see `AsyncSemaphore.acquireIgnoringCancellation`).
+    public func lockIgnoringCancellation() async {
+        await semaphore.acquireIgnoringCancellation()
+    }
+
     public func unlock() {
         semaphore.release()
     }

@@ -53,6 +53,27 @@ public final class AsyncSemaphore: Sendable {
         }
     }
 
+    /// Takes a permit, waiting in FIFO order, whether or not the task is cancelled: for
+    /// cleanup that must get the permit back (asyncio's Condition re-acquires its lock even
+    /// when the wait was cancelled). It cannot be interrupted, so it must only wait for a
+    /// holder that is sure to release.
+    public func acquireIgnoringCancellation() async {
+        if tryAcquire() { return }
+        let id = state.withLock { $0.waiters.makeID() }
+        // Never resumed with an error: no cancellation handler removes this waiter.
+        try? await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            let acquired = state.withLock { state -> Bool in
+                guard state.permits > 0 && state.waiters.isEmpty else {
+                    state.waiters.append(id, continuation)
+                    return false
+                }
+                state.permits -= 1
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
     /// Takes a permit if one is free and nobody is queued for it.
     public func tryAcquire() -> Bool {
         state.withLock { state in

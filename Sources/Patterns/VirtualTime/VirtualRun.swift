@@ -62,7 +62,8 @@ public enum VirtualRun {
         // thread (cancelling a child of a group would need a hop); awaited right below, and
         // cancelled with the caller, so it never outlives this call.
         let task = Task(executorPreference: executor) {
-            let execution = await PatternRunner.execute(pattern, parameters: parameters, context: context)
+            let execution = await PatternRunner.execute(
+                pattern, parameters: parameters, context: context.preferring(executor))
             endedAt.withLock { $0 = clock.now.offset }
             executor.shutdown()
             return execution

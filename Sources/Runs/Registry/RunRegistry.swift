@@ -36,6 +36,9 @@ public actor RunRegistry {
     private var recentOrder: [String] = []
     private var shuttingDown = false
     private var totals = RunTotals()
+    /// The threads runs execute on, once the service loop started them: a run's context
+    /// carries it, so work a pattern shields from cancellation runs there too.
+    private var runExecutor: (any TaskExecutor)?
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
@@ -58,6 +61,7 @@ public actor RunRegistry {
         serving.fire()
         // Runs execute on threads of their own, never on the pool that answers requests.
         let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
+        await setRunExecutor(executor)
         await withDiscardingTaskGroup { group in
             for await live in launches {
                 group.addTask(executorPreference: executor) { await self.execute(live) }
@@ -65,6 +69,10 @@ public actor RunRegistry {
         }
         (executor as? DedicatedThreadsExecutor)?.shutdown()
         served.fire()
+    }
+
+    private func setRunExecutor(_ executor: (any TaskExecutor)?) {
+        runExecutor = executor
     }
 
     private nonisolated func execute(_ live: LiveRun) async {
@@ -118,7 +126,8 @@ public actor RunRegistry {
         let threads = virtualClock.map { ThreadLauncher.tracked(by: $0.activity) } ?? .pthreads
         let live = LiveRun(
             id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log, links: links,
-            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, threads: threads),
+            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, threads: threads,
+                taskExecutor: runExecutor),
             virtualClock: virtualClock)
         active[id] = live
         inMemory.withLock { $0[id] = live }

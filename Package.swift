@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        // debounce and throttle for the debounce-throttle pattern, used as they are (not rewritten).
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", exact: "1.1.4"),
     ],
     targets: [
         .systemLibrary(
@@ -44,6 +46,7 @@ let package = Package(
                 "LabJSON",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: strict
         ),
@@ -91,9 +94,12 @@ let package = Package(
             path: "Benchmarks/MicroHTTPBench",
             swiftSettings: strict
         ),
+        // Routes the global-executor jobs a virtual run's thread enqueues to the run's executor
+        // (see the header): tests only, for libraries that start unstructured tasks.
+        .target(name: "CTestHooks", path: "Tests/CTestHooks"),
         .target(
             name: "TestSupport",
-            dependencies: ["LabJSON", "Patterns"],
+            dependencies: ["CTestHooks", "LabJSON", "Patterns"],
             path: "Tests/Support",
             swiftSettings: strict
         ),

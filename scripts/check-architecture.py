@@ -27,11 +27,13 @@ ALLOWED = {
     "LabServer": {"LabJSON", "MicroHTTP", "Patterns", "Runs"},
     "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "Runs"},
 }
-OURS = set(ALLOWED) | {"CMicroHTTPD", "TestSupport", "MicroHTTPBench"}
-# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser.
+OURS = set(ALLOWED) | {"CMicroHTTPD", "CTestHooks", "TestSupport", "MicroHTTPBench"}
+# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser,
+# debounce and throttle; the runtime hook that routes global jobs is the test support's alone.
 EXCLUSIVE = {
     "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "Prometheus": "LabServer", "CoreMetrics": "LabServer",
-    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
+    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI", "AsyncAlgorithms": "Patterns",
+    "CTestHooks": "TestSupport",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

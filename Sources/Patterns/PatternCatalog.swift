@@ -30,6 +30,14 @@ public struct PatternCatalog: Sendable {
         BarrierPattern(),
         WaitPattern(),
         PipelinePattern(),
+        // Resilience (issue 18): clients against a simulated dependency.
+        RetryPattern(),
+        CircuitBreakerPattern(),
+        RateLimiterPattern(),
+        HedgingPattern(),
+        BulkheadPattern(),
+        DeadlinePropagationPattern(),
+        DebounceThrottlePattern(),
     ]
 
     public func pattern(named name: String) -> (any Pattern)? {
@@ -39,9 +47,11 @@ public struct PatternCatalog: Sendable {
     /// The parameters every pattern takes besides its own, validated here once for all.
     public static let commonParameters: [ParameterSpec] = [ClockMode.parameter]
 
-    /// Everything `pattern` takes: its own parameters, then the common ones.
+    /// Everything `pattern` takes: its own parameters, then the common ones (the clock's
+    /// description saying why `virtual` is refused, for a pattern that refuses it).
     public func parameters(of pattern: any Pattern) -> [ParameterSpec] {
-        pattern.parameters(limits: limits) + Self.commonParameters
+        let common = pattern.virtualClockRefusal.map { [ClockMode.parameter(refusingVirtual: $0)] }
+        return pattern.parameters(limits: limits) + (common ?? Self.commonParameters)
     }
 
     /// Validates raw input for `pattern`: each field against its spec, then the

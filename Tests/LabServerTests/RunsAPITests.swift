@@ -55,9 +55,17 @@ import TestSupport
             let catalog = try #require(try await server.request("GET", "/patterns").json?["patterns"]?.arrayValue)
             let names = catalog.compactMap { $0["name"]?.stringValue }
             #expect(!names.isEmpty)
-            let runs = try await withThrowingTaskGroup(of: (String, JSONValue).self) { group in
-                for name in names { group.addTask { (name, try await server.runToEnd(name)) } }
-                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            // Four at a time: every pattern at once starves the real-clock ones on two cores
+            // (periodic's ticks, blocking-offload's heartbeat, the resilience experiments'
+            // timings), which then fail for the machine's sake, not their own.
+            var runs: [String: JSONValue] = [:]
+            for start in stride(from: 0, to: names.count, by: 4) {
+                let batch = names[start..<min(start + 4, names.count)]
+                let finished = try await withThrowingTaskGroup(of: (String, JSONValue).self) { group in
+                    for name in batch { group.addTask { (name, try await server.runToEnd(name)) } }
+                    return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                }
+                runs.merge(finished) { first, _ in first }
             }
             for name in names {
                 let run = runs[name]

@@ -14,8 +14,9 @@ import Testing
             "task-group", "timeout", "producer-consumer", "resource-scope", "as-completed", "shield", "condition", "barrier",
             "wait", "pipeline",
         ]
+        let resilience = ["retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle"]
         for name in ["semaphore", "lock", "event", "gather", "gather-errors", "first-completed", "periodic", "blocking-offload"]
-            + asyncioCoordination
+            + asyncioCoordination + resilience
         {
             #expect(Self.counted.contains(name), "\(name) declares no counter")
         }

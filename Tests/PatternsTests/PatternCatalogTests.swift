@@ -13,6 +13,7 @@ import Testing
                 "gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors", "event", "lock",
                 "periodic", "first-completed", "resource-scope", "blocking-offload", "as-completed", "shield", "condition",
                 "barrier", "wait", "pipeline",
+                "retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation", "debounce-throttle",
             ])
     }
 
@@ -74,6 +75,20 @@ import Testing
         #expect(issues.first?.message.contains("cannot run on a virtual clock") == true)
         #expect(issues.first?.message.contains("block real threads") == true)
         #expect(validationIssues(BlockingOffloadPattern(), ["clock": "real"]).isEmpty)
+    }
+
+    /// debounce's own unstructured task would run beside a virtual run, not in it: refused,
+    /// and the catalog entry's clock says why before anyone launches.
+    @Test func debounce_refusesTheVirtualClock_andItsEntrySaysWhy() throws {
+        let issues = validationIssues(DebounceThrottlePattern(), ["clock": "virtual"])
+        #expect(issues.map(\.field) == ["clock"])
+        #expect(issues.first?.message.contains("unstructured Task") == true)
+        #expect(validationIssues(DebounceThrottlePattern(), ["clock": "real"]).isEmpty)
+        let specs = try #require(catalog.entry(DebounceThrottlePattern())["parameters"]?.arrayValue)
+        let clock = try #require(specs.first { $0["name"] == "clock" })
+        #expect(clock["description"]?.stringValue?.contains("refuses virtual: swift-async-algorithms") == true)
+        let semaphore = try #require(catalog.entry(SemaphorePattern())["parameters"]?.arrayValue)
+        #expect(semaphore.first { $0["name"] == "clock" }?["description"]?.stringValue?.contains("refuses") == false)
     }
 
     /// A virtual run's plan is simulated time: bounded by the virtual limit (a day by

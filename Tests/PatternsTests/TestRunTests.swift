@@ -57,4 +57,49 @@ import Testing
             _ = try await TestRun.execute(StepPattern(), ["steps": 1, "hang": true])
         }
     }
+
+    /// Starts unstructured tasks (no executor preference, like swift-async-algorithms'
+    /// debounce) that sleep on the run's clock, and waits for them. Without the tests'
+    /// `GlobalJobRouting` they would run on the global pool and the virtual run would stall.
+    struct UnstructuredPattern: Pattern {
+        let name = "unstructured"
+        let title = "unstructured"
+        let summary = ""
+        let asyncioEquivalent = ""
+        let swiftEquivalent = ""
+        let invariants: [String] = []
+
+        func parameters(limits: PatternLimits) -> [ParameterSpec] { [] }
+        func plannedDuration(_ parameters: ParameterSet) -> Duration { .zero }
+
+        func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
+            let tasks = [30, 10, 20].map { delay in
+                Task {
+                    try await context.sleep(ms: delay)
+                    context.emit("woke", ["delay": .int(delay)])
+                }
+            }
+            try await withTaskCancellationHandler {
+                for task in tasks { try await task.value }
+            } onCancel: {
+                for task in tasks { task.cancel() }
+            }
+            return PatternOutcome(result: [:], checks: [])
+        }
+    }
+
+    @Test func unstructuredTasksOfARun_joinItsVirtualExecutor_inClockOrder() async throws {
+        for _ in 0..<20 {
+            let run = try await TestRun.execute(UnstructuredPattern())
+            #expect(run.ints("delay", in: "woke") == [10, 20, 30])
+            #expect(run.times(of: "woke") == [10, 20, 30])
+            #expect(run.status == .succeeded)
+        }
+    }
+
+    @Test func unstructuredTasksOfARun_areCancelledWithIt() async throws {
+        let run = try await TestRun.execute(UnstructuredPattern(), cancelAt: .milliseconds(15))
+        #expect(run.status == .cancelled)
+        #expect(run.ints("delay", in: "woke") == [10])
+    }
 }

@@ -52,7 +52,9 @@ def test_catalog_lists_every_pattern():
     names = [entry["name"] for entry in catalog()]
     assert names == ["gather", "task-group", "timeout", "semaphore", "producer-consumer", "gather-errors",
                      "event", "lock", "periodic", "first-completed", "resource-scope", "blocking-offload",
-                     "as-completed", "shield", "condition", "barrier", "wait", "pipeline"]
+                     "as-completed", "shield", "condition", "barrier", "wait", "pipeline",
+                     "retry", "circuit-breaker", "rate-limiter", "hedging", "bulkhead", "deadline-propagation",
+                     "debounce-throttle"]
     assert "semaphore" in lab("patterns").stdout
 
 

@@ -13,6 +13,10 @@ from reliab import BINARY, needs_binary, start_lab, terminate
 
 pytestmark = needs_binary
 
+# The patterns that refuse `clock: virtual` (422 naming `clock`, said in their catalog entry):
+# blocking-offload blocks real threads; debounce's own unstructured Task runs off the run's thread.
+REFUSE_VIRTUAL = {"blocking-offload": "block real threads", "debounce-throttle": "unstructured Task"}
+
 # What says which run it was or when, in the wall clock's time; everything else must match.
 WALL_CLOCK_MEMBERS = {"id", "created_at", "started_at", "finished_at", "real_ms", "links"}
 
@@ -34,7 +38,7 @@ def test_two_processes_give_the_same_virtual_run(name):
     """Separate processes (each with its own hashing seed and thread timing): the same run,
     but for the id and the wall-clock timestamps."""
     first = lab("run", name, "--clock", "virtual", "--compact", "--no-progress")
-    if name == "blocking-offload":
+    if name in REFUSE_VIRTUAL:
         assert first.returncode == 2 and "clock" in first.stderr and "virtual clock" in first.stderr
         return
     second = lab("run", name, "--clock", "virtual", "--compact", "--no-progress")
@@ -65,8 +69,9 @@ def test_ten_thousand_tasks_holding_a_permit_ten_seconds_each_take_no_time(serve
     assert run["real_ms"] < 1000, run["real_ms"]
 
 
-def test_blocking_offload_refuses_the_virtual_clock_with_422_naming_it(server):
-    request = urllib.request.Request(server.base_url + "/patterns/blocking-offload/runs",
+@pytest.mark.parametrize("name", sorted(REFUSE_VIRTUAL))
+def test_a_pattern_that_cannot_run_virtual_refuses_it_with_422_naming_clock(server, name):
+    request = urllib.request.Request(server.base_url + f"/patterns/{name}/runs",
                                      data=b'{"clock": "virtual"}', headers={"Content-Type": "application/json"},
                                      method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -74,7 +79,10 @@ def test_blocking_offload_refuses_the_virtual_clock_with_422_naming_it(server):
     assert refused.value.code == 422
     problem = json.load(refused.value)
     assert [error["field"] for error in problem["errors"]] == ["clock"]
-    assert "block real threads" in problem["errors"][0]["message"]
+    assert REFUSE_VIRTUAL[name] in problem["errors"][0]["message"]
+    entry = server.get_json(f"/patterns/{name}")
+    clock = next(spec for spec in entry["parameters"] if spec["name"] == "clock")
+    assert "refuses virtual" in clock["description"]
 
 
 def test_max_virtual_seconds_bounds_a_virtual_plan_and_max_run_seconds_does_not():

@@ -10,6 +10,7 @@
 import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 import { h, replace, toast } from './dom.js';
 import { fetchEvents } from './event-history.js';
+import { figures } from './figures.js';
 import { absoluteTime, copyText, count, curlCommand, humanize, ms, value } from './format.js';
 import { ReplayControls } from './replay.js';
 import { rerunForm } from './rerun.js';
@@ -372,9 +373,7 @@ export class RunView {
         : result ? `The figures are the run’s at its end, ${ms(this.run.duration_ms)}.` : 'No figures for this run.'));
       return;
     }
-    replace(this.result, h('dl', { class: 'figures' }, Object.entries(result).map(([key, raw]) =>
-      h('div', { class: 'figure', 'data-key': key },
-        h('dt', {}, humanize(key)), h('dd', {}, value(raw, key))))));
+    replace(this.result, figures(result));
   }
 
   renderRaw() {

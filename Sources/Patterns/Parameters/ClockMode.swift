@@ -15,8 +15,18 @@ public enum ClockMode: String, Sendable, CaseIterable {
 
     /// The parameter's spec, as every catalog entry lists it.
     public static let parameter = ParameterSpec.choice(
-        parameterName, default: ClockMode.real.rawValue, choices: allCases.map(\.rawValue),
-        "real: sleeps take real time. virtual: one thread, and time jumps to the next deadline whenever every task waits, so the run is instant and the same every time.")
+        parameterName, default: ClockMode.real.rawValue, choices: allCases.map(\.rawValue), description)
+
+    /// The spec of a pattern that refuses `virtual` (a 422 naming `clock`): its description
+    /// says why, so the catalog entry tells before a launch does.
+    public static func parameter(refusingVirtual reason: String) -> ParameterSpec {
+        .choice(
+            parameterName, default: ClockMode.real.rawValue, choices: allCases.map(\.rawValue),
+            "\(description) This pattern refuses virtual: \(reason).")
+    }
+
+    private static let description =
+        "real: sleeps take real time. virtual: one thread, and time jumps to the next deadline whenever every task waits, so the run is instant and the same every time."
 }
 
 extension ParameterSet {

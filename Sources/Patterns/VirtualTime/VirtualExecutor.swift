@@ -1,5 +1,10 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The executor of a virtual run: one thread of its own running jobs strictly in the order
 /// they were enqueued, which, whenever it runs dry, jumps its `VirtualClock` to the
@@ -79,7 +84,12 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
+        enqueue(unowned: UnownedJob(job))
+    }
+
+    /// Queues a job that was not addressed to this executor (a test routes here the jobs of
+    /// unstructured tasks its run starts: see `onCurrentThread`).
+    public func enqueue(unowned job: UnownedJob) {
         let signal = state.withLock { state -> Bool in
             state.jobs.append(job)
             return state.bump()
@@ -106,6 +116,22 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         clock.activity.whenIdle(nil)
     }
 
+    /// The executor whose thread calls this, until it is shut down; nil on any other thread.
+    /// A task started with `Task {}` does not inherit a task executor preference, so a
+    /// library's unstructured task runs on the global pool, unseen by the jumps; a test
+    /// that must drive one anyway routes the global enqueues made on this thread here.
+    public static var onCurrentThread: VirtualExecutor? {
+        guard let raw = pthread_getspecific(threadKey) else { return nil }
+        let executor = Unmanaged<VirtualExecutor>.fromOpaque(raw).takeUnretainedValue()
+        return executor.state.withLock { $0.stopped } ? nil : executor
+    }
+
+    private static let threadKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key left")
+        return key
+    }()
+
     /// Something other than a job may let the thread go on (a thread parked).
     private func wakeUp() {
         if state.withLock({ $0.bump() }) { wake.signal() }
@@ -119,7 +145,12 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
 
     private func runLoop() {
         clock.attachDriver()
-        defer { clock.detachDriver() }
+        // Unretained: this thread's closure holds the executor until the loop ends.
+        pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
+        defer {
+            pthread_setspecific(Self.threadKey, nil)
+            clock.detachDriver()
+        }
         var limit = timeLimit
         // Nothing moves before the first job: the run is not there yet to be waited for.
         var halted = true

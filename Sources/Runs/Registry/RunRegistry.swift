@@ -16,6 +16,8 @@ public actor RunRegistry {
     public nonisolated let catalog: PatternCatalog
     public nonisolated let configuration: RunsConfiguration
     public nonisolated let store: any RunStore
+    /// The other instances sharing the store, if any (`RunRegistry+Cluster.swift`).
+    public nonisolated let cluster: (any RunCluster)?
     /// The links every run's JSON carries (the HTTP layer's; none by default).
     public nonisolated let links: RunLinks
     private let makeClock: @Sendable () -> RunClock
@@ -39,13 +41,15 @@ public actor RunRegistry {
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
-        store: any RunStore = InMemoryRunStore(), links: RunLinks = .none, logger: Logger = Logger(label: "runs"),
+        store: any RunStore = InMemoryRunStore(), cluster: (any RunCluster)? = nil, links: RunLinks = .none,
+        logger: Logger = Logger(label: "runs"),
         clock: @escaping @Sendable () -> RunClock = { RunClock.continuous() },
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.catalog = catalog
         self.configuration = configuration
         self.store = store
+        self.cluster = cluster
         self.links = links
         self.logger = logger
         self.makeClock = clock
@@ -53,15 +57,22 @@ public actor RunRegistry {
         (launches, launchContinuation) = AsyncStream.makeStream(of: LiveRun.self)
     }
 
-    /// The service loop: runs every admitted run as a child task until `shutdown()`.
+    /// The service loop: runs every admitted run as a child task until `shutdown()`, and
+    /// cancels the runs other instances ask to cancel.
     public nonisolated func run() async {
         serving.fire()
         // Runs execute on threads of their own, never on the pool that answers requests.
         let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
-        await withDiscardingTaskGroup { group in
-            for await live in launches {
-                group.addTask(executorPreference: executor) { await self.execute(live) }
+        await withTaskGroup(of: Void.self) { service in
+            if let cluster {
+                service.addTask { for await id in cluster.cancelRequests { await self.cancelRequested(id: id) } }
             }
+            await withDiscardingTaskGroup { group in
+                for await live in launches {
+                    group.addTask(executorPreference: executor) { await self.execute(live) }
+                }
+            }
+            service.cancelAll()
         }
         (executor as? DedicatedThreadsExecutor)?.shutdown()
         served.fire()
@@ -118,6 +129,7 @@ public actor RunRegistry {
         inMemory.withLock { $0[id] = live }
         totals.started[pattern.name, default: 0] += 1
         store.save(live.snapshot(), events: nil)
+        cluster?.publish(runID: id, log: log, snapshot: { [weak live] in live?.snapshot() })
         launchContinuation.yield(live)
         return live
     }
@@ -155,25 +167,37 @@ public actor RunRegistry {
         throw .runNotFound(id)
     }
 
-    /// The run's event log: the live one, or one rebuilt from the store's events.
+    /// The run's event log: the live one, one that follows a run executing on another
+    /// instance, or one rebuilt from the store's events.
     public func eventLog(id: String) async throws(RunsError) -> EventLog {
         if let live = live(id: id) { return live.log }
         do {
             if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
-            if try await store.record(id: id) != nil { return EventLog(finishedWith: []) }
+            guard let record = try await store.record(id: id) else { throw RunsError.runNotFound(id) }
+            if !record.status.isTerminal, let cluster { return try await cluster.follow(runID: id) }
+            return EventLog(finishedWith: [])
+        } catch let error as RunsError {
+            throw error
         } catch {
             throw .storeUnavailable(String(describing: error))
         }
-        throw .runNotFound(id)
     }
 
-    /// Requests cancellation of a running run; the run ends `cancelled` shortly after.
+    /// Requests cancellation of a running run, here or (through the cluster) on the instance
+    /// that runs it; the run ends `cancelled` shortly after.
     public func cancel(id: String) async throws(RunsError) -> RunRecord {
         if let live = active[id], !live.hasEnded {
             live.cancelRequested.fire()
             return live.snapshot()
         }
-        throw .alreadyEnded(try await record(id: id))
+        let record = try await record(id: id)
+        guard !record.status.isTerminal, live(id: id) == nil, let cluster else { throw .alreadyEnded(record) }
+        do {
+            try await cluster.requestCancel(runID: id)
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+        return record
     }
 
     public func list(_ query: RunQuery) async throws(RunsError) -> RunPage {

@@ -24,14 +24,17 @@ ALLOWED = {
     "MicroHTTP": {"CMicroHTTPD"},
     "Patterns": {"LabJSON"},
     "Runs": {"LabJSON", "Patterns"},
+    "PostgresStore": {"LabJSON", "Patterns", "Runs"},
     "LabServer": {"LabJSON", "MicroHTTP", "Patterns", "Runs"},
-    "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "Runs"},
+    "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "PostgresStore", "Runs"},
 }
 OURS = set(ALLOWED) | {"CMicroHTTPD", "TestSupport", "MicroHTTPBench"}
-# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser.
+# Libraries one module owns: C libmicrohttpd, the databases (SQLite; PostgreSQL and the NIO it
+# brings), the metrics backend, the CLI parser.
 EXCLUSIVE = {
-    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "Prometheus": "LabServer", "CoreMetrics": "LabServer",
-    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
+    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
+    "NIOCore": "PostgresStore", "NIOPosix": "PostgresStore", "NIOSSL": "PostgresStore", "Prometheus": "LabServer",
+    "CoreMetrics": "LabServer", "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

@@ -55,11 +55,8 @@ public final class LabApplication: HTTPHandler {
         self.staticFiles = staticFiles
         self.serverStatistics = serverStatistics
         catalog = CatalogHandlers(catalog: registry.catalog)
-        // Cast once, not on every health check.
-        let sqliteStore = registry.store as? SQLiteRunStore
-        system = SystemHandlers(
-            startedAt: .now, openAPI: openAPI, metrics: metrics,
-            storeHealthy: { sqliteStore?.isHealthy ?? true })
+        let store = registry.store
+        system = SystemHandlers(startedAt: .now, openAPI: openAPI, metrics: metrics, storeHealthy: { store.isHealthy })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
             streamRefusal: streamRefusal)

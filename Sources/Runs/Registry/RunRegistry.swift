@@ -173,8 +173,9 @@ public actor RunRegistry {
         if let live = live(id: id) { return live.log }
         do {
             if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
-            guard let record = try await store.record(id: id) else { throw RunsError.runNotFound(id) }
-            if !record.status.isTerminal, let cluster { return try await cluster.follow(runID: id) }
+            guard try await store.record(id: id) != nil else { throw RunsError.runNotFound(id) }
+            // Another instance's run: unfinished, or ended with its last events still on their way.
+            if let cluster { return try await cluster.follow(runID: id) }
             return EventLog(finishedWith: [])
         } catch let error as RunsError {
             throw error

@@ -57,6 +57,7 @@ CFG = {
     "accept_reps": 2 if QUICK else 3,
     "clients_reps": 2 if QUICK else 3,
     "clients_secs": 4 if QUICK else 10,
+    "virtual_reps": 3 if QUICK else 5,
 }
 
 
@@ -460,6 +461,65 @@ def row_rss(extra):
                  f"x{CFG['rss_reps']}")
 
 
+# ---- virtual time: simulated seconds per real second
+
+
+def row_virtual(server, name, pattern, params, peer_args, check):
+    """A `clock: virtual` run against the same program in asyncio on an event loop whose
+    clock is virtual (peers/peer.py asyncio-virtual: asyncio's own scheduler, only time()
+    and the selector's wait replaced), alternating. The figure is simulated seconds per real
+    second: the run's duration_ms over the client's wall time (request sent to answer read);
+    the server's own duration_ms / real_ms is in the notes."""
+    res = {x: [] for x in ("service", "service_server", "asyncio_virtual", "simulated_s", "peer_simulated_s")}
+    with Batch(name, [server]) as b:
+        post_run(server, pattern, {**params, "count": 1000})  # warm-up
+        for _, order in rotations(["service", "asyncio_virtual"], CFG["virtual_reps"]):
+            for s in order:
+                if s == "service":
+                    run, client_ms = post_run(server, pattern, params)
+                    check(run)
+                    res["service"].append(run["duration_ms"] / client_ms)
+                    res["service_server"].append(run["duration_ms"] / run["real_ms"])
+                    res["simulated_s"].append(run["duration_ms"] / 1000)
+                else:
+                    out = peer("asyncio-virtual", *peer_args)
+                    res["asyncio_virtual"].append(out["loop_ms"] / out["wall_ms"])
+                    res["peer_simulated_s"].append(out["loop_ms"] / 1000)
+    sm = {x: summary(v) for x, v in res.items()}
+    ratio = round(sm["service"]["median"] / sm["asyncio_virtual"]["median"], 2)
+    add_row(name, {"value": sm["service"], "unit": "simulated s per real s (client wall)",
+                   "server_reported": sm["service_server"]},
+            {"asyncio, virtual-clock loop": {"value": sm["asyncio_virtual"]}}, {"vs asyncio virtual loop": ratio},
+            ">= 1.0x asyncio virtual loop", ratio >= 1.0, b,
+            note=f"simulated {fmt_sum(sm['simulated_s'], ' s')} per run (asyncio: {fmt_sum(sm['peer_simulated_s'], ' s')}); "
+                 f"server's own duration_ms / real_ms {fmt_sum(sm['service_server'])}; peer: asyncio's SelectorEventLoop "
+                 f"with a virtual time() that jumps to the next timer when nothing is ready (peers/peer.py); "
+                 f"x{CFG['virtual_reps']}")
+
+
+def row_virtual_semaphore(server):
+    n, k, d = 10000, 100, 10000
+
+    def check(run):
+        if run["result"]["wall_ratio"] != 1 or run["params"]["clock"] != "virtual":
+            raise RuntimeError(f"virtual semaphore: wall_ratio {run['result']['wall_ratio']}, params {run['params']}")
+
+    row_virtual(server, "virtual time: semaphore N=10,000, K=100, 10 s", "semaphore",
+                {"count": n, "limit": k, "delay_ms": d, "clock": "virtual"}, ("semaphore", n, k, d), check)
+
+
+def row_virtual_gather(server):
+    n, d, jitter, seed = 100_000, 1000, 60_000, 42
+
+    def check(run):
+        if not run["checks_passed"] or run["params"]["clock"] != "virtual":
+            raise RuntimeError(f"virtual gather: checks {run['checks']}")
+
+    row_virtual(server, "virtual time: gather N=100,000, 1 s + jitter 0-60 s", "gather",
+                {"count": n, "delay_ms": d, "jitter_ms": jitter, "seed": seed, "clock": "virtual"},
+                ("gather-jitter", n, d, jitter, seed), check)
+
+
 # ---- SSE: thousands of subscribers on one run, and a burst of connections
 
 
@@ -788,6 +848,10 @@ def main():
          "all delivered; p99 <= 100 ms; connected <= 2 s; <= 20 KB RSS/subscriber"),
         ("accept", row_accept, f"{CFG['accept_connections']:,} connections opened at once", "all answered within 2 s"),
         ("clients", row_clients, "256 clients each waiting on a 100 ms run", ">= 0.97 of ideal 2,560 runs/s"),
+        ("virtual-semaphore", row_virtual_semaphore, "virtual time: semaphore N=10,000, K=100, 10 s",
+         ">= 1.0x asyncio virtual loop"),
+        ("virtual-gather", row_virtual_gather, "virtual time: gather N=100,000, 1 s + jitter 0-60 s",
+         ">= 1.0x asyncio virtual loop"),
         ("pg_stream", row_pg_stream, "cross-instance SSE: 500 subscribers on A (owner) and 500 on B, 20 events/s",
          "all delivered; B's p99 <= A's p99 + 25 ms"),
         ("pg_runs", row_pg_throughput, "finished runs/s into PostgreSQL vs SQLite, 256 clients x 100 ms runs",

@@ -4,10 +4,12 @@
 //   #/                  every pattern, as cards
 //   #/patterns/NAME     a pattern: what it is, its form, and the run launched from it
 //   #/runs/ID           a run, shown on its pattern's page with the form holding its parameters
-//   #/runs?pattern=&status=   history
+//   #/runs?pattern=&status=&compare=ID   history (compare: a run already picked to compare)
+//   #/compare/A/B       two runs on one time axis, their checks and figures side by side
 
 import { api, ApiError, NetworkError } from './js/api.js';
 import { markCurrent, renderNav, renderOverview, renderPattern } from './js/catalog.js';
+import { showCompare } from './js/compare.js';
 import { h, replace, toast } from './js/dom.js';
 import { copyText, curlCommand } from './js/format.js';
 import { buildForm } from './js/form.js';
@@ -57,6 +59,7 @@ async function route() {
   const [first, second] = segments;
   if (first === 'patterns' && second) return showPattern(second);
   if (first === 'runs' && second) return showRun(second);
+  if (first === 'compare' && second && segments[2]) return showComparison(second, segments[2]);
   if (first === 'runs') return showRuns(query);
   return showOverview();
 }
@@ -76,13 +79,24 @@ function showRuns(query) {
   markCurrent(nav, null);
   document.title = 'History · Concurrency Lab';
   const filters = { pattern: query.get('pattern') || '', status: query.get('status') || '' };
+  const picked = query.get('compare') ? [query.get('compare')] : [];
   state.leaveHistory = showHistory(main, state.patterns, filters, (next) => {
     const params = new URLSearchParams();
     if (next.pattern) params.set('pattern', next.pattern);
     if (next.status) params.set('status', next.status);
+    if (query.get('compare')) params.set('compare', query.get('compare'));
     const hash = `#/runs${params.size ? `?${params}` : ''}`;
     history.replaceState(null, '', hash);
-  });
+  }, picked);
+  focusHeading();
+}
+
+function showComparison(idA, idB) {
+  leave();
+  setNav('runs');
+  markCurrent(nav, null);
+  document.title = 'Compare runs · Concurrency Lab';
+  state.leaveHistory = showCompare(main, [idA, idB], state.byName);
   focusHeading();
 }
 

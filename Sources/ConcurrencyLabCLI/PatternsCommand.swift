@@ -19,7 +19,7 @@ struct PatternsCommand: ParsableCommand {
         for pattern in catalog.patterns {
             print("\(pattern.name)  \(pattern.title)")
             print("    asyncio: \(pattern.asyncioEquivalent)   Swift: \(pattern.swiftEquivalent)")
-            for spec in pattern.parameters(limits: catalog.limits) {
+            for spec in catalog.parameters(of: pattern) {
                 let defaultText = spec.defaultValue.map { $0.json.serialized() } ?? "(none)"
                 print("    --param \(spec.name)=...   \(spec.boundsDescription); default \(defaultText). \(spec.description)")
             }

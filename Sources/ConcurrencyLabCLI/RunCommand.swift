@@ -18,6 +18,8 @@ struct RunCommand: AsyncParsableCommand {
               concurrency-lab run semaphore --param count=20 --param limit=3 --param delay_ms=50
               concurrency-lab run first-completed --param delays_ms=300,100,200
               concurrency-lab run gather --json '{"count": 1000, "delay_ms": 100}'
+              concurrency-lab run lock --param use_lock=false --trace lock.trace.json
+              concurrency-lab run semaphore --clock virtual --param count=10000 --param limit=100 --param delay_ms=10000
             """)
 
     @Argument(help: "The pattern's name (see `concurrency-lab patterns`).")
@@ -28,6 +30,16 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("All parameters as one JSON object.", valueName: "object"))
     var json: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "real: sleeps take real time. virtual: time jumps to the next deadline whenever every task waits (instant, and the same every time). The same as --param clock=...",
+        valueName: "real|virtual"))
+    var clock: ClockMode?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write the run in the Chrome Trace Event format to this file (open it in Perfetto's UI or chrome://tracing).",
+        valueName: "file"))
+    var trace: String?
 
     @Flag(name: .long, help: "Print the run as one line of JSON.")
     var compact = false
@@ -54,6 +66,7 @@ struct RunCommand: AsyncParsableCommand {
                 return nil
             }
             let record = try await launchAndWait(registry, raw)
+            if let trace { try await writeTrace(of: record, from: registry, to: trace) }
             await registry.shutdown()
             return record
         }
@@ -78,6 +91,21 @@ struct RunCommand: AsyncParsableCommand {
         return try await registry.record(id: live.id)
     }
 
+    /// The run's trace (`ChromeTrace`), written where `--trace` says; a file that cannot be
+    /// written is reported and fails the command with status 2.
+    private func writeTrace(of record: RunRecord, from registry: RunRegistry, to path: String) async throws {
+        let log = try await registry.eventLog(id: record.id)
+        await log.waitUntilFinished()
+        let counters = registry.catalog.pattern(named: record.pattern)?.counters ?? []
+        let bytes = ChromeTrace(record: record, events: log.allEvents, counters: counters).serializedBytes()
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        } catch {
+            FileHandle.standardError.write(Data("concurrency-lab run: cannot write the trace to \(path): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
     struct UsageProblem: Error {
         let text: String
     }
@@ -97,6 +125,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             raw[String(parts[0])] = .text(String(parts[1]))
         }
+        if let clock { raw[ClockMode.parameterName] = .text(clock.rawValue) }
         return raw
     }
 
@@ -111,3 +140,5 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension ClockMode: ExpressibleByArgument {}

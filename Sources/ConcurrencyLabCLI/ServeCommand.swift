@@ -68,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
             maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),
             maxSubscribers: network.maxSubscribers,
             apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+        configuration.cors = try CORSPolicy(parsing: network.corsOrigins)
         configuration.keepRuns = storage.keepRuns
         configuration.keepDays = storage.keepDays
         return configuration

@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import LabServer
 import MicroHTTP
 import Patterns
 import Runs
@@ -34,6 +35,10 @@ struct NetworkOptions: ParsableArguments {
     var shutdownGrace = 10
     @Option(name: .long, help: "Require 'Authorization: Bearer TOKEN' for POST and DELETE (or set LAB_API_TOKEN).")
     var apiToken: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "Origins whose pages may use the API: '*', 'none', or a comma-separated list.",
+        discussion: "A list grants only the origins it names (scheme://host[:port]); 'none' sends no CORS header at all."))
+    var corsOrigins = "*"
 
     func apply(to server: inout ServerConfiguration) {
         server.host = host
@@ -64,6 +69,11 @@ struct NetworkOptions: ParsableArguments {
         if let apiToken, apiToken.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--api-token must not be empty (leave it out for no token)")
         }
+        do {
+            _ = try CORSPolicy(parsing: corsOrigins)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 }
 
@@ -76,8 +86,10 @@ struct RunOptions: ParsableArguments {
     var maxGatherCount = 1_000_000
     @Option(name: .long, help: "Longest delay parameter, in milliseconds.")
     var maxDelayMs = 60_000
-    @Option(name: .long, help: "Longest planned duration of a run, in seconds.")
+    @Option(name: .long, help: "Longest planned duration of a run on the real clock, and the longest real time a virtual run may take, in seconds.")
     var maxRunSeconds = 300
+    @Option(name: .long, help: "Longest simulated time of a run on the virtual clock (its planned duration, and how far its clock may go), in seconds.")
+    var maxVirtualSeconds = 86_400
     @Option(name: .long, help: "Longest ?wait=, in seconds.")
     var maxWait = 60
     @Option(name: .long, help: "Task spans kept per run; aggregates count past it.")
@@ -88,7 +100,7 @@ struct RunOptions: ParsableArguments {
     func runsConfiguration() -> RunsConfiguration {
         let limits = PatternLimits(
             maxCount: maxCount, maxGatherCount: maxGatherCount, maxDelayMs: maxDelayMs,
-            maxPlannedDuration: .seconds(maxRunSeconds), spanCap: spanCap)
+            maxPlannedDuration: .seconds(maxRunSeconds), maxVirtualDuration: .seconds(maxVirtualSeconds), spanCap: spanCap)
         return RunsConfiguration(
             limits: limits, maxConcurrentRuns: maxConcurrentRuns, keepFinishedInMemory: keepInMemory,
             eventCap: spanCap * 4)
@@ -100,6 +112,7 @@ struct RunOptions: ParsableArguments {
         try bound("--max-gather-count", maxGatherCount, 1...10_000_000)
         try bound("--max-delay-ms", maxDelayMs, 0...3_600_000)
         try bound("--max-run-seconds", maxRunSeconds, 1...86_400)
+        try bound("--max-virtual-seconds", maxVirtualSeconds, 1...31_536_000)
         try bound("--max-wait", maxWait, 0...3_600)
         try bound("--span-cap", spanCap, 0...1_000_000)
         try bound("--keep-in-memory", keepInMemory, 0...1_000_000)

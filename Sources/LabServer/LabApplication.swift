@@ -9,11 +9,11 @@ import Runs
 /// static files, the spec) answer there; the rest run as tasks with the match they were given.
 public final class LabApplication: HTTPHandler {
     enum Endpoint: Sendable {
-        case health, patterns, pattern, launch, runs, run, events, cancel, openAPI, metrics, page
+        case health, patterns, pattern, launch, runs, run, events, trace, cancel, openAPI, metrics, page
         var isImmediate: Bool {
             switch self {
             case .health, .patterns, .pattern, .openAPI, .page: true
-            case .launch, .runs, .run, .events, .cancel, .metrics: false
+            case .launch, .runs, .run, .events, .trace, .cancel, .metrics: false
             }
         }
     }
@@ -29,6 +29,7 @@ public final class LabApplication: HTTPHandler {
         table.add("GET", ResourcePaths.run, .run)
         table.add("DELETE", ResourcePaths.run, .cancel)
         table.add("GET", ResourcePaths.runEvents, .events)
+        table.add("GET", ResourcePaths.runTrace, .trace)
         table.add("GET", "/openapi.yaml", .openAPI)
         table.add("GET", "/metrics", .metrics)
         return table
@@ -65,6 +66,7 @@ public final class LabApplication: HTTPHandler {
 
     public func handle(_ request: Request) -> Handling {
         let started = ContinuousClock.now
+        if request.method == "OPTIONS" { return .now(options(request, started: started)) }
         let (route, response): (String, Response)
         switch Self.routes.match(method: request.method, path: request.path) {
         case .found(let found, let parameters):
@@ -72,7 +74,7 @@ public final class LabApplication: HTTPHandler {
                 // A run in memory streams from here: no permit, no task, no hop (a burst of ten
                 // thousand subscribers must not queue behind the in-flight bound).
                 route = found.template.description
-                response = stream(live.log, request)
+                response = stream(live.log, request, isVirtual: live.isVirtual)
                 break
             }
             guard found.handler.isImmediate else {
@@ -108,7 +110,7 @@ public final class LabApplication: HTTPHandler {
         case .page: return staticFile(request)
         case .health: return system.health()
         case .patterns: return catalog.patterns()
-        case .openAPI: return system.openAPIDocument()
+        case .openAPI: return system.openAPIDocument(accept: request.header("Accept"))
         case .pattern:
             do {
                 return try catalog.pattern(named: parameters["name"] ?? "")
@@ -127,25 +129,34 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.launch(request, pattern: parameters["name"] ?? "")
         case .runs: return try await runHandlers.list(request)
         case .run: return try await runHandlers.run(request, id: id)
+        case .trace: return try await runHandlers.trace(id: id)
         case .cancel:
             try authorize(request)
             return try await runHandlers.cancel(id: id)
         case .events:
+            // The query is checked before the run is looked up: a bad value is 400 whatever the id.
+            _ = try PaceParameter.parse(request)
+            _ = try EventStreamHandler.resumePoint(request)
             let log: EventLog
+            let isVirtual: Bool
             do {
                 log = try await registry.eventLog(id: id)
+                isVirtual = try await registry.clockMode(id: id) == .virtual
             } catch {
                 throw .runs(error)
             }
-            return stream(log, request)
+            return stream(log, request, isVirtual: isVirtual)
         case .metrics: return await system.metricsText(registry: registry, server: serverStatistics())
         default: return answer(immediate: endpoint, request, parameters)
         }
     }
 
-    private func stream(_ log: EventLog, _ request: Request) -> Response {
+    /// A run's stream; `?pace=` applies to a virtual run only: a real run's events come at the
+    /// pace they happen already (see `PaceParameter`).
+    private func stream(_ log: EventLog, _ request: Request, isVirtual: Bool) -> Response {
         do {
-            return try streams.stream(log, after: EventStreamHandler.resumePoint(request))
+            let pace = try PaceParameter.parse(request)
+            return try streams.stream(log, after: EventStreamHandler.resumePoint(request), pace: isVirtual ? pace : nil)
         } catch {
             return ProblemResponse.make(for: error, instance: request.path)
         }
@@ -164,14 +175,38 @@ public final class LabApplication: HTTPHandler {
         guard request.header("Authorization") == "Bearer \(token)" else { throw .unauthorized }
     }
 
-    /// Adds the cross-origin header to GET answers (another origin's page may read runs and
-    /// subscribe to streams) and records the request's metrics.
+    /// `OPTIONS` on any path the table serves: its methods, and a CORS preflight's answer when
+    /// the policy grants the origin. Never needs the API token (a preflight carries none).
+    private func options(_ request: Request, started: ContinuousClock.Instant) -> Response {
+        guard let (template, methods) = Self.routes.methods(at: request.path) else {
+            return finish(ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path),
+                          request, route: "static", started: started)
+        }
+        let response = configuration.cors.preflight(
+            origin: request.header("Origin"), requestsMethod: request.header("Access-Control-Request-Method") != nil,
+            methods: methods)
+        metrics.recordRequest(route: template.description, method: "OPTIONS", status: response.status, duration: started.duration(to: .now))
+        return response
+    }
+
+    /// Adds the CORS grant (`configuration.cors`) to every answer, whatever its method and
+    /// status, and records the request's metrics: a stream's when it ends, so that its duration
+    /// is the stream's and not its head's.
     private func finish(_ response: Response, _ request: Request, route: String, started: ContinuousClock.Instant) -> Response {
         var response = response
-        if request.method == "GET" || request.method == "HEAD", !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
-            response.headers.append(("Access-Control-Allow-Origin", "*"))
+        if !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            response.headers.append(contentsOf: configuration.cors.headers(origin: request.header("Origin")))
         }
-        metrics.recordRequest(route: route, method: request.method, status: response.status, duration: started.duration(to: .now))
+        let method = request.method
+        guard case .stream(let produce) = response.body else {
+            metrics.recordRequest(route: route, method: method, status: response.status, duration: started.duration(to: .now))
+            return response
+        }
+        let status = response.status
+        response.body = .stream { [metrics] writer in
+            await produce(writer)
+            metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+        }
         return response
     }
 }

@@ -27,6 +27,8 @@ public struct LabConfiguration: Sendable {
     public var maxSubscribers: Int?
     /// When set, POST and DELETE need `Authorization: Bearer <token>`.
     public var apiToken: String?
+    /// Which other origins' pages may use the API (`--cors-origins`; default `*`).
+    public var cors = CORSPolicy()
 
     public init(
         server: ServerConfiguration = ServerConfiguration(), runs: RunsConfiguration = RunsConfiguration(),

@@ -16,7 +16,7 @@ public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
     public let store: any RunStore
-    public let metrics = LabMetrics()
+    public let metrics: LabMetrics
     let server: Server
     let application: LabApplication
     /// The connection and stream limits, sized from the open-file limit at start.
@@ -35,6 +35,7 @@ public final class LabServer: Sendable {
         registry = RunRegistry(
             catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: self.store,
             cluster: self.store as? any RunCluster, links: ResourcePaths.runLinks, logger: logger)
+        metrics = LabMetrics(patterns: registry.catalog.patterns.map(\.name))
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
         let staticFiles = try StaticFiles(directory: configuration.publicDirectory)
@@ -50,12 +51,15 @@ public final class LabServer: Sendable {
         serverReference.withLock { $0 = server }
     }
 
-    /// Raises the open-file limit (unless told not to) and decides the connection limit and the
-    /// one stream limit (event streams are the server's only streams) inside it.
+    /// The HTTP server's configuration as the lab runs it: its refusals in the lab's problem
+    /// format, request deadlines on the shared timer heap, and, after raising the open-file
+    /// limit (unless told not to), the connection limit and the one stream limit (event streams
+    /// are the server's only streams) decided inside it.
     static func sizeConnections(_ configuration: LabConfiguration) -> (ServerConfiguration, ConnectionBudget) {
         var server = configuration.server
         server.maxStreams = configuration.maxSubscribers ?? server.maxStreams
-        server.refusalBody = ProblemResponse.refusalBody
+        server.refusalBody = ProblemResponse.refusalBody(headers: configuration.cors.refusalHeaders)
+        server.deadlineTimers = SharedDeadlineTimers()
         if server.raisesDescriptorLimit { DescriptorLimit.raiseSoftToHard() }
         let budget = ConnectionBudget(server)
         server.connectionLimit = budget.connectionLimit
@@ -92,6 +96,9 @@ public final class LabServer: Sendable {
     }
 
     public var port: Int { Int(server.port) }
+
+    /// Event streams open now.
+    public var openStreams: Int { server.stats.openStreams }
 
     /// Runs the registry's and the store's service loops until `shutdown()` ends them.
     public func run() async {

@@ -59,6 +59,9 @@ public struct ServerConfiguration: Sendable {
     /// alike. Default: one line of plain text.
     public var refusalBody: RefusalRenderer = RefusalBody.plainText
 
+    /// How each async request's deadline is kept (`DeadlineTimers`).
+    public var deadlineTimers: any DeadlineTimers = TaskDeadlineTimers()
+
     public init() {}
 
     /// The number of online processors, at least 1.

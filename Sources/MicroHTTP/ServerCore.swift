@@ -22,6 +22,7 @@ import Glibc
 final class ServerCore: Sendable {
     let handler: any HTTPHandler
     let configuration: ServerConfiguration
+    let deadlineTimers: any DeadlineTimers
     let budget: ConnectionBudget
     let admission: Admission
     let ledger = SuspensionLedger()
@@ -35,6 +36,7 @@ final class ServerCore: Sendable {
     init(configuration: ServerConfiguration, budget: ConnectionBudget, handler: any HTTPHandler) {
         self.handler = handler
         self.configuration = configuration
+        deadlineTimers = configuration.deadlineTimers
         self.budget = budget
         admission = Admission(maxInFlight: configuration.maxInFlight, maxStreams: budget.maxStreams)
         accessLog = AccessLog(logger: configuration.logger, writer: configuration.accessLogWriter)

@@ -9,6 +9,9 @@ import LabJSON
 /// `"permits_held": 3, "waiting": 7`). A viewer rebuilds each counter's step function from the
 /// events alone, so a replay of a stored run draws the same charts as the live view. The last
 /// value a run emits for a counter equals the matching result figure, when the result has one.
+/// A counter is not named like a key the common events carry (`completed` and `total` of
+/// `progress`; `task`, `label`, `duration_ms` and `error` of the task events): a viewer would
+/// read their values as the counter's.
 public struct CounterSpec: Sendable, Equatable {
     /// snake_case, unique within the pattern; the key its value has in event data.
     public let name: String

@@ -23,6 +23,10 @@ public protocol Pattern: Sendable {
     var eventNames: [String] { get }
     /// The quantities it counts over time, carried by its events (see `CounterSpec`).
     var counters: [CounterSpec] { get }
+    /// Why it cannot run on a virtual clock (`clock: virtual`), or nil when it can: every
+    /// pattern that sleeps through its context's clock can. One that does real blocking
+    /// work (a thread held for real time) cannot, and says why.
+    var virtualClockRefusal: String? { get }
 
     func parameters(limits: PatternLimits) -> [ParameterSpec]
     /// Combinations that are each in range but impossible together (`fail_index >= count`).
@@ -36,6 +40,7 @@ extension Pattern {
     public var swiftNote: String { "" }
     public var eventNames: [String] { [] }
     public var counters: [CounterSpec] { [] }
+    public var virtualClockRefusal: String? { nil }
     public func crossCheck(_ parameters: ParameterSet) -> [FieldIssue] { [] }
 }
 

@@ -106,12 +106,13 @@ struct PostgresBatch: Sendable {
         let completed = live.map(\.snapshot.progress.completed)
         let total = live.map(\.snapshot.progress.total)
         let duration = live.map { $0.snapshot.durationMs ?? 0 }
+        let real = live.map { $0.snapshot.realMs ?? 0 }
         let last = live.map { $0.events.last?.id ?? 0 }
         return """
             UPDATE runs AS r SET progress_completed = u.completed, progress_total = u.total, duration_ms = u.duration,
-                last_event_id = greatest(r.last_event_id, u.last)
-            FROM unnest(\(ids)::text[], \(completed)::bigint[], \(total)::bigint[], \(duration)::float8[], \(last)::bigint[])
-                AS u(id, completed, total, duration, last)
+                real_ms = u.real, last_event_id = greatest(r.last_event_id, u.last)
+            FROM unnest(\(ids)::text[], \(completed)::bigint[], \(total)::bigint[], \(duration)::float8[], \(real)::float8[],
+                \(last)::bigint[]) AS u(id, completed, total, duration, real, last)
             WHERE r.id = u.id AND r.owner = \(owner) AND r.status IN ('queued', 'running')
             RETURNING r.id
             """

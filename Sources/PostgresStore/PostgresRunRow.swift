@@ -12,12 +12,15 @@ enum PostgresRunRow {
     /// The columns `record(from:)` reads, in order.
     static let selection = """
         id, pattern, status, params, result, checks, timeline, created_at, started_at, finished_at, \
-        duration_ms, progress_completed, progress_total, error
+        duration_ms, progress_completed, progress_total, error, real_ms
         """
 
+    /// How many columns `selection` names: columns selected after it start at this index.
+    static let selectionCount = 15
+
     private static let insertedColumns = selection + ", owner, last_event_id, event_count"
-    private static let columnCount = 17
-    /// Rows per statement: 17 binds each stays far under the protocol's 65,535.
+    private static let columnCount = 18
+    /// Rows per statement: 18 binds each stays far under the protocol's 65,535.
     static let rowsPerStatement = 1_000
 
     /// One multi-row upsert of `saves` (at most `rowsPerStatement`), returning the ids it wrote.
@@ -43,7 +46,7 @@ enum PostgresRunRow {
                 pattern = excluded.pattern, status = excluded.status, params = excluded.params,
                 result = excluded.result, checks = excluded.checks, timeline = excluded.timeline,
                 created_at = excluded.created_at, started_at = excluded.started_at,
-                finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+                finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, real_ms = excluded.real_ms,
                 progress_completed = excluded.progress_completed, progress_total = excluded.progress_total,
                 error = excluded.error, last_event_id = greatest(runs.last_event_id, excluded.last_event_id),
                 event_count = coalesce(excluded.event_count, runs.event_count)
@@ -69,6 +72,7 @@ enum PostgresRunRow {
         bindings.append(record.progress.completed)
         bindings.append(record.progress.total)
         bindings.append(record.error)
+        bindings.append(record.realMs)
     }
 
     /// The record in a row selected with `selection` (from column `offset` on).
@@ -87,7 +91,7 @@ enum PostgresRunRow {
             status: status, createdAt: Date(timeIntervalSince1970: try cells[7].decode(Double.self)),
             startedAt: try cells[8].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             finishedAt: try cells[9].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-            durationMs: try cells[10].decode(Double?.self),
+            durationMs: try cells[10].decode(Double?.self), realMs: try cells[14].decode(Double?.self),
             progress: .init(completed: try cells[11].decode(Int.self), total: try cells[12].decode(Int.self)),
             result: try cells[4].decode(String?.self).map { try json($0, of: id) }, checks: checks,
             timeline: try cells[6].decode(String?.self).map { try json($0, of: id) }, error: try cells[13].decode(String?.self))

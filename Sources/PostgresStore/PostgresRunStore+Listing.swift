@@ -88,7 +88,11 @@ extension PostgresRunStore {
                     var found: [(RunRecord, owner: String, lastEventID: Int)] = []
                     for try await row in rows {
                         let cells = row.makeRandomAccess()
-                        found.append((try PostgresRunRow.record(from: row), try cells[14].decode(String.self), try cells[15].decode(Int.self)))
+                        let after = PostgresRunRow.selectionCount
+                        found.append((
+                            try PostgresRunRow.record(from: row), try cells[after].decode(String.self),
+                            try cells[after + 1].decode(Int.self)
+                        ))
                     }
                     for (record, owner, lastEventID) in found {
                         try await Self.interrupt(record.interrupted(at: date), owner: owner, after: lastEventID, links: links, connection, logger)

@@ -21,6 +21,9 @@ import Runs
 ///   filtered or not, straight off an index, and find an owner's unfinished runs.
 /// - `events`: (run_id, id) primary key, name, data (one line of JSON, the bytes the owner's
 ///   stream sends, unchanged); deleted with their run.
+///
+/// Version 2: `runs.real_ms`, the real time a run took beside its `duration_ms` (simulated
+/// time for a `clock: virtual` run), as the SQLite store's schema v2; NULL for older runs.
 enum PostgresSchema {
     struct Migration {
         let version: Int
@@ -74,7 +77,8 @@ enum PostgresSchema {
                 PRIMARY KEY (run_id, id)
             )
             """,
-        ])
+        ]),
+        Migration(version: 2, name: "runs.real_ms", sql: ["ALTER TABLE runs ADD COLUMN real_ms double precision"]),
     ]
 
     /// The newest version this build knows.

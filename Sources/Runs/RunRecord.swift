@@ -22,7 +22,10 @@ public struct RunRecord: Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// In the run's own time: simulated for a `clock: virtual` run, as every figure is.
     public var durationMs: Double?
+    /// The real time the run took (so far), beside `durationMs`.
+    public var realMs: Double?
     public var progress: Progress
     public var result: JSONValue?
     /// The checks as JSON objects (`Check.json`), so a stored run reads back unchanged.
@@ -32,7 +35,7 @@ public struct RunRecord: Sendable, Hashable {
 
     public init(
         id: String, pattern: String, params: JSONValue, status: RunStatus, createdAt: Date,
-        startedAt: Date? = nil, finishedAt: Date? = nil, durationMs: Double? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, durationMs: Double? = nil, realMs: Double? = nil,
         progress: Progress = Progress(completed: 0, total: 0), result: JSONValue? = nil, checks: [JSONValue] = [],
         timeline: JSONValue? = nil, error: String? = nil
     ) {
@@ -44,6 +47,7 @@ public struct RunRecord: Sendable, Hashable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.durationMs = durationMs
+        self.realMs = realMs
         self.progress = progress
         self.result = result
         self.checks = checks
@@ -66,6 +70,7 @@ public struct RunRecord: Sendable, Hashable {
             "started_at": startedAt.map { .string(Self.timestamp($0)) } ?? .null,
             "finished_at": finishedAt.map { .string(Self.timestamp($0)) } ?? .null,
             "duration_ms": durationMs.map(JSONValue.milliseconds) ?? .null,
+            "real_ms": realMs.map(JSONValue.milliseconds) ?? .null,
             "progress": ["completed": .int(progress.completed), "total": .int(progress.total)],
             "checks": .array(checks), "checks_passed": checksPassed.map(JSONValue.bool) ?? .null,
             "error": error.map(JSONValue.string) ?? .null,

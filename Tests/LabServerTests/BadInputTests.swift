@@ -29,6 +29,11 @@ import Testing
         Case(name: "delay over the limit", method: "POST", target: "/patterns/gather/runs", headers: [("Content-Type", "application/json")], body: "{\"delay_ms\":60001}", status: 422, field: "delay_ms"),
         Case(name: "XML body", method: "POST", target: "/patterns/gather/runs", headers: [("Content-Type", "application/xml")], body: "<count>1</count>", status: 415),
         Case(name: "repeated query parameter", method: "POST", target: "/patterns/gather/runs?count=1&count=2", status: 400, field: "count"),
+        Case(name: "unknown clock", method: "POST", target: "/patterns/gather/runs", headers: [("Content-Type", "application/json")], body: "{\"clock\":\"sundial\"}", status: 422, field: "clock"),
+        Case(name: "blocking work on a virtual clock", method: "POST", target: "/patterns/blocking-offload/runs", headers: [("Content-Type", "application/json")], body: "{\"clock\":\"virtual\"}", status: 422, field: "clock"),
+        Case(name: "bad pace", method: "GET", target: "/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/events?pace=fast", status: 400, field: "pace"),
+        Case(name: "pace of zero", method: "GET", target: "/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/events?pace=0", status: 400, field: "pace"),
+        Case(name: "pace over the limit", method: "POST", target: "/patterns/gather/runs?pace=11", headers: [("Accept", "text/event-stream")], status: 400, field: "pace"),
         Case(name: "bad wait", method: "POST", target: "/patterns/gather/runs?wait=abc", status: 400, field: "wait"),
         Case(name: "wait over the limit", method: "POST", target: "/patterns/gather/runs?wait=61", status: 400, field: "wait"),
         Case(name: "unknown run", method: "GET", target: "/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV", status: 404),
@@ -61,7 +66,7 @@ import Testing
                 let fields = problem["errors"]?.arrayValue?.compactMap { $0["field"]?.stringValue } ?? []
                 #expect(fields.contains(field), "errors: \(problem["errors"]?.serialized() ?? "none")")
             }
-            if bad.status == 405 { #expect(response.header("Allow") == "GET, HEAD") }
+            if bad.status == 405 { #expect(response.header("Allow") == "GET, HEAD, OPTIONS") }
             let health = try await server.request("GET", "/healthz")
             #expect(health.status == 200)
         }

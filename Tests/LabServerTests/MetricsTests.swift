@@ -1,12 +1,25 @@
 import Foundation
+import LabJSON
+@testable import LabServer
 import Patterns
 import Testing
+import TestSupport
 
 @Suite struct MetricsTests {
     /// The value of the first sample line starting with `prefix`, if any.
     private func sample(_ text: String, _ prefix: String) -> Double? {
         text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last }
             .flatMap { Double($0) }
+    }
+
+    /// `# TYPE` of each family in a scrape.
+    private func types(_ text: String) -> [String: String] {
+        var types: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("# TYPE ") {
+            let parts = line.split(separator: " ")
+            types[String(parts[2])] = String(parts[3])
+        }
+        return types
     }
 
     @Test func metrics_countRequestsByRoute_runsByPatternAndStatus_andRejections() async throws {
@@ -23,10 +36,81 @@ import Testing
             #expect(sample(text, #"lab_http_requests_total{route="/healthz",method="GET",status="200"}"#) == 3)
             #expect(sample(text, #"lab_runs_ended_total{pattern="gather",status="succeeded"}"#) == 1)
             #expect(sample(text, #"lab_runs_started_total{pattern="gather"}"#) == 2)
+            #expect(sample(text, #"lab_runs_started_total{pattern="semaphore"}"#) == 0)
             #expect(sample(text, #"lab_admission_rejections_total{reason="too_many_runs"}"#) == 1)
+            #expect(sample(text, #"lab_admission_rejections_total{reason="connections"}"#) == 0)
             #expect(sample(text, "lab_runs_active") == 1)
             #expect(text.contains("lab_http_request_duration_seconds_bucket"))
             if let id = long.json?["id"]?.stringValue { _ = try await server.request("DELETE", "/runs/\(id)") }
+            // Counters read at scrape time only grow: a second scrape still says the same.
+            let again = try await server.request("GET", "/metrics").text
+            #expect(sample(again, #"lab_runs_started_total{pattern="gather"}"#) == 2)
+            #expect(sample(again, #"lab_admission_rejections_total{reason="too_many_runs"}"#) == 1)
         }
+    }
+
+    /// Prometheus' conventions: every family has `# HELP` and `# TYPE`; counters are typed
+    /// `counter` and end in `_total`; nothing else does; the duration is in seconds.
+    @Test func everyFamily_hasHelpAndType_andCountersAreCountersNamedTotal() async throws {
+        try await LabTestServer.with { server in
+            _ = try await server.runToEnd("gather", ["count": 1, "delay_ms": 0])
+            let text = try await server.request("GET", "/metrics").text
+            let types = types(text)
+            #expect(Set(types.keys) == Set(MetricFamily.allCases.map(\.name)))
+            for family in MetricFamily.allCases {
+                #expect(text.contains("# HELP \(family.name) "), "\(family.name) has no HELP")
+                #expect(types[family.name] == family.kind.rawValue)
+                #expect(family.name.hasSuffix("_total") == (family.kind == .counter), "\(family.name)")
+            }
+            let families = Set(types.keys)
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let name = String(line.prefix { $0 != "{" && $0 != " " })
+                let family = ["_bucket", "_sum", "_count"].reduce(name) { name, suffix in
+                    families.contains(name) ? name : (name.hasSuffix(suffix) ? String(name.dropLast(suffix.count)) : name)
+                }
+                #expect(families.contains(family), "sample \(name) has no family")
+            }
+        }
+    }
+
+    /// A stream's duration is recorded when it ends, not when its head is sent: while the
+    /// stream is open its route has no sample; after, one, lasting at least from the head's
+    /// arrival to the cancel that ended it.
+    @Test func anEventStreamsDuration_isMeasuredToTheStreamsEnd() async throws {
+        try await LabTestServer.with { server in
+            let launched = try await server.request("POST", "/patterns/gather/runs", json: ["count": 1, "delay_ms": 60_000])
+            let id = try #require(launched.json?["id"]?.stringValue)
+            let (head, reader) = try await server.events("/runs/\(id)/events")
+            #expect(head.status == 200)
+            let opened = ContinuousClock.now
+            _ = try await reader.next()
+            let count = #"lab_http_request_duration_seconds_count{route="/runs/{id}/events"}"#
+            let whileOpen = try await server.request("GET", "/metrics").text
+            #expect(sample(whileOpen, count) == nil)
+            // The stream cannot end before the cancel is sent: the server's duration is at least this.
+            let held = opened.duration(to: .now)
+            #expect(try await server.request("DELETE", "/runs/\(id)").status == 202)
+            _ = try await reader.readAll()
+            // The stream is recorded as its producer returns, which races the client seeing EOF.
+            var text = ""
+            for _ in 0..<500 {
+                text = try await server.request("GET", "/metrics").text
+                if sample(text, count) != nil { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(sample(text, count) == 1)
+            let sum = try #require(sample(text, #"lab_http_request_duration_seconds_sum{route="/runs/{id}/events"}"#))
+            #expect(sum >= Double(held.components.seconds) + Double(held.components.attoseconds) / 1e18)
+            #expect(sample(text, #"lab_http_requests_total{route="/runs/{id}/events",method="GET",status="200"}"#) == 1)
+        }
+    }
+
+    /// The spec's `/metrics` description names exactly the families the server exports.
+    @Test func theSpecsMetricsDescription_listsEveryFamily() throws {
+        let spec = try String(contentsOf: LabConfiguration().openAPIFile, encoding: .utf8)
+        let start = try #require(spec.range(of: "operationId: getMetrics"))
+        let section = spec[start.upperBound...].prefix { _ in true }.components(separatedBy: "responses:").first ?? ""
+        let named = Set(section.matches(of: /`(lab_[a-z_]+)/).map { String($0.1) })
+        #expect(named == Set(MetricFamily.allCases.map(\.name)))
     }
 }

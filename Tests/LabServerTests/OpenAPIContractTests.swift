@@ -32,6 +32,6 @@ import Testing
         let registered = Set(LabApplication.routes.routes.map { "\($0.method) \($0.template.description)" })
         let documented = try Self.documentedOperations()
         #expect(registered == documented)
-        #expect(registered.count == 11)
+        #expect(registered.count == 12)
     }
 }

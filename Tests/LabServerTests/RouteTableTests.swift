@@ -34,7 +34,16 @@ struct RouteTableTests {
             Issue.record("POST /healthz should be 405")
             return
         }
-        #expect(allowed == ["GET", "HEAD"])
+        #expect(allowed == ["GET", "HEAD", "OPTIONS"])
+    }
+
+    /// What OPTIONS and CORS preflights answer comes from the routes themselves.
+    @Test func methodsAtAPath_areItsRoutes_plusHeadForGet_andOptions() {
+        #expect(Self.table.methods(at: "/runs/r-1")?.methods == ["GET", "DELETE", "HEAD", "OPTIONS"])
+        #expect(Self.table.methods(at: "/runs/r-1")?.template.description == "/runs/{id}")
+        #expect(Self.table.methods(at: "/patterns/gather/runs")?.methods == ["POST", "OPTIONS"])
+        #expect(Self.table.methods(at: "/healthz/")?.methods == ["GET", "HEAD", "OPTIONS"])
+        #expect(Self.table.methods(at: "/nope") == nil)
     }
 
     @Test func emptySegments_areIgnored_likeTheSplitMatcher() {

@@ -34,11 +34,13 @@ import TestSupport
 
     /// Runs knows no URL: the links come from LabServer's route templates, in every answer and
     /// in the `run.finished` event alike.
-    @Test func runLinks_areTheRoutesOfTheRunAndItsEvents_inAnswersAndInTheFinalEvent() async throws {
+    @Test func runLinks_areTheRoutesOfTheRunItsEventsAndItsTrace_inAnswersAndInTheFinalEvent() async throws {
         try await LabTestServer.with { server in
             let run = try #require(try await server.request("POST", "/patterns/gather/runs?wait=10", json: ["count": 2, "delay_ms": 1]).json)
             let id = try #require(run["id"]?.stringValue)
-            let links: JSONValue = ["self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events")]
+            let links: JSONValue = [
+                "self": .string("/runs/\(id)"), "events": .string("/runs/\(id)/events"), "trace": .string("/runs/\(id)/trace"),
+            ]
             #expect(run["links"] == links)
             #expect(try await server.request("GET", "/runs/\(id)").json?["links"] == links)
             #expect(try await server.request("GET", "/runs").json?["runs"]?.arrayValue?.first?["links"] == links)
@@ -158,6 +160,35 @@ import TestSupport
             } while cursor != nil
             #expect(counts == [5, 4, 3, 2, 1])
             _ = try await server.request("DELETE", "/runs/\(runningID)")
+        }
+    }
+
+    /// `?cursor=` alone continues the filtered listing it came from; a filter beside it must agree.
+    @Test func aCursor_carriesItsFilters_andADisagreeingFilterIsA400NamingIt() async throws {
+        try await LabTestServer.with { server in
+            for count in 1...3 {
+                _ = try await server.runToEnd("gather", ["count": .int(count), "delay_ms": 0])
+                _ = try await server.runToEnd("semaphore", ["count": 1, "limit": 1, "delay_ms": 0])
+            }
+            let first = try #require(try await server.request("GET", "/runs?pattern=gather&limit=1").json)
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            #expect(!cursor.contains(first["runs"]?.arrayValue?.first?["id"]?.stringValue ?? "-"), "a cursor is opaque, not a run id")
+            var patterns: [String] = []
+            var next: String? = cursor
+            while let page = next {
+                let body = try #require(try await server.request("GET", "/runs?limit=1&cursor=\(page)").json)
+                patterns += body["runs"]?.arrayValue?.compactMap { $0["pattern"]?.stringValue } ?? []
+                next = body["next_cursor"]?.stringValue
+            }
+            #expect(patterns == ["gather", "gather"])
+            #expect(try await server.request("GET", "/runs?pattern=gather&cursor=\(cursor)").status == 200)
+            for (query, field) in [("pattern=semaphore", "pattern"), ("status=failed", "status")] {
+                let refused = try await server.request("GET", "/runs?\(query)&cursor=\(cursor)")
+                #expect(refused.status == 400, "\(query)")
+                #expect(refused.json?["errors"]?.arrayValue?.first?["field"]?.stringValue == field)
+            }
+            let runID = try #require(first["runs"]?.arrayValue?.first?["id"]?.stringValue)
+            #expect(try await server.request("GET", "/runs?cursor=\(runID)").status == 400)
         }
     }
 }

@@ -1,4 +1,5 @@
 import MicroHTTP
+import Synchronization
 import Testing
 import TestSupport
 
@@ -35,6 +36,30 @@ struct AdmissionTests {
             #expect(try await firstResponse.text == "done /1")
             #expect(try await secondResponse.text == "done /2")
             #expect(server.stats.requestsInFlight == 0)
+        }
+    }
+
+    /// The deadline is kept by the configured `DeadlineTimers`: here a hand-driven one, so the
+    /// test fires the deadline itself instead of waiting for it.
+    @Test func theDeadline_isKeptByTheConfiguredTimers() async throws {
+        let timers = HandDrivenTimers()
+        let handler = TestHandler(async: { _ in
+            _ = try? await Task.sleep(for: .seconds(60))
+            return .text("late")
+        })
+        try await withServer({ $0.deadlineTimers = timers; $0.requestTimeout = .seconds(3_600) }, handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            try await client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await waitUntil("the request's deadline is scheduled") { timers.scheduled == 1 }
+            timers.fireAll()
+            #expect(try await client.readResponse().status == 504)
+            #expect(server.stats.requestTimeouts == 1)
+        }
+        try await withServer({ $0.deadlineTimers = timers }, handler: TestHandler(async: { _ in .text("ok") })) { server in
+            let before = timers.cancelled
+            let quick = try await HTTPTestClient(port: server.port).request("GET", "/quick")
+            #expect(quick.text == "ok")
+            #expect(timers.cancelled == before + 1)
         }
     }
 
@@ -104,5 +129,37 @@ struct AdmissionTests {
             // The server is still healthy afterwards.
             #expect(try await HTTPTestClient(port: server.port).request("GET", "/").status == 200)
         }
+    }
+}
+
+/// Deadline timers that fire only when a test says so.
+final class HandDrivenTimers: DeadlineTimers, @unchecked Sendable {
+    private let state = Mutex<(actions: [UInt64: @Sendable () -> Void], next: UInt64, scheduled: Int, cancelled: Int)>(([:], 0, 0, 0))
+
+    var scheduled: Int { state.withLock { $0.scheduled } }
+    var cancelled: Int { state.withLock { $0.cancelled } }
+
+    func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> DeadlineToken {
+        state.withLock { state in
+            state.next += 1
+            state.scheduled += 1
+            state.actions[state.next] = action
+            return .identifier(state.next)
+        }
+    }
+
+    func cancel(_ token: DeadlineToken) {
+        guard case .identifier(let id) = token else { return }
+        state.withLock { state in
+            if state.actions.removeValue(forKey: id) != nil { state.cancelled += 1 }
+        }
+    }
+
+    func fireAll() {
+        let actions = state.withLock { state in
+            defer { state.actions = [:] }
+            return Array(state.actions.values)
+        }
+        for action in actions { action() }
     }
 }

@@ -117,7 +117,8 @@ struct StreamingTests {
             }
         })
         try await withServer({ $0.streamHighWaterMark = 64 * 1024 }, handler: handler) { server in
-            let client = try HTTPTestClient(port: server.port)
+            // A hang guard, not a speed bound: 4 MiB in 16 KiB hand-offs can take seconds on a busy machine.
+            let client = try HTTPTestClient(port: server.port, timeout: .seconds(120))
             let response = try await client.request("GET", "/download")
             #expect(response.body.count == chunk.count * chunks)
             let firstBytes = stride(from: 0, to: response.body.count, by: chunk.count).map { response.body[$0] }

@@ -1,3 +1,4 @@
+import LabJSON
 import Patterns
 import TestSupport
 import Testing
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test(arguments: names)
-    func defaults_onTheManualClock_passEveryCheck(name: String) async throws {
+    func defaults_onTheVirtualClock_passEveryCheck(name: String) async throws {
         let pattern = try #require(catalog.pattern(named: name))
         let run = try await TestRun.execute(pattern)
         #expect(run.status == .succeeded)
@@ -50,6 +51,42 @@ import Testing
         #expect(validationIssues(pattern, [:]).isEmpty)
         let defaults = try catalog.validate([:], for: pattern).get()
         #expect(pattern.plannedDuration(defaults) <= .seconds(1))
+    }
+
+    /// `clock` is the catalog's, not each pattern's: every entry lists it, validation knows
+    /// it, and no pattern may declare a parameter of that name itself.
+    @Test(arguments: names)
+    func everyEntry_listsTheClock_andNoPatternDeclaresItItself(name: String) throws {
+        let pattern = try #require(catalog.pattern(named: name))
+        let specs = try #require(catalog.entry(pattern)["parameters"]?.arrayValue)
+        let clock = try #require(specs.first { $0["name"] == "clock" })
+        #expect(clock["default"] == "real")
+        #expect(clock["choices"] == ["real", "virtual"])
+        let own = Set(pattern.parameters(limits: catalog.limits).map(\.name))
+        #expect(own.isDisjoint(with: PatternCatalog.commonParameters.map(\.name)))
+        #expect(validationIssues(pattern, ["clock": "sundial"]).map(\.field) == ["clock"])
+    }
+
+    @Test func blockingWork_refusesTheVirtualClock_namingTheFieldAndWhy() throws {
+        let issues = validationIssues(BlockingOffloadPattern(), ["clock": "virtual"])
+        #expect(issues.map(\.field) == ["clock"])
+        #expect(issues.first?.message.contains("cannot run on a virtual clock") == true)
+        #expect(issues.first?.message.contains("block real threads") == true)
+        #expect(validationIssues(BlockingOffloadPattern(), ["clock": "real"]).isEmpty)
+    }
+
+    /// A virtual run's plan is simulated time: bounded by the virtual limit (a day by
+    /// default), not by the real one.
+    @Test func plannedDuration_isBoundedByTheLimitOfTheRunsClock() throws {
+        let seventeenMinutes: [String: JSONValue] = ["count": 10_000, "limit": 100, "delay_ms": 10_000]
+        #expect(validationIssues(SemaphorePattern(), seventeenMinutes).map(\.field) == ["params"])
+        var virtual = seventeenMinutes
+        virtual["clock"] = "virtual"
+        #expect(validationIssues(SemaphorePattern(), virtual).isEmpty)
+        let limits = PatternLimits(maxVirtualDuration: .seconds(900))
+        let issues = validationIssues(SemaphorePattern(), virtual, limits: limits)
+        #expect(issues.map(\.field) == ["params"])
+        #expect(issues.first?.message == "planned duration 1000000 ms exceeds the virtual time limit of 900 s")
     }
 
     @Test func smallerLimits_shrinkTheBounds() throws {

@@ -44,6 +44,14 @@ import Testing
         #expect(run.endedAt == .milliseconds(25))
     }
 
+    /// A cancellation at the very instant of a deadline comes after what is due then.
+    @Test func cancelAtADeadline_comesAfterWhatIsDueThen() async throws {
+        let run = try await TestRun.execute(StepPattern(), ["steps": 5], cancelAt: .milliseconds(20))
+        #expect(run.status == .cancelled)
+        #expect(run.times(of: "step") == [10, 20])
+        #expect(run.endedAt == .milliseconds(20))
+    }
+
     @Test func runThatCanNeverFinish_failsInsteadOfHanging() async throws {
         await #expect(throws: TestRunStuck.self) {
             _ = try await TestRun.execute(StepPattern(), ["steps": 1, "hang": true])

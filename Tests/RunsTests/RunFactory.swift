@@ -36,6 +36,7 @@ struct RunFactory {
         record.status = status
         record.finishedAt = started.createdAt.addingTimeInterval(0.2013)
         record.durationMs = 201.3
+        record.realMs = 201.9
         record.progress = .init(completed: tasks, total: tasks)
         record.result = ["wall_ms": 201.3, "results": .array((0..<tasks).map { .int($0 * 2) }), "in_order": true]
         record.checks = [

@@ -11,10 +11,10 @@ import TestSupport
 extension SQLiteRunStoreTests {
     @Test func newerUserVersion_isRefusedAtOpen() async throws {
         _ = try SQLiteRunStore(path: file)
-        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "PRAGMA user_version = 2") }
+        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "PRAGMA user_version = 3") }
         let error = try #require(openError { try SQLiteRunStore(path: file) })
         #expect(error.kind == .newerSchema)
-        #expect(error.description.contains("schema version 2, this build knows 1"))
+        #expect(error.description.contains("schema version 3, this build knows 2"))
     }
 
     @Test func fileOfGarbage_isRefusedAtOpen_asCorrupt() async throws {

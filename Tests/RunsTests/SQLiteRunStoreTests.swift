@@ -6,8 +6,8 @@ import Testing
 import TestSupport
 
 /// What is the SQLite store's own, on real files (a fresh temporary folder per test): its
-/// buffer, its files' faults (`+Failures`) and the registry on it (`+Registry`). What every store
-/// owes is in `StoreConformanceTests`, which runs on SQLite too.
+/// buffer, its migrations and its files' faults (`+Failures`). What every store owes is in
+/// `StoreConformanceTests`, and the registry on every store in `RegistryOnStoreTests`.
 @Suite struct SQLiteRunStoreTests {
     let directory: TemporaryDirectory
     /// In a folder that does not exist yet: opening creates it.
@@ -16,6 +16,34 @@ import TestSupport
     init() throws {
         directory = try TemporaryDirectory("store")
         file = directory.path("data/runs.sqlite")
+    }
+
+    // MARK: Migrations
+
+    /// A file written before `real_ms` existed (schema v1) gains the column on open; its
+    /// runs read back with no real time, and new ones keep theirs.
+    @Test func fileOfSchemaOne_isMigrated_andItsRunsReadBackWithoutRealTime() async throws {
+        var runs = RunFactory()
+        let old = runs.finished()
+        let store = try SQLiteRunStore(path: file)
+        store.save(old, events: nil)
+        await store.flush()
+        try await DatabaseQueue(path: file).write { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE run DROP COLUMN real_ms;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v2-real-ms';
+                    PRAGMA user_version = 1;
+                    """)
+        }
+        let reopened = try SQLiteRunStore(path: file)
+        let read = try #require(try await reopened.record(id: old.id))
+        #expect(read.realMs == nil)
+        #expect(read.json()["real_ms"] == .null)
+        let new = runs.finished()
+        reopened.save(new, events: nil)
+        await reopened.flush()
+        #expect(try await reopened.record(id: new.id)?.realMs == 201.9)
     }
 
     // MARK: Buffer and writer

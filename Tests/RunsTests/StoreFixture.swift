@@ -96,10 +96,10 @@ struct StoreFixture: Sendable {
         case .memory: Issue.record("the in-memory store has no schema")
         case .sqlite:
             try await DatabaseQueue(path: file).write { db in
-                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v2-run-tags')")
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-a-newer-build')")
             }
         case .postgres:
-            try database?.sql("INSERT INTO schema_versions (version, name) VALUES (2, 'run tags')")
+            try database?.sql("INSERT INTO schema_versions (version, name) VALUES (99, 'from a newer build')")
         }
     }
 }

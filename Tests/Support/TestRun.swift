@@ -1,115 +1,72 @@
+import Dispatch
 import LabJSON
 import Patterns
-import Synchronization
 
-/// Runs a pattern the way the service does (`PatternRunner` over a `RunContext`), but on a
-/// manual clock and a one-thread `TestExecutor`, and drives it deterministically: whenever
-/// the run has settled (every task suspended, every thread parked or blocked on the clock)
-/// the driver advances the clock to the next deadline, until the run ends.
+/// Runs a pattern the way the service runs a `clock: virtual` run (`VirtualRun`: one
+/// thread, FIFO jobs, the clock jumping to the next deadline whenever every task waits),
+/// with a manual thread launcher whose threads block in virtual time, and collects what it
+/// did. The tests' timelines are the production virtual clock's, not a lookalike's.
 ///
-/// Nothing here depends on wall time except a watchdog that turns a run that never
-/// settles into a failure instead of a hang.
+/// Nothing here depends on wall time except a watchdog that turns a run that never settles
+/// (a busy loop) into a failure instead of a hang.
 public enum TestRun {
     /// Validates `parameters` as the service would (defaults filled in), runs `pattern` and
-    /// returns what it did. `cancelAt` cancels the run's task once the manual time reaches
-    /// it and the run has settled.
+    /// returns what it did. `cancelAt` cancels the run's task once the virtual time reaches
+    /// it and everything due then has run. A run that deadlocks throws `TestRunStuck`.
     public static func execute(
         _ pattern: any Pattern, _ parameters: [String: JSONValue] = [:], limits: PatternLimits = .defaults,
-        cancelAt: Duration? = nil, spanCap: Int? = nil, eventCap: Int = 50_000
+        cancelAt: Duration? = nil, spanCap: Int? = nil, eventCap: Int = 50_000,
+        watchdog: Duration = .seconds(30)
     ) async throws -> TestRunResult {
         let raw = parameters.mapValues(RawParameter.json)
         let validated = try PatternCatalog(limits: limits).validate(raw, for: pattern).get()
-        let clock = ManualClock()
+        let clock = VirtualClock()
         let sink = CollectingSink()
         let recorder = RunRecorder(
             clock: clock.runClock, sink: sink, spanCap: spanCap ?? limits.spanCap, eventCap: eventCap)
         let context = RunContext(
             clock: clock.runClock, recorder: recorder, limits: limits, threads: .tracked(by: clock.activity),
             isolatesInlineBlocking: false)
-        let executor = try TestExecutor(activity: clock.activity)
-        defer { executor.shutdown() }
-        let finished = Locked<RunExecution?>(nil)
-        // Unstructured on purpose: a driver must be able to walk away from a stuck run
-        // instead of waiting for it forever.
-        let runTask = Task(executorPreference: executor) {
-            let execution = await PatternRunner.execute(pattern, parameters: validated, context: context)
-            finished.withLock { $0 = execution }
+        let outcome = try await withWatchdog(watchdog) {
+            await VirtualRun.execute(pattern, parameters: validated, context: context, clock: clock, cancelAt: cancelAt)
         }
-        let driver = Driver(clock: clock, executor: executor, cancelAt: cancelAt) { runTask.cancel() }
-        let execution = try await driver.drive(until: { finished.value })
-        return TestRunResult(execution: execution, events: sink.events, endedAt: clock.now.offset)
+        if case .halted(.stalled(let at))? = outcome.stop { throw TestRunStuck(at: at) }
+        return TestRunResult(execution: outcome.execution, events: sink.events, endedAt: outcome.endedAt)
     }
 
-    /// Advances the clock deadline by deadline whenever the run has settled. Every step
-    /// that wakes several tasks at once (an advance, a cancellation) holds the executor's
-    /// jobs until all of them are queued, so their order is the clock's, never a race.
-    struct Driver {
-        let clock: ManualClock
-        let executor: TestExecutor
-        let cancelAt: Duration?
-        let cancel: () -> Void
-
-        func drive<T>(until result: () -> T?) async throws -> T {
-            var cancelPending = cancelAt != nil
-            for _ in 0..<1_000_000 {
-                try await clock.activity.waitUntilIdle()
-                if let value = result() { return value }
-                if cancelPending, let cancelAt, clock.now.offset >= cancelAt {
-                    cancelPending = false
-                    holdingJobs { cancel() }
-                    continue
-                }
-                guard let next = nextStop(cancelPending: cancelPending) else {
-                    holdingJobs { cancel() }
-                    throw TestRunStuck(at: clock.now.offset)
-                }
-                executor.holdJobs()
-                defer { executor.releaseJobs() }
-                try await clock.advance(to: next) { try await clock.activity.waitUntilIdle() }
+    /// `body`, or `TestRunTimeout` after `limit` of wall time: the run is then cancelled
+    /// and left behind (a busy loop would never end), never waited for.
+    private static func withWatchdog<T: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async -> T
+    ) async throws -> T {
+        let first = Locked<UnsafeContinuation<T, any Error>?>(nil)
+        let finish: @Sendable (Result<T, any Error>) -> Bool = { result in
+            guard let continuation = first.withLock({ $0.take() }) else { return false }
+            continuation.resume(with: result)
+            return true
+        }
+        return try await withUnsafeThrowingContinuation { continuation in
+            first.withLock { $0 = continuation }
+            // Unstructured on purpose: the driver must be able to walk away from a stuck run.
+            let run = Task { _ = finish(.success(await body())) }
+            let (seconds, attoseconds) = limit.components
+            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                if finish(.failure(TestRunTimeout(limit: limit))) { run.cancel() }
             }
-            throw TestRunStuck(at: clock.now.offset)
-        }
-
-        /// The next deadline anyone waits for, or the cancellation time if that is sooner.
-        private func nextStop(cancelPending: Bool) -> ManualClock.Instant? {
-            guard cancelPending, let cancelAt else { return clock.nextDeadline }
-            let cancelInstant = ManualClock.Instant(offset: cancelAt)
-            return min(clock.nextDeadline ?? cancelInstant, cancelInstant)
-        }
-
-        private func holdingJobs(_ body: () -> Void) {
-            executor.holdJobs()
-            body()
-            executor.releaseJobs()
         }
     }
 }
 
-/// The run settled with nobody waiting for the clock: no task or thread can ever wake.
+/// The run deadlocked: every task waited and nothing was scheduled on the clock.
 public struct TestRunStuck: Error, CustomStringConvertible {
     public let at: Duration
-    public var description: String { "run stuck at \(at.milliseconds) ms: settled, but nothing waits for the clock" }
+    public var description: String { "run stuck at \(at.milliseconds) ms: every task waits, and nothing is scheduled on the clock" }
 }
 
-extension ThreadLauncher {
-    /// Pthreads that count as active in `activity` from launch until they end (or block
-    /// on the manual clock). A launch returns only once its thread has parked or ended, so
-    /// threads started one after another reach the clock in that order: a run's timeline
-    /// does not depend on how the OS schedules them.
-    public static func tracked(by activity: ActivityCounter) -> ThreadLauncher {
-        ThreadLauncher { body in
-            let before = activity.active
-            activity.begin()
-            do {
-                try ThreadLauncher.pthreads.launch {
-                    body()
-                    activity.end()
-                }
-            } catch {
-                activity.end()
-                throw error
-            }
-            activity.blockUntilActive(atMost: before)
-        }
-    }
+/// The run kept running (a busy loop, a thread that never parks) for longer than any test
+/// should take.
+public struct TestRunTimeout: Error, CustomStringConvertible {
+    public let limit: Duration
+    public var description: String { "the run did not end within \(limit) of wall time" }
 }

@@ -5,7 +5,7 @@ import Patterns
 public struct TestRunResult: Sendable {
     public let execution: RunExecution
     public let events: [RunEvent]
-    /// The manual time when the run ended.
+    /// The virtual time when the run ended.
     public let endedAt: Duration
 
     public var status: RunStatus { execution.status }

@@ -99,7 +99,9 @@ def raw_run(driver):
     toggle = css(driver, tid("raw-json-toggle"))
     if toggle.get_attribute("open") is None:
         toggle.find_element(By.TAG_NAME, "summary").click()
-    return json.loads(wait_visible(driver, tid("raw-json")).text)
+    # Visible as soon as the details open; filled by the toggle event right after.
+    wait_visible(driver, tid("raw-json"))
+    return json.loads(wait(driver).until(lambda d: css(d, tid("raw-json")).text.strip() or None))
 
 
 def severe_console_entries(driver, allowed_statuses=()):

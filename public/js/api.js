@@ -53,12 +53,16 @@ export const api = {
   launch: (pattern, params) =>
     request('POST', `/patterns/${encodeURIComponent(pattern)}/runs`, { body: params }).then((r) => r.data),
   cancel: (id) => request('DELETE', `/runs/${encodeURIComponent(id)}`).then((r) => r.data),
+  // A cursor carries the filters of the listing it continues: the next page is asked with it alone.
   runs: ({ pattern, status, limit = 20, cursor } = {}, signal) => {
     const query = new URLSearchParams();
-    if (pattern) query.set('pattern', pattern);
-    if (status) query.set('status', status);
+    if (cursor) {
+      query.set('cursor', cursor);
+    } else {
+      if (pattern) query.set('pattern', pattern);
+      if (status) query.set('status', status);
+    }
     query.set('limit', String(limit));
-    if (cursor) query.set('cursor', cursor);
     return request('GET', `/runs?${query}`, { signal }).then((r) => r.data);
   },
 };

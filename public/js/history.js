@@ -10,8 +10,33 @@ const PAGE = 20;
  * Renders the history view into `main`. `filters` ({pattern, status}) come from the URL;
  * `onFilter(filters)` is called when the user changes them, so the URL can follow.
  */
-export function showHistory(main, patterns, filters, onFilter) {
+export function showHistory(main, patterns, filters, onFilter, picked = []) {
   const list = h('ol', { class: 'history-list', 'data-testid': 'history-list', 'aria-label': 'Runs, newest first' });
+  // Two runs picked (with the row's checkbox) open their comparison.
+  const chosen = new Set(picked.slice(0, 2));
+  const compareButton = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'compare-selected',
+    onclick: () => {
+      const [a, b] = [...chosen];
+      window.location.hash = `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
+    } }, 'Compare');
+  const compareNote = h('span', { class: 'muted', 'data-testid': 'compare-note' });
+  const compareBar = h('div', { class: 'compare-bar' }, compareNote, compareButton);
+  const showChosen = () => {
+    compareButton.disabled = chosen.size !== 2;
+    compareNote.textContent = chosen.size === 2 ? 'Two runs picked.'
+      : chosen.size === 1 ? `Picked ${[...chosen][0]}: pick one more to compare.` : 'Pick two runs to compare them.';
+    for (const box of list.querySelectorAll('input[data-testid="compare-pick"]')) {
+      box.checked = chosen.has(box.value);
+      box.disabled = !box.checked && chosen.size >= 2;
+    }
+  };
+  list.addEventListener('change', (event) => {
+    const box = event.target.closest('input[data-testid="compare-pick"]');
+    if (!box) return;
+    if (box.checked) chosen.add(box.value);
+    else chosen.delete(box.value);
+    showChosen();
+  });
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'history-more', hidden: true }, 'Load more');
   const status = h('p', { class: 'muted history-status', role: 'status', 'data-testid': 'history-status' });
   const patternSelect = h('select', { id: 'history-pattern', 'data-testid': 'history-pattern' },
@@ -30,7 +55,8 @@ export function showHistory(main, patterns, filters, onFilter) {
       h('div', { class: 'field' }, h('label', { for: 'history-pattern', class: 'field-label' }, 'Pattern'), patternSelect),
       h('div', { class: 'field' }, h('label', { for: 'history-status-filter', class: 'field-label' }, 'Status'), statusSelect),
       refresh),
-    h('div', { class: 'card history-card' }, list, status, more)));
+    h('div', { class: 'card history-card' }, compareBar, list, status, more)));
+  showChosen();
 
   let cursor = null;
   let controller = null;
@@ -46,6 +72,7 @@ export function showHistory(main, patterns, filters, onFilter) {
         try {
           const run = await api.run(item.dataset.runId, controller?.signal);
           if (item.isConnected) item.replaceWith(row({ ...run, checks_passed: checksPassed(run) }));
+          showChosen();
         } catch {
           // Gone or unreachable: leave the row as it was.
         }
@@ -66,6 +93,7 @@ export function showHistory(main, patterns, filters, onFilter) {
     try {
       const page = await api.runs({ ...filters, limit: PAGE, cursor }, controller.signal);
       for (const run of page.runs || []) list.append(row(run));
+      showChosen();
       cursor = page.next_cursor || null;
       more.hidden = !cursor;
       status.textContent = '';
@@ -130,13 +158,17 @@ export function recentList(runs, current) {
 function row(run) {
   const progress = run.progress ? `${count(run.progress.completed)}/${count(run.progress.total)}` : '';
   return h('li', { class: 'history-row', 'data-testid': 'history-row', 'data-run-id': run.id, 'data-status': run.status },
+    h('input', { type: 'checkbox', class: 'compare-pick', 'data-testid': 'compare-pick', value: run.id,
+      'aria-label': `Pick run ${run.id} to compare` }),
     h('a', { class: 'history-link', href: `#/runs/${encodeURIComponent(run.id)}` },
       h('span', { class: `badge badge-${run.status}` }, run.status),
       h('span', { class: 'history-pattern' }, run.pattern),
       h('code', { class: 'history-id' }, run.id),
       h('time', { class: 'history-time', datetime: run.created_at, title: absoluteTime(run.created_at) },
         relativeTime(run.created_at)),
-      h('span', { class: 'history-duration' }, run.duration_ms === null || run.duration_ms === undefined ? 'running' : ms(run.duration_ms)),
+      h('span', { class: 'history-duration', 'data-clock': run.params?.clock === 'virtual' ? 'virtual' : 'real' },
+        run.duration_ms === null || run.duration_ms === undefined ? 'running'
+          : `${ms(run.duration_ms)}${run.params?.clock === 'virtual' ? ' virtual' : ''}`),
       h('span', { class: 'history-progress', title: 'tasks completed' }, progress),
       checksCell(run)));
 }

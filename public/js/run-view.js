@@ -1,22 +1,25 @@
-// One run on screen: status, live connection, progress, timeline, checks, figures, raw JSON.
+// One run on screen: status, connection, progress, timeline with the pattern's counters,
+// checks, figures, raw JSON; then replay, trace download and comparison once it has ended.
 //
-// A run still going is followed through its event stream; a finished one is drawn from its
-// Run document at once, and its events are replayed in the background only to add the
-// pattern's markers to the timeline.
+// Live and replay are one renderer fed by events (RunModel): a run still going is followed
+// through its event stream and drawn as it stands now; a finished one is drawn from its Run
+// document at once, then its whole event log is read (GET /runs/{id}/events, which replays a
+// stored run too) and it can be played back, paused and scrubbed: every panel shows the run as
+// it stood at the instant shown.
 
 import { api, ApiError, TERMINAL_STATUSES } from './api.js';
 import { h, replace, toast } from './dom.js';
+import { fetchEvents } from './event-history.js';
 import { absoluteTime, copyText, count, curlCommand, humanize, ms, value } from './format.js';
+import { ReplayControls } from './replay.js';
+import { rerunForm } from './rerun.js';
+import { buildRunPanel, fillChecks } from './run-panel.js';
+import { RunModel } from './run-model.js';
 import { RunStream } from './stream.js';
 import { Timeline } from './timeline.js';
 
-const TASK_END_EVENTS = {
-  'task.finished': 'ok', 'task.failed': 'error', 'task.cancelled': 'cancelled', 'task.timeout': 'timeout',
-};
-const STRUCTURAL_EVENTS = new Set(['run.started', 'task.started', 'progress', 'run.finished',
-  ...Object.keys(TASK_END_EVENTS)]);
 const CONNECTION_TEXT = {
-  connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', closed: 'closed',
+  connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', closed: 'closed', loading: 'loading events…',
 };
 /** The server keeps this many spans by default (DESIGN.md section 5); a live layout guess. */
 const SPAN_CAP_GUESS = 10_000;
@@ -24,162 +27,143 @@ const SPAN_CAP_GUESS = 10_000;
 export class RunView {
   /**
    * @param {HTMLElement} container where the panel goes
-   * @param {object} entry the run's catalog entry (for its event names), or null
+   * @param {object} entry the run's catalog entry (its events and counters), or null
    * @param {(run) => void} onChange called when the run's status changes
+   * @param {{embedded?: boolean}} options embedded: part of a comparison, which owns the replay
    */
-  constructor(container, entry, onChange = () => {}) {
+  constructor(container, entry, onChange = () => {}, { embedded = false } = {}) {
     this.container = container;
     this.entry = entry;
     this.onChange = onChange;
+    this.embedded = embedded;
     this.stream = null;
+    this.replay = null;
     this.frame = 0;
     this.lastRender = 0;
     this.liveRenders = 0;
     this.disposed = false;
+    this.axis = { max: 0, gutter: undefined };
+    this.history = new AbortController();
+    this.ready = new Promise((resolve) => { this.markReady = resolve; });
   }
 
-  /** Shows `run` (a Run document) and follows it while it runs. */
+  /** Shows `run` (a Run document): follows it while it runs, then offers its replay. */
   open(run) {
     this.run = run;
-    this.spans = new Map();
-    this.markers = [];
-    this.lastT = 0;
+    this.model = new RunModel(this.entry?.counters || []);
     this.lastAt = performance.now();
-    this.ended = 0; // tasks seen ending on the stream: progress never shows less
-    for (const span of run.timeline?.spans || []) this.spans.set(span.task, { ...span });
+    this.openedAt = performance.now();
     this.build();
-    this.renderAll();
-    const live = !TERMINAL_STATUSES.has(run.status);
-    this.replayOnly = !live;
-    this.stream = new RunStream(run.id, this.entry?.events || [], {
+    if (TERMINAL_STATUSES.has(run.status)) {
+      this.model.adoptRecord(run);
+      this.showAt(this.model.endMs);
+      this.panel.dataset.firstDrawMs = (performance.now() - this.openedAt).toFixed(1);
+      this.loadHistory();
+      return;
+    }
+    this.showAt(0);
+    this.follow();
+  }
+
+  /** Follows a live run through its event stream. */
+  follow() {
+    this.stream = new RunStream(this.run.id, this.entry?.events || [], {
       onEvent: (name, data, id) => this.apply(name, data, id),
       onState: (state) => this.setConnection(state),
       onFinished: (finished) => this.finished(finished),
       onNotice: (message) => toast(message),
       onLost: (message) => {
-        this.replayOnly = true;
         this.errorBox.hidden = false;
         this.errorBox.textContent = message;
         cancelAnimationFrame(this.frame);
       },
     });
     this.stream.start();
-    if (live) this.loop();
+    this.loop();
   }
 
   dispose() {
     this.disposed = true;
     cancelAnimationFrame(this.frame);
     clearInterval(this.idleTimer);
+    this.history.abort();
     this.stream?.stop();
+    this.replay?.dispose();
     this.timeline?.dispose();
   }
 
   // -- building -------------------------------------------------------------------------
 
   build() {
-    const run = this.run;
-    this.status = h('span', { class: 'badge', 'data-testid': 'run-status' });
-    this.connection = h('span', { class: 'connection', 'data-testid': 'connection', role: 'status',
-      'aria-live': 'polite', title: 'Event stream connection' },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }));
-    this.cancelButton = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'cancel-button',
-      onclick: () => this.cancel() }, 'Cancel run');
-    const curlButton = h('button', { type: 'button', class: 'btn', 'data-testid': 'copy-curl-run',
-      title: 'Copy a curl command that launches the same run', onclick: () => this.copyCurl() }, 'Copy as curl');
-    this.curlOutput = h('pre', { class: 'curl-output', 'data-testid': 'curl-command', hidden: true });
-    this.meta = h('dl', { class: 'run-meta' });
-    this.duration = h('span', { 'data-testid': 'run-duration' });
-    this.errorBox = h('p', { class: 'notice notice-error', 'data-testid': 'run-error', hidden: true });
-    this.progressBar = h('div', { class: 'progress-fill' });
-    this.progress = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0,
-      'aria-label': 'Tasks completed', 'data-testid': 'progress' }, this.progressBar);
-    this.progressText = h('span', { class: 'progress-text', 'data-testid': 'progress-text' });
-    this.timelineRoot = h('div', { class: 'timeline' });
-    this.checks = h('ul', { class: 'checks', 'data-testid': 'checks' });
-    this.checksSummary = h('span', { class: 'section-note', 'data-testid': 'checks-summary' });
-    this.result = h('div', { class: 'result', 'data-testid': 'result' });
-    this.raw = h('pre', { class: 'raw-json', 'data-testid': 'raw-json' });
-    const rawDetails = h('details', { class: 'raw', 'data-testid': 'raw-json-toggle',
-      ontoggle: () => { if (rawDetails.open) this.renderRaw(); } },
-    h('summary', {}, 'Raw JSON'), this.raw);
-    this.rawDetails = rawDetails;
-
-    this.panel = h('section', { class: 'card run-panel', 'data-testid': 'run-panel', 'data-run-id': run.id,
-      'aria-labelledby': 'run-title' },
-    h('header', { class: 'run-head' },
-      h('div', { class: 'run-title-row' },
-        h('h2', { id: 'run-title', class: 'run-title' }, 'Run ', h('code', { 'data-testid': 'run-id' }, run.id)),
-        this.status, this.connection),
-      h('div', { class: 'run-actions' }, this.cancelButton, curlButton)),
-    this.curlOutput,
-    this.meta,
-    this.errorBox,
-    h('div', { class: 'progress-row' }, this.progress, this.progressText),
-    h('section', { class: 'run-section', 'aria-label': 'Timeline' },
-      h('h3', {}, 'Timeline'), this.timelineRoot),
-    h('div', { class: 'run-columns' },
-      h('section', { class: 'run-section', 'aria-label': 'Checks' },
-        h('h3', {}, 'Checks ', this.checksSummary), this.checks),
-      h('section', { class: 'run-section', 'aria-label': 'Result' },
-        h('h3', {}, 'Result'), this.result)),
-    rawDetails);
+    Object.assign(this, buildRunPanel(this.run, {
+      embedded: this.embedded, onCancel: () => this.cancel(), onCopyCurl: () => this.copyCurl(),
+      onRawOpen: () => this.renderRaw(),
+    }));
     replace(this.container, this.panel);
     this.timeline = new Timeline(this.timelineRoot);
   }
 
   // -- events ---------------------------------------------------------------------------
 
-  apply(name, data, _id) {
-    if (typeof data.t_ms === 'number' && data.t_ms >= this.lastT) {
-      this.lastT = data.t_ms;
-      this.lastAt = performance.now();
-    }
-    if (this.replayOnly) {
-      if (!STRUCTURAL_EVENTS.has(name)) this.addMarker(name, data);
-      this.schedule();
-      return;
-    }
+  apply(name, data, id) {
+    this.model.apply(name, data, id);
+    this.lastAt = performance.now();
     if (name === 'run.started') {
       this.run = { ...this.run, status: 'running' };
       this.renderHeader();
       this.onChange(this.run);
-    } else if (name === 'task.started') {
-      const span = this.spans.get(data.task);
-      if (!span) {
-        this.spans.set(data.task, { task: data.task, label: data.label, start_ms: data.t_ms, end_ms: null, outcome: null });
-      }
-    } else if (name in TASK_END_EVENTS) {
-      const span = this.spans.get(data.task) || {
-        task: data.task, label: data.label, start_ms: data.t_ms - (data.duration_ms || 0),
-      };
-      if (span.end_ms === null || span.end_ms === undefined) this.ended += 1;
-      this.spans.set(data.task, { ...span, end_ms: data.t_ms, outcome: TASK_END_EVENTS[name], error: data.error });
-    } else if (name === 'progress') {
-      this.run = { ...this.run, progress: { completed: data.completed, total: data.total } };
-      if (this.run.status === 'queued') this.run.status = 'running';
-    } else {
-      this.addMarker(name, data);
+    } else if (name === 'progress' && this.run.status === 'queued') {
+      this.run = { ...this.run, status: 'running' };
     }
-    this.schedule();
+    this.dirty = true;
   }
 
-  addMarker(name, data) {
-    this.markers.push({ name, t: data.t_ms ?? this.lastT, task: data.task, data });
-  }
-
+  /** The live run ended: its record is the truth; its replay needs every event it had. */
   finished(run) {
     if (this.disposed) return;
-    const wasLive = !this.replayOnly;
     this.run = run;
-    this.replayOnly = true;
-    // The run's own timeline is the record; keep what the stream built if it has none.
-    if (Array.isArray(run.timeline?.spans) && (wasLive || !this.spans.size)) {
-      this.spans = new Map(run.timeline.spans.map((span) => [span.task, { ...span }]));
-    }
+    this.model.adoptRecord(run);
     cancelAnimationFrame(this.frame);
-    this.renderAll();
-    if (wasLive) this.onChange(run);
+    this.renderHeader();
+    this.onChange(run);
+    // The stream saw every event unless it fell back to polling: then read the log again.
+    const complete = this.stream && this.stream.lastId === this.model.lastId + 1;
+    if (complete) this.historyReady();
+    else this.loadHistory();
+  }
+
+  /** Reads the ended run's whole event log, then offers its replay. */
+  async loadHistory() {
+    this.setConnection('loading');
+    try {
+      const events = await fetchEvents(this.run.id, { signal: this.history.signal });
+      if (this.disposed) return;
+      const model = new RunModel(this.entry?.counters || []);
+      for (const event of events) {
+        if (event.name !== 'run.finished') model.apply(event.name, event.data, event.id);
+      }
+      model.adoptRecord(this.run);
+      this.model = model;
+    } catch (error) {
+      if (error.name === 'AbortError' || this.disposed) return;
+      toast(`The replay is unavailable: ${error.message}`);
+    }
+    this.historyReady();
+  }
+
+  historyReady() {
+    this.setConnection('closed');
+    const end = this.model.endMs;
+    if (!this.embedded) {
+      this.replay?.dispose();
+      this.replay = new ReplayControls(end, (t) => this.showAt(t));
+      replace(this.replaySlot, this.replay.element);
+      replace(this.compareSlot, rerunForm(this.entry, this.run));
+    }
+    this.showAt(end);
+    this.panel.dataset.replayReadyMs = (performance.now() - this.openedAt).toFixed(1);
+    this.panel.dataset.events = String(this.model.eventCount);
+    this.markReady();
   }
 
   setConnection(state) {
@@ -197,12 +181,11 @@ export class RunView {
     this.cancelButton.textContent = 'Cancelling…';
     try {
       const run = await api.cancel(this.run.id);
-      if (TERMINAL_STATUSES.has(run.status)) this.finished(run);
+      if (TERMINAL_STATUSES.has(run.status)) this.stream?.finish(run);
       else toast('Cancellation requested');
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) {
         toast('The run had already ended');
-        api.run(this.run.id).then((run) => this.finished(run), () => {});
       } else {
         toast(`Could not cancel: ${error.message}`);
         this.cancelButton.disabled = false;
@@ -220,25 +203,40 @@ export class RunView {
 
   // -- rendering ------------------------------------------------------------------------
 
-  now() {
-    if (TERMINAL_STATUSES.has(this.run.status)) return this.run.duration_ms ?? this.lastT;
-    return this.lastT + (performance.now() - this.lastAt);
+  /** Whether the run keeps virtual time (its clock is not the wall's: never extrapolate it). */
+  isVirtual() {
+    return this.run.params?.clock === 'virtual';
   }
 
-  schedule() {
-    this.dirty = true;
+  isLive() {
+    return !TERMINAL_STATUSES.has(this.run.status);
+  }
+
+  /** The live instant: the last event's time, moved on by the wall clock on a real run. */
+  now() {
+    if (!this.isLive()) return this.model.endMs;
+    if (this.isVirtual()) return this.model.lastT;
+    return this.model.lastT + (performance.now() - this.lastAt);
+  }
+
+  /** The run's end instant, for a comparison's shared axis. */
+  get endMs() {
+    return this.model.endMs;
+  }
+
+  /** Draws on a time axis shared with another run's: to `max`, past a fixed gutter. */
+  shareAxis({ max, gutter }) {
+    this.axis = { max, gutter };
   }
 
   /** While the run is live: redraw a few times a second, more often for small runs. */
   loop() {
     const tick = (timestamp) => {
-      if (this.disposed || this.replayOnly) return;
-      const interval = this.spans.size > 1000 ? 300 : 80;
+      if (this.disposed || !this.isLive()) return;
+      const interval = this.model.spans.size > 1000 ? 300 : 80;
       if (timestamp - this.lastRender >= interval) {
         this.lastRender = timestamp;
-        this.renderTimeline();
-        this.renderProgress();
-        this.renderDuration();
+        this.showAt(this.now());
         if (this.run.status !== this.headerStatus) this.renderHeader();
       }
       this.frame = requestAnimationFrame(tick);
@@ -246,37 +244,58 @@ export class RunView {
     this.frame = requestAnimationFrame(tick);
     // Background tabs get no animation frames: keep the markers and spans flowing anyway.
     this.idleTimer = setInterval(() => {
-      if (this.disposed || this.replayOnly) { clearInterval(this.idleTimer); return; }
-      if (document.hidden && this.dirty) {
-        this.renderTimeline();
-        this.renderProgress();
-      }
+      if (this.disposed || !this.isLive()) { clearInterval(this.idleTimer); return; }
+      if (document.hidden && this.dirty) this.showAt(this.now());
     }, 1000);
   }
 
-  renderAll() {
+  /** Draws every panel as the run stood at `t`. */
+  showAt(t) {
+    this.dirty = false;
+    const live = this.isLive();
+    const state = this.model.stateAt(t);
+    const atEnd = !live && t >= this.model.endMs;
+    this.shownAt = t;
+    this.panel.dataset.shownT = String(t);
+    this.panel.dataset.atEnd = String(atEnd);
+    this.panel.dataset.started = String(state.spans.length);
+    this.panel.dataset.running = String(state.spans.filter((span) => span.end_ms === null).length);
+    this.panel.dataset.markers = String(state.markers.length);
     this.renderHeader();
-    this.renderProgress();
-    this.renderTimeline();
-    this.renderChecks();
-    this.renderResult();
+    this.renderProgress(state, atEnd);
+    this.renderTimeline(state, { live, atEnd });
+    this.renderCounters(state);
+    this.renderChecks(atEnd);
+    this.renderResult(atEnd);
     if (this.rawDetails.open) this.renderRaw();
+    if (live && this.run.status === 'running') {
+      this.liveRenders += 1;
+      this.panel.dataset.liveRenders = String(this.liveRenders);
+    }
   }
 
   renderDuration() {
-    const live = !TERMINAL_STATUSES.has(this.run.status);
-    this.duration.textContent = live ? `${ms(this.now())} so far` : ms(this.run.duration_ms);
+    if (this.isLive()) {
+      this.duration.textContent = `${ms(this.now())} so far`;
+    } else if (this.isVirtual()) {
+      this.duration.textContent = `${ms(this.run.duration_ms)} of virtual time (${ms(this.run.real_ms)} real)`;
+    } else {
+      this.duration.textContent = ms(this.run.duration_ms);
+    }
   }
 
   renderHeader() {
     const run = this.run;
-    const live = !TERMINAL_STATUSES.has(run.status);
+    const live = this.isLive();
     this.headerStatus = run.status;
     this.status.textContent = run.status;
     this.status.dataset.status = run.status;
     this.status.className = `badge badge-${run.status}`;
     this.panel.dataset.status = run.status;
+    this.panel.dataset.clock = this.isVirtual() ? 'virtual' : 'real';
+    this.clockBadge.hidden = !this.isVirtual();
     this.cancelButton.hidden = !live;
+    this.traceLink.hidden = live;
     if (live && !this.cancelButton.disabled) this.cancelButton.textContent = 'Cancel run';
     const rows = [
       ['pattern', h('a', { href: `#/patterns/${encodeURIComponent(run.pattern)}` }, run.pattern)],
@@ -292,11 +311,10 @@ export class RunView {
     this.errorBox.textContent = run.error ? `Error: ${run.error}` : '';
   }
 
-  renderProgress() {
-    const total = this.run.progress?.total || 0;
-    // Progress events are coalesced; task ends arrive one by one, so count those too.
-    const completed = Math.max(this.run.progress?.completed || 0, Math.min(this.ended || 0, total || Infinity));
-    const fraction = total > 0 ? Math.min(1, completed / total) : (TERMINAL_STATUSES.has(this.run.status) ? 1 : 0);
+  renderProgress(state, atEnd) {
+    const total = state.total || this.run.progress?.total || 0;
+    const completed = atEnd ? (this.run.progress?.completed ?? state.completed) : Math.min(state.completed, total || Infinity);
+    const fraction = total > 0 ? Math.min(1, completed / total) : (atEnd ? 1 : 0);
     this.progressBar.style.width = `${(fraction * 100).toFixed(1)}%`;
     this.progress.setAttribute('aria-valuemax', String(total || 1));
     this.progress.setAttribute('aria-valuenow', String(completed));
@@ -305,60 +323,53 @@ export class RunView {
     this.progressText.textContent = total ? `${count(completed)} / ${count(total)} tasks` : 'starting…';
   }
 
-  renderTimeline() {
-    this.dirty = false;
-    const run = this.run;
-    const live = !TERMINAL_STATUSES.has(run.status);
-    const timeline = run.timeline || {};
-    const total = run.progress?.total || timeline.tasks || 0;
+  renderTimeline(state, { live, atEnd }) {
+    const timeline = this.run.timeline || {};
+    const total = this.run.progress?.total || timeline.tasks || state.total || 0;
+    const truncated = Boolean(timeline.truncated);
+    const spansKept = this.model.spans.size;
     this.timeline.update({
-      spans: this.spans.values(),
+      spans: state.spans,
       taskCount: live && total > SPAN_CAP_GUESS ? SPAN_CAP_GUESS : total,
-      markers: this.markers,
-      now: this.now(),
-      duration: live ? null : run.duration_ms,
+      // A finished run keeps its rows while it is replayed: every task it started has one.
+      rowCount: live ? undefined : Math.max(1, maxTask(this.model.spans) + 1, truncated ? 0 : timeline.tasks ?? 0),
+      markers: state.markers,
+      counters: state.counters,
+      density: truncated || (live && total > SPAN_CAP_GUESS)
+        ? { progress: this.model.progress,
+          tasks: live ? Math.max(0, total - SPAN_CAP_GUESS) : Math.max(0, (timeline.tasks ?? total) - spansKept) } : null,
+      now: live ? this.now() : state.t,
+      showNow: !live && !atEnd,
+      duration: live ? null : this.run.duration_ms,
+      axisMax: this.axis.max,
+      gutter: this.axis.gutter,
       live,
-      truncated: Boolean(timeline.truncated),
+      truncated,
       tasks: timeline.tasks ?? total,
-      outcomes: live ? null : timeline.outcomes,
+      outcomes: atEnd ? timeline.outcomes : null,
     });
-    if (live && run.status === 'running') {
-      this.liveRenders += 1;
-      this.panel.dataset.liveRenders = String(this.liveRenders);
-    }
   }
 
-  renderChecks() {
-    const checks = this.run.checks || [];
-    if (!checks.length) {
-      const text = TERMINAL_STATUSES.has(this.run.status)
-        ? 'This run reported no checks.' : 'Checks are computed from what the run observed, when it ends.';
-      replace(this.checks, h('li', { class: 'empty' }, text));
-      this.checksSummary.textContent = '';
-      this.checks.dataset.state = 'pending';
-      return;
-    }
-    const passed = checks.filter((check) => check.passed).length;
-    this.checksSummary.textContent = `${passed} of ${checks.length} passed`;
-    this.checks.dataset.state = passed === checks.length ? 'passed' : 'failed';
-    replace(this.checks, checks.map((check) => h('li', {
-      class: `check ${check.passed ? 'check-pass' : 'check-fail'}`, 'data-testid': 'check',
-      'data-passed': String(check.passed), 'data-name': check.name,
-    },
-    h('span', { class: 'check-icon', 'aria-hidden': 'true' }, check.passed ? '✓' : '✗'),
-    h('span', { class: 'check-body' },
-      h('span', { class: 'check-name' }, humanize(check.name),
-        h('span', { class: 'visually-hidden' }, check.passed ? ' (passed)' : ' (failed)')),
-      h('span', { class: 'check-values' },
-        'expected ', h('code', {}, check.expected), ' · observed ',
-        h('code', {}, value(check.observed, check.name)))))));
+  /** The counters' values at the instant shown, also as text (and for tests). */
+  renderCounters(state) {
+    this.counterList.hidden = !state.counters.length;
+    replace(this.counterList, state.counters.map((counter) => h('div', {
+      class: 'counter-value', 'data-counter': counter.name, 'data-value': counter.value ?? '',
+      title: counter.value === null && counter.knownUntil !== null && state.t > counter.knownUntil
+        ? `Not recorded after ${ms(counter.knownUntil)}: the run dropped its per-task events past the cap` : null,
+    }, h('dt', {}, counter.title), h('dd', {}, counter.value === null ? '–' : count(counter.value)))));
   }
 
-  renderResult() {
+  renderChecks(atEnd) {
+    fillChecks(this, this.run, atEnd);
+  }
+
+  renderResult(atEnd) {
     const result = this.run.result;
-    if (!result || !Object.keys(result).length) {
-      replace(this.result, h('p', { class: 'empty' }, TERMINAL_STATUSES.has(this.run.status)
-        ? 'No figures for this run.' : 'The pattern’s figures appear when the run ends.'));
+    if (!result || !Object.keys(result).length || !atEnd) {
+      replace(this.result, h('p', { class: 'empty' }, !TERMINAL_STATUSES.has(this.run.status)
+        ? 'The pattern’s figures appear when the run ends.'
+        : result ? `The figures are the run’s at its end, ${ms(this.run.duration_ms)}.` : 'No figures for this run.'));
       return;
     }
     replace(this.result, h('dl', { class: 'figures' }, Object.entries(result).map(([key, raw]) =>
@@ -369,4 +380,10 @@ export class RunView {
   renderRaw() {
     this.raw.textContent = JSON.stringify(this.run, null, 2);
   }
+}
+
+function maxTask(spans) {
+  let max = -1;
+  for (const task of spans.keys()) max = Math.max(max, task);
+  return max;
 }

@@ -7,7 +7,9 @@
 // would land on the same pixel are drawn once, so the cost is bounded by the chart's size,
 // not by the number of events.
 
+import { COUNTER_LANE, counterLanes, DENSITY_LANE, densityStrip } from './counters.js';
 import { esc, h, replace } from './dom.js';
+import { drawMarkers } from './markers.js';
 import { count, ms, OUTCOMES } from './format.js';
 
 const PLOT_HEIGHT = 560;    // most pixels the rows take
@@ -18,8 +20,8 @@ const GROUP_ROW = 4;        // row height when tasks share rows
 const MAX_PLAIN_ROWS = Math.floor(PLOT_HEIGHT / MIN_PLAIN_ROW);
 const AXIS_HEIGHT = 26;
 const LANE_HEIGHT = 18;
-const MAX_GUIDES = 12;      // run-level markers get a guide line across the rows up to this many
 const MARKER_COLOURS = 6;   // .tl-mk-0 … .tl-mk-5 in app.css
+const COUNTER_COLOURS = 4;  // .tl-ct-0 … .tl-ct-3 in app.css
 
 let instances = 0;
 
@@ -53,7 +55,11 @@ function taskLabel(task, label) {
  * Call update(model) whenever the data changes; it re-renders on resize by itself.
  *
  * model: {spans: iterable of {task, label, start_ms, end_ms|null, outcome|null},
- *         taskCount, markers: [{name, t, task?}], now, live, truncated, tasks, outcomes}
+ *         taskCount, rowCount?, markers: [{name, t, task?}], now, live, truncated, tasks, outcomes,
+ *         showNow? (a replay's instant: running bars reach it and a line marks it),
+ *         axisMax?, gutter? (a time axis shared with another chart), counters? ([{name, title, points,
+ *         upTo, value}], step charts below the rows), density? ({progress, tasks}: the strip of
+ *         tasks past the span cap)}
  */
 export class Timeline {
   constructor(root) {
@@ -61,6 +67,7 @@ export class Timeline {
     this.root = root;
     this.model = null;
     this.markerColour = new Map();
+    this.markerKind = new Map();
     this.summary = h('p', { class: 'tl-summary', 'data-testid': 'timeline-summary' });
     this.notice = h('p', { class: 'notice tl-truncated', 'data-testid': 'timeline-truncated', hidden: true });
     this.legend = h('ul', { class: 'tl-legend', 'data-testid': 'timeline-legend', 'aria-label': 'Legend' });
@@ -74,9 +81,11 @@ export class Timeline {
     });
     replace(root, this.summary, this.notice, this.chart, this.detail, this.legend, this.groupNote);
     this.width = 0;
-    this.resizeObserver = new ResizeObserver(() => {
-      const width = this.chart.clientWidth;
-      if (width && Math.abs(width - this.width) > 1 && this.model) this.render();
+    this.resizeObserver = new ResizeObserver((entries) => {
+      const width = Math.round(entries.at(-1).contentRect.width);
+      if (!width || Math.abs(width - this.width) <= 1) return;
+      this.width = width;
+      if (this.model) this.render();
     });
     this.resizeObserver.observe(this.chart);
   }
@@ -91,6 +100,12 @@ export class Timeline {
     this.render();
   }
 
+  /** A small number per event name (for the markers' pixel keys). */
+  kindOf(name) {
+    if (!this.markerKind.has(name)) this.markerKind.set(name, this.markerKind.size % 64);
+    return this.markerKind.get(name);
+  }
+
   colourOf(name) {
     if (!this.markerColour.has(name)) this.markerColour.set(name, this.markerColour.size % MARKER_COLOURS);
     return this.markerColour.get(name);
@@ -99,13 +114,15 @@ export class Timeline {
   render() {
     const model = this.model;
     const spans = model.spans;
-    this.width = this.chart.clientWidth || 640;
+    // The ResizeObserver keeps the width: reading clientWidth here would force a layout on
+    // every frame of a replay.
+    if (!this.width) this.width = this.chart.clientWidth || 640;
     const tally = this.tally(spans, model);
     const maxTask = spans.reduce((max, span) => Math.max(max, span.task), -1);
-    this.layout = layoutRows(Math.max(maxTask + 1, model.truncated ? 0 : (model.taskCount || 0), 1));
+    this.layout = layoutRows(model.rowCount ?? Math.max(maxTask + 1, model.truncated ? 0 : (model.taskCount || 0), 1));
     this.renderSummary(spans, model, tally);
     this.renderLegend(model, tally);
-    if (!spans.length && !model.markers?.length) {
+    if (!spans.length && !model.markers?.length && !model.counters?.length && !model.showNow) {
       this.chart.innerHTML = `<p class="tl-empty" data-testid="timeline-empty">${
         model.live ? 'Waiting for the first task to start…' : 'This run recorded no tasks.'}</p>`;
       this.chart.dataset.bars = '0';
@@ -178,16 +195,18 @@ export class Timeline {
     const longest = perRowLabels
       ? spans.reduce((max, span) => Math.max(max, taskLabel(span.task, span.label).length), taskLabel(rows - 1).length)
       : 6;
-    const gutter = Math.round(Math.min(width < 520 ? 92 : 150, Math.max(52, longest * 6.6 + 14)));
+    const gutter = model.gutter ?? Math.round(Math.min(width < 520 ? 92 : 150, Math.max(52, longest * 6.6 + 14)));
     const plotWidth = width - gutter - 14;
-    const runLevel = (model.markers || []).filter((m) => m.task === undefined || m.task === null);
-    const lane = runLevel.length ? LANE_HEIGHT : 0;
+    const lane = (model.markers || []).some((m) => m.task === undefined || m.task === null) ? LANE_HEIGHT : 0;
     const top = AXIS_HEIGHT + lane;
-    const height = Math.ceil(top + rows * rowHeight + 8);
+    const below = top + rows * rowHeight + 8;
+    const counters = model.counters || [];
+    const height = Math.ceil(below + (model.density ? DENSITY_LANE : 0) + counters.length * COUNTER_LANE);
 
-    let tMax = Math.max(model.live ? model.now || 0 : 0, model.duration || 0, 1);
+    let tMax = Math.max(model.live ? model.now || 0 : 0, model.duration || 0, model.axisMax || 0, 1);
     for (const span of spans) tMax = Math.max(tMax, span.end_ms ?? 0, span.start_ms ?? 0);
-    for (const marker of model.markers || []) tMax = Math.max(tMax, marker.t || 0);
+    // Markers come in time order (RunModel): the last is the latest.
+    tMax = Math.max(tMax, model.markers?.at(-1)?.t || 0);
     const x = (t) => gutter + (Math.max(0, t) / tMax) * plotWidth;
     const rowY = (task) => top + Math.floor(task / group) * rowHeight;
 
@@ -200,10 +219,14 @@ export class Timeline {
     this.axis(out, { gutter, plotWidth, tMax, top, height, x, lane });
     this.rowsBackground(out, { rows, rowHeight, top, gutter, width, group, perRowLabels, spans });
 
-    const now = model.live ? model.now : null;
+    const now = model.live || model.showNow ? model.now : null;
     if (group === 1) this.plainBars(out, spans, { x, rowY, rowHeight, now });
     else this.groupBars(out, spans, { x, rowHeight, top, group, now });
-    this.markers(out, model.markers || [], { x, rowY, rowHeight, top, lane, rows, group });
+    drawMarkers(out, model.markers || [], { x, rowY, rowHeight, top, lane, rows, group }, this);
+    const until = model.now ?? tMax;
+    let laneTop = below;
+    if (model.density) laneTop += densityStrip(out, model.density, spans, { x, top: laneTop, gutter, tMax, until, plotWidth });
+    counterLanes(out, counters, { x, top: laneTop, gutter, width, until, colourOf: (index) => index % COUNTER_COLOURS });
     if (now !== null && now !== undefined) {
       out.push(`<line class="tl-now" x1="${x(now)}" x2="${x(now)}" y1="${AXIS_HEIGHT - 4}" y2="${height - 4}"/>`);
     }
@@ -332,49 +355,6 @@ export class Timeline {
       }
     }
   }
-
-  markers(out, markers, { x, rowY, rowHeight, top, lane, rows, group }) {
-    const seen = new Set();
-    const guides = [];
-    const radius = Math.min(4, rowHeight * 0.3);
-    for (const marker of markers) {
-      const px = x(marker.t);
-      const onRow = marker.task !== undefined && marker.task !== null;
-      if (onRow && Math.floor(marker.task / group) >= rows) continue;
-      const key = `${onRow ? Math.floor(marker.task / group) : 'lane'}:${Math.round(px)}:${marker.name}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const colour = this.colourOf(marker.name);
-      const tip = esc(`${marker.name} at ${ms(marker.t)}${onRow ? ` · task ${marker.task}` : ''}${detail(marker.data)}`);
-      if (!onRow) {
-        const cy = top - lane / 2;
-        out.push(`<path class="tl-marker tl-mk-${colour}" data-event="${esc(marker.name)}" `
-          + `d="M${px.toFixed(1)} ${cy - 5}l5 5l-5 5l-5 -5z"><title>${tip}</title></path>`);
-        guides.push({ px, colour });
-      } else if (rowHeight >= 8) {
-        const cy = rowY(marker.task) + rowHeight / 2;
-        out.push(`<circle class="tl-marker tl-mk-${colour}" data-event="${esc(marker.name)}" cx="${px.toFixed(1)}" `
-          + `cy="${cy.toFixed(1)}" r="${radius.toFixed(1)}"><title>${tip}</title></circle>`);
-      } else {
-        out.push(`<rect class="tl-marker-tick tl-mk-${colour}" data-event="${esc(marker.name)}" x="${(px - 0.75).toFixed(1)}" `
-          + `y="${rowY(marker.task).toFixed(1)}" width="1.5" height="${Math.max(1, rowHeight).toFixed(1)}"><title>${tip}</title></rect>`);
-      }
-    }
-    if (guides.length <= MAX_GUIDES) {
-      for (const guide of guides) {
-        out.push(`<line class="tl-guide tl-mk-${guide.colour}" x1="${guide.px.toFixed(1)}" x2="${guide.px.toFixed(1)}" `
-          + `y1="${top}" y2="${top + rows * rowHeight}"/>`);
-      }
-    }
-  }
-}
-
-function detail(data) {
-  if (!data) return '';
-  const parts = Object.entries(data)
-    .filter(([key]) => key !== 't_ms' && key !== 'task' && key !== 'label')
-    .map(([key, value]) => `${key} ${typeof value === 'object' ? JSON.stringify(value) : value}`);
-  return parts.length ? ` · ${parts.join(', ')}` : '';
 }
 
 function patterns(uid) {

@@ -15,4 +15,6 @@ public enum LabError: Error, Sendable {
     /// stream past the stream limit): rendered like every other problem.
     case refused(Refusal)
     case unauthorized
+    /// 409: what was asked of a run exists only once it has ended (its trace).
+    case runNotEnded(id: String, status: String)
 }

@@ -31,6 +31,10 @@ public enum ProblemResponse {
                 instance: instance, headers: [("WWW-Authenticate", "Bearer")])
         case .runs(let runsError):
             make(for: runsError, instance: instance)
+        case .runNotEnded(let id, let status):
+            problem(
+                409, "Run Not Ended", "run \(id) is \(status); its trace is written once it has ended (GET /runs/\(id)?wait=60 waits for that)",
+                type: "run-not-ended", instance: instance)
         }
     }
 
@@ -64,10 +68,16 @@ public enum ProblemResponse {
     }
 
     /// The body of each answer the HTTP server gives by itself: `ServerConfiguration.refusalBody`.
-    public static let refusalBody: RefusalRenderer = { refusal, path in
-        let (title, detail, type) = describe(refusal)
-        return RefusalBody(
-            contentType: contentType, bytes: body(refusal.status, title, detail, type: type, instance: path))
+    public static let refusalBody: RefusalRenderer = refusalBody(headers: [])
+
+    /// The same, with `headers` on every refusal (the CORS grant, when it is the same for every origin).
+    public static func refusalBody(headers: [(String, String)]) -> RefusalRenderer {
+        { refusal, path in
+            let (title, detail, type) = describe(refusal)
+            return RefusalBody(
+                contentType: contentType, bytes: body(refusal.status, title, detail, type: type, instance: path),
+                headers: headers)
+        }
     }
 
     /// A refusal answered by LabServer itself: the same body and header fields as when the HTTP

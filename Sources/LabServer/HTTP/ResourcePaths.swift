@@ -5,9 +5,10 @@ import Runs
 public enum ResourcePaths {
     static let run = PathTemplate("/runs/{id}")
     static let runEvents = PathTemplate("/runs/{id}/events")
+    static let runTrace = PathTemplate("/runs/{id}/trace")
 
-    /// The links of every run the API shows: itself and its event stream.
+    /// The links of every run the API shows: itself, its event stream and its trace.
     public static let runLinks = RunLinks { id in
-        ["self": run.path(["id": id]), "events": runEvents.path(["id": id])]
+        ["self": run.path(["id": id]), "events": runEvents.path(["id": id]), "trace": runTrace.path(["id": id])]
     }
 }

@@ -46,7 +46,8 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The routes: the one table that says what this server answers. Matching tells a path
-/// nobody serves (404) from a method the path does not allow (405 with `Allow`).
+/// nobody serves (404) from a method the path does not allow (405 with `Allow`); `OPTIONS` is
+/// answered for every path from the methods its routes have.
 public struct RouteTable<Handler: Sendable>: Sendable {
     public struct Route: Sendable {
         public let method: String
@@ -95,7 +96,27 @@ public struct RouteTable<Handler: Sendable>: Sendable {
             allowed.append(route.method)
         }
         if allowed.isEmpty { return .notFound }
-        if allowed.contains("GET") { allowed.append("HEAD") }
-        return .methodNotAllowed(allowed: allowed)
+        return .methodNotAllowed(allowed: Self.withImplied(allowed))
+    }
+
+    /// The template serving `path` and every method it answers (HEAD where GET is, and OPTIONS,
+    /// which every path answers): what `OPTIONS` and a CORS preflight need, from the same table
+    /// that routes, so no path needs a route of its own for them. nil when no route serves it.
+    public func methods(at path: String) -> (template: PathTemplate, methods: [String])? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        var template: PathTemplate?
+        var methods: [String] = []
+        for route in routes where route.template.match(segments) != nil {
+            template = template ?? route.template
+            methods.append(route.method)
+        }
+        return template.map { ($0, Self.withImplied(methods)) }
+    }
+
+    private static func withImplied(_ methods: [String]) -> [String] {
+        var methods = methods
+        if methods.contains("GET") { methods.append("HEAD") }
+        methods.append("OPTIONS")
+        return methods
     }
 }

@@ -7,9 +7,10 @@ import Patterns
 /// parameters (all three may combine; the body wins over the query for the same name).
 ///
 /// A JSON object sent with curl's default form content type is read as JSON, as users of
-/// `curl -d '{...}'` mean it. Control parameters (`wait`) are not run parameters.
+/// `curl -d '{...}'` mean it. Control parameters (`wait`, and a stream's `pace`) are not run
+/// parameters.
 public enum RunInputDecoder {
-    static let controlParameters: Set<String> = ["wait"]
+    static let controlParameters: Set<String> = ["wait", "pace"]
 
     public static func parameters(of request: Request) throws(LabError) -> [String: RawParameter] {
         var raw: [String: RawParameter] = [:]

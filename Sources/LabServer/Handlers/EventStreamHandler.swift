@@ -49,14 +49,23 @@ final class EventStreamHandler: Sendable {
         return value
     }
 
-    func stream(_ log: EventLog, after: Int, status: Int = 200, extraHeaders: [(String, String)] = []) throws(LabError) -> Response {
+    /// `pace`: play the events at that factor of the pace they happened (`PaceParameter`; a
+    /// paced stream is served on its own, `PacedStream`, since it shares no batch with others).
+    func stream(
+        _ log: EventLog, after: Int, pace: Double? = nil, status: Int = 200, extraHeaders: [(String, String)] = []
+    ) throws(LabError) -> Response {
         if log.isFinished, after >= log.count {
-            return Response(status: 204, headers: [("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*")] + extraHeaders)
+            return Response(status: 204, headers: [("Cache-Control", "no-cache")] + extraHeaders)
         }
         if let refusal = streamRefusal() { throw .refused(refusal) }
-        let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Access-Control-Allow-Origin", "*")]
+        let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
         return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
-            await self.fanouts.serve(writer, log: log, after: after)
+            if let pace {
+                await PacedStream(log: log, after: after, pace: pace, retryInterval: self.retryInterval,
+                                  heartbeatInterval: self.heartbeatInterval).serve(writer)
+            } else {
+                await self.fanouts.serve(writer, log: log, after: after)
+            }
         }
     }
 }

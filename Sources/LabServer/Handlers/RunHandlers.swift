@@ -19,6 +19,7 @@ struct RunHandlers: Sendable {
     func launch(_ request: Request, pattern: String) async throws(LabError) -> Response {
         let wantsStream = Self.accepts(request, "text/event-stream")
         let wait = try WaitParameter.parse(request, maxWait: configuration.maxWait)
+        let pace = try PaceParameter.parse(request)
         let parameters = try RunInputDecoder.parameters(of: request)
         let live: LiveRun
         do {
@@ -29,7 +30,8 @@ struct RunHandlers: Sendable {
         let location = [("Location", ResourcePaths.run.path(["id": live.id]))]
         if wantsStream {
             await registry.waitUntilVisible(live)
-            return try streams.stream(live.log, after: 0, status: 201, extraHeaders: location)
+            let virtual = live.parameters.clockMode == .virtual
+            return try streams.stream(live.log, after: 0, pace: virtual ? pace : nil, status: 201, extraHeaders: location)
         }
         guard let wait else {
             // With several instances, `Location` must work on any of them when the answer arrives.
@@ -59,6 +61,29 @@ struct RunHandlers: Sendable {
         }
     }
 
+    /// The ended run in the Chrome Trace Event format (`ChromeTrace`), from its record and its
+    /// event log (in memory, or read back from the store).
+    func trace(id: String) async throws(LabError) -> Response {
+        let record: RunRecord
+        do {
+            record = try await registry.record(id: id)
+        } catch {
+            throw .runs(error)
+        }
+        guard record.status.isTerminal else { throw .runNotEnded(id: id, status: record.status.rawValue) }
+        let log: EventLog
+        do {
+            log = try await registry.eventLog(id: id)
+        } catch {
+            throw .runs(error)
+        }
+        // The record is final a moment before `run.finished` is appended: wait for it.
+        await log.waitUntilFinished()
+        let counters = registry.catalog.pattern(named: record.pattern)?.counters ?? []
+        let trace = ChromeTrace(record: record, events: log.allEvents, counters: counters)
+        return JSONResponse.make(200, bytes: trace.serializedBytes())
+    }
+
     func list(_ request: Request) async throws(LabError) -> Response {
         let query = try Self.runQuery(request)
         let page: RunPage
@@ -67,8 +92,9 @@ struct RunHandlers: Sendable {
         } catch {
             throw .runs(error)
         }
+        let cursor = page.nextCursor.map { JSONValue.string(RunCursor(after: $0, of: query).encoded) }
         return JSONResponse.make(
-            200, ["runs": .array(page.runs.map { $0.json(summary: true, links: registry.links) }), "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null])
+            200, ["runs": .array(page.runs.map { $0.json(summary: true, links: registry.links) }), "next_cursor": cursor ?? .null])
     }
 
     func cancel(id: String) async throws(LabError) -> Response {
@@ -79,9 +105,12 @@ struct RunHandlers: Sendable {
         }
     }
 
+    /// The listing a request asks for: its filters and limit, continued from its cursor when it
+    /// has one (the cursor's filters apply; one given beside it must agree).
     static func runQuery(_ request: Request) throws(LabError) -> RunQuery {
         var query = RunQuery()
         var seen: Set<String> = []
+        var cursor: RunCursor?
         for (name, value) in request.queryFields {
             guard seen.insert(name).inserted else {
                 throw .badRequest("query parameter '\(name)' is given more than once", field: name)
@@ -99,16 +128,12 @@ struct RunHandlers: Sendable {
                     throw .badRequest("limit must be an integer from 1 to 500", field: "limit")
                 }
                 query.limit = limit
-            case "cursor":
-                guard RunIDGenerator.isWellFormed(value) else {
-                    throw .badRequest("cursor must be a next_cursor value from a previous page", field: "cursor")
-                }
-                query.before = value
+            case "cursor": cursor = try RunCursor(decoding: value)
             default:
                 throw .badRequest("unknown query parameter '\(name)'; accepted: pattern, status, limit, cursor", field: name)
             }
         }
-        return query
+        return try cursor?.continuing(query, given: seen) ?? query
     }
 
     static func accepts(_ request: Request, _ mediaType: String) -> Bool {

@@ -41,29 +41,34 @@ final class SystemHandlers: Sendable {
         return JSONResponse.make(200, bytes: bytes)
     }
 
-    func openAPIDocument() -> Response {
-        Response(status: 200, headers: [("Content-Type", "application/yaml")], body: .bytes(openAPI))
+    /// The spec as `application/yaml` (RFC 9512), or as `text/yaml` to a client that asks for
+    /// that and not the former: both are declared, so a generator that reads only `text/*`
+    /// still has a response it can parse.
+    func openAPIDocument(accept: String?) -> Response {
+        let accept = accept?.lowercased() ?? ""
+        let type = accept.contains("text/yaml") && !accept.contains("application/yaml") ? "text/yaml" : "application/yaml"
+        return Response(status: 200, headers: [("Content-Type", type)], body: .bytes(openAPI))
     }
 
     func metricsText(registry: RunRegistry, server: ServerStats?) async -> Response {
         let statistics = await registry.statistics
-        metrics.runsActive.record(await registry.activeCount)
+        metrics.set(.runsActive, await registry.activeCount)
         for (pattern, count) in statistics.started {
-            metrics.set("lab_runs_started_total", count, labels: [("pattern", pattern)])
+            metrics.advance(.runsStarted, to: count, labels: [("pattern", pattern)])
         }
         for (key, count) in statistics.ended {
-            metrics.set("lab_runs_ended_total", count, labels: [("pattern", key.pattern), ("status", key.status.rawValue)])
+            metrics.advance(.runsEnded, to: count, labels: [("pattern", key.pattern), ("status", key.status.rawValue)])
         }
-        metrics.set("lab_admission_rejections_total", statistics.rejected, labels: [("reason", "too_many_runs")])
+        metrics.advance(.admissionRejections, to: statistics.rejected, labels: [("reason", "too_many_runs")])
         if let server {
-            metrics.set("lab_admission_rejections_total", server.admissionRejections, labels: [("reason", "in_flight")])
-            metrics.set("lab_admission_rejections_total", server.streamRejections, labels: [("reason", "streams")])
-            metrics.set("lab_admission_rejections_total", server.connectionRejections, labels: [("reason", "connections")])
-            metrics.set("lab_http_open_connections", server.openConnections)
-            metrics.set("lab_http_request_timeouts_total", server.requestTimeouts)
-            metrics.set("lab_http_in_flight", server.requestsInFlight)
+            metrics.advance(.admissionRejections, to: server.admissionRejections, labels: [("reason", "in_flight")])
+            metrics.advance(.admissionRejections, to: server.streamRejections, labels: [("reason", "streams")])
+            metrics.advance(.admissionRejections, to: server.connectionRejections, labels: [("reason", "connections")])
+            metrics.advance(.httpRequestTimeouts, to: server.requestTimeouts)
+            metrics.set(.httpOpenConnections, server.openConnections)
+            metrics.set(.httpRequestsInFlight, server.requestsInFlight)
             // Event streams are the server's only streams: its open streams are the subscribers.
-            metrics.set("lab_sse_subscribers", server.openStreams)
+            metrics.set(.sseSubscribers, server.openStreams)
         }
         return Response(
             status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

@@ -1,24 +1,33 @@
-import CoreMetrics
 import Prometheus
 import Synchronization
 
-/// The server's metrics, through swift-metrics into a Prometheus registry of its own (no
-/// global bootstrap, so several servers can live in one test process).
+/// The server's metrics in a Prometheus registry of its own (no global bootstrap, so several
+/// servers can live in one test process), every family with its help text (`MetricFamily`).
 ///
-/// Request counters are labelled by route template (`/runs/{id}`), never by raw path, so
-/// the number of series stays bounded whatever clients send.
+/// Request counters are labelled by route template (`/runs/{id}`), never by raw path, so the
+/// number of series stays bounded whatever clients send. Totals that other layers keep (runs
+/// started and ended, refusals) are read at scrape time and carried into counters by their
+/// growth since the last scrape, under one lock, so a counter never goes down.
 public final class LabMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
     /// Per (route, method, status): its counter and its route's duration histogram, found
     /// with one lock and one lookup per request.
-    private let requestMetrics = Mutex<[RequestKey: (count: CoreMetrics.Counter, duration: CoreMetrics.Timer)]>([:])
-    private let gauges = Mutex<[GaugeKey: CoreMetrics.Gauge]>([:])
-    private let durations = Mutex<[String: CoreMetrics.Timer]>([:])
-    let runsActive: CoreMetrics.Gauge
+    private let requestMetrics = Mutex<[RequestKey: (count: Counter, duration: DurationHistogram)]>([:])
+    private let durations = Mutex<[String: DurationHistogram]>([:])
+    /// Each scrape-time counter with the total it was last advanced to.
+    private let totals = Mutex<[SeriesKey: (counter: Counter, total: Int)]>([:])
+    private let gauges = Mutex<[SeriesKey: Gauge]>([:])
 
-    struct GaugeKey: Hashable {
-        let name: String
+    /// Request durations up to five minutes: event streams are requests that last as long as
+    /// their run.
+    static let durationBuckets: [Duration] = [
+        .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
+        .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
+        .seconds(60), .seconds(300),
+    ]
+
+    struct SeriesKey: Hashable {
+        let family: MetricFamily
         let labels: [String]
     }
 
@@ -28,63 +37,72 @@ public final class LabMetrics: Sendable {
         let status: Int
     }
 
-    public init() {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
-            .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
-        ]
-        self.factory = factory
-        runsActive = CoreMetrics.Gauge(label: "lab_runs_active", dimensions: [], factory: factory)
+    /// `patterns` are the catalog's names: their run counters are exported from the start.
+    public init(patterns: [String] = []) {
+        for reason in MetricFamily.rejectionReasons { advance(.admissionRejections, to: 0, labels: [("reason", reason)]) }
+        advance(.httpRequestTimeouts, to: 0)
+        for pattern in patterns { advance(.runsStarted, to: 0, labels: [("pattern", pattern)]) }
+        for family in [MetricFamily.runsActive, .sseSubscribers, .httpRequestsInFlight, .httpOpenConnections] {
+            set(family, 0)
+        }
+    }
+
+    static func descriptor(_ family: MetricFamily) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: family.name, unitName: "", helpText: family.help)
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKey(route: route, method: method, status: status)
         let metrics = requestMetrics.withLock { all in
             if let metrics = all[key] { return metrics }
+            let labels = [("route", route), ("method", method), ("status", String(status))]
             let metrics = (
-                count: CoreMetrics.Counter(
-                    label: "lab_http_requests_total",
-                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
-                duration: durationTimer(route: route))
+                count: registry.makeCounter(descriptor: Self.descriptor(.httpRequests), labels: labels),
+                duration: durationHistogram(route: route))
             all[key] = metrics
             return metrics
         }
         metrics.count.increment()
-        metrics.duration.recordNanoseconds(duration.nanoseconds)
+        metrics.duration.record(duration)
     }
 
     /// The one duration histogram of `route` (shared by its methods and statuses).
-    private func durationTimer(route: String) -> CoreMetrics.Timer {
-        durations.withLock { timers in
-            if let timer = timers[route] { return timer }
-            let timer = CoreMetrics.Timer(
-                label: "lab_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            timers[route] = timer
-            return timer
+    private func durationHistogram(route: String) -> DurationHistogram {
+        durations.withLock { histograms in
+            if let histogram = histograms[route] { return histogram }
+            let histogram = registry.makeDurationHistogram(
+                descriptor: Self.descriptor(.httpRequestDuration), labels: [("route", route)], buckets: Self.durationBuckets)
+            histograms[route] = histogram
+            return histogram
         }
     }
 
     /// Sets a gauge from a value read at scrape time.
-    func set(_ name: String, _ value: Int, labels: [(String, String)] = []) {
-        let key = GaugeKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+    func set(_ family: MetricFamily, _ value: Int, labels: [(String, String)] = []) {
+        precondition(family.kind == .gauge, "\(family.name) is a \(family.kind.rawValue)")
+        let key = SeriesKey(family: family, labels: labels.flatMap { [$0.0, $0.1] })
         let gauge = gauges.withLock { gauges in
             if let gauge = gauges[key] { return gauge }
-            let gauge = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+            let gauge = registry.makeGauge(descriptor: Self.descriptor(family), labels: labels)
             gauges[key] = gauge
             return gauge
         }
-        gauge.record(value)
+        gauge.set(Int64(value))
+    }
+
+    /// Advances a counter to `total`, a count another layer keeps since start. A total below
+    /// the last one (which a count since start never is) leaves the counter where it was.
+    func advance(_ family: MetricFamily, to total: Int, labels: [(String, String)] = []) {
+        precondition(family.kind == .counter, "\(family.name) is a \(family.kind.rawValue)")
+        let key = SeriesKey(family: family, labels: labels.flatMap { [$0.0, $0.1] })
+        totals.withLock { totals in
+            let entry = totals[key] ?? (registry.makeCounter(descriptor: Self.descriptor(family), labels: labels), 0)
+            if total > entry.total { entry.counter.increment(by: Int64(total - entry.total)) }
+            totals[key] = (entry.counter, max(total, entry.total))
+        }
     }
 
     public func render() -> [UInt8] {
         registry.emitToBuffer()
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

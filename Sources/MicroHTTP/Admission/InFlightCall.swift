@@ -15,7 +15,7 @@ final class InFlightCall: Sendable {
     private struct State {
         var isClaimed = false
         var handlerTask: Task<Void, Never>?
-        var timer: Task<Void, Never>?
+        var timer: DeadlineToken?
     }
 
     let request: Request
@@ -38,10 +38,8 @@ final class InFlightCall: Sendable {
             let response = await respond(request)
             self.handlerReturned(response)
         }
-        let timer = Task {
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            self.expire(after: timeout)
-        }
+        let timers = core.deadlineTimers
+        let timer = timers.schedule(at: .now + timeout) { self.expire(after: timeout) }
         let alreadyAnswered = state.withLock { state in
             state.handlerTask = handlerTask
             state.timer = timer
@@ -51,7 +49,7 @@ final class InFlightCall: Sendable {
         // the handler's timer, or (when the timer won) the handler. Cancelling a task that has
         // already delivered is harmless: a stream's producer runs in a task of its own.
         if alreadyAnswered {
-            timer.cancel()
+            timers.cancel(timer)
             handlerTask.cancel()
         }
     }
@@ -60,13 +58,13 @@ final class InFlightCall: Sendable {
     func abortForShutdown() {
         guard let (handlerTask, timer) = claim() else { return }
         handlerTask?.cancel()
-        timer?.cancel()
+        if let timer { core.deadlineTimers.cancel(timer) }
         deliver(.bytes(core.response(.shuttingDown, path: request.path)))
     }
 
     private func handlerReturned(_ response: Response) {
         guard let (_, timer) = claim() else { return }
-        timer?.cancel()
+        if let timer { core.deadlineTimers.cancel(timer) }
         if case .stream(let producer) = response.body {
             deliverStream(response, producer: producer)
         } else {
@@ -82,7 +80,7 @@ final class InFlightCall: Sendable {
     }
 
     /// True for exactly one caller; returns the tasks so the winner can cancel the others.
-    private func claim() -> (Task<Void, Never>?, Task<Void, Never>?)? {
+    private func claim() -> (Task<Void, Never>?, DeadlineToken?)? {
         state.withLock { state in
             guard !state.isClaimed else { return nil }
             state.isClaimed = true

@@ -64,14 +64,15 @@ public enum Refusal: Sendable, Hashable {
     public func response(path: String?, render: RefusalRenderer) -> Response {
         let body = render(self, path)
         return Response(
-            status: status, headers: Response.withContentType(body.contentType, headers), body: .bytes(body.bytes))
+            status: status, headers: Response.withContentType(body.contentType, headers + body.headers),
+            body: .bytes(body.bytes))
     }
 
     /// The whole answer, head and body, to a connection refused at accept: no request was read,
     /// so it is written to the socket directly rather than through libmicrohttpd.
     func rawResponse(body: RefusalBody, requestID: String) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(reasonPhrase)\r\nContent-Type: \(body.contentType)\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        for (name, value) in headers + body.headers { head += "\(name): \(value)\r\n" }
         head += "X-Request-Id: \(requestID)\r\nContent-Length: \(body.bytes.count)\r\n\r\n"
         return Array(head.utf8) + body.bytes
     }
@@ -81,14 +82,17 @@ public enum Refusal: Sendable, Hashable {
 /// read). Called on libmicrohttpd's threads and the listener's: it must not block.
 public typealias RefusalRenderer = @Sendable (_ refusal: Refusal, _ path: String?) -> RefusalBody
 
-/// A refusal's body: its media type and bytes.
+/// A refusal's body: its media type and bytes, and any header fields the application adds
+/// to every answer of its own (a CORS grant, say), so the refusal reads like one of them.
 public struct RefusalBody: Sendable {
     public var contentType: String
     public var bytes: [UInt8]
+    public var headers: [(String, String)]
 
-    public init(contentType: String, bytes: [UInt8]) {
+    public init(contentType: String, bytes: [UInt8], headers: [(String, String)] = []) {
         self.contentType = contentType
         self.bytes = bytes
+        self.headers = headers
     }
 
     /// The default: `503 Service Unavailable: The server is shutting down.` as plain text.

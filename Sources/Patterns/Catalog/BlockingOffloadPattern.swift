@@ -6,7 +6,10 @@
 ///   runs it); a heartbeat task meanwhile sleeps `heartbeat_ms` (1...maxDelayMs) per beat
 ///   and records the gaps between its beats.
 /// - Events: `task.started` per call and for the heartbeat; `heartbeat` per beat (with its
-///   gap; capped); `task.finished` per call; `progress` counts calls.
+///   gap); `call.blocking` as a call takes its thread and `call.returned` as it gives it
+///   back; `task.finished` per call (per-task events capped); `progress` counts calls.
+/// - Counters: `blocking` (calls holding a thread; its peak is `peak_blocking`) and
+///   `calls_completed` (ending at the figure of that name).
 /// - Cancellation: calls not yet started are cancelled; a call already blocking cannot be
 ///   interrupted and is waited for (no thread outlives the run); the heartbeat stops.
 /// - Checks: every call completed. Offload: the heartbeat's largest gap stays near its
@@ -15,6 +18,8 @@
 ///   thread of the pool (tasks >= its width; the width is the core count on the shared
 ///   pool, 1 on a one-thread executor): the heartbeat starved, its largest gap >= block_ms.
 ///   The gap and its ratio to the interval are figures either way.
+///
+/// It refuses `clock: virtual`: its calls block real threads for real time.
 ///
 /// Inline mode really blocks the threads it runs on. In production those are a pool of
 /// the cooperative pool's width made for the run (`DedicatedThreadsExecutor`), so the run
@@ -34,7 +39,12 @@ public struct BlockingOffloadPattern: Pattern {
         "offload: the heartbeat's largest gap stays near its interval; at most `threads` calls block at once",
         "inline (tasks >= the pool's threads): the heartbeat starves, largest gap >= block_ms",
     ]
-    public let eventNames = ["heartbeat"]
+    public let eventNames = ["heartbeat", "call.blocking", "call.returned"]
+    public let counters = [
+        CounterSpec("blocking", "calls blocking a thread"), CounterSpec("calls_completed", "calls completed"),
+    ]
+    public let virtualClockRefusal: String? =
+        "its calls block real threads for block_ms of real time, which a virtual clock cannot skip; use clock=real"
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -121,10 +131,10 @@ public struct BlockingOffloadPattern: Pattern {
                     try await context.task(index, label: "call-\(index)") {
                         guard setup.offload else {
                             try Task.checkCancellation()
-                            return block(clock, blockFor, tally)
+                            return block(index, clock, blockFor, tally, context)
                         }
                         try await threads.withPermit {
-                            try await context.threads.run { block(clock, blockFor, tally) }
+                            try await context.threads.run { block(index, clock, blockFor, tally, context) }
                         }
                     }
                 }
@@ -132,16 +142,21 @@ public struct BlockingOffloadPattern: Pattern {
         }
     }
 
-    /// The blocking call itself: no suspension, the thread is held for the whole time.
-    private func block(_ clock: RunClock, _ duration: Duration, _ tally: Locked<Tally>) {
-        tally.withLock {
-            $0.blockingNow += 1
-            $0.peakBlocking = max($0.peakBlocking, $0.blockingNow)
+    /// The blocking call itself: no suspension, the thread is held for the whole time. The
+    /// counters are announced under the tally's lock, so they reach the log in order.
+    private func block(_ index: Int, _ clock: RunClock, _ duration: Duration, _ tally: Locked<Tally>, _ context: RunContext) {
+        tally.withLock { tally in
+            tally.blockingNow += 1
+            tally.peakBlocking = max(tally.peakBlocking, tally.blockingNow)
+            context.emit("call.blocking", ["task": .int(index), "blocking": .int(tally.blockingNow)])
         }
         clock.blockThread(for: duration)
-        tally.withLock {
-            $0.blockingNow -= 1
-            $0.completedCalls += 1
+        tally.withLock { tally in
+            tally.blockingNow -= 1
+            tally.completedCalls += 1
+            context.emit(
+                "call.returned",
+                ["task": .int(index), "blocking": .int(tally.blockingNow), "calls_completed": .int(tally.completedCalls)])
         }
     }
 

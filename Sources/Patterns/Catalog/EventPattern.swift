@@ -4,7 +4,10 @@
 ///   `set_after_ms` (0...maxDelayMs).
 /// - Events: `task.started` and `event.waiting` per waiter, the setter's `task.started`;
 ///   `event.set` (with how many were waiting); then per waiter `event.proceeded` and
-///   `task.finished` (per-task events capped); `progress` counts waiters that proceeded.
+///   `task.finished` (per-task events capped); `progress` counts waiters that proceeded;
+///   `event.abandoned` for a waiter cancelled while it waited.
+/// - Counters: `waiting` (waiters that have not proceeded; `event.set` carries it too) and
+///   `proceeded` (ending at the `proceeded` figure).
 /// - Cancellation: waiters leave the event's queue, the setter stops sleeping; the run
 ///   ends `cancelled`.
 /// - Checks: no waiter proceeded before the set (the setter records the set, under a lock,
@@ -22,7 +25,8 @@ public struct EventPattern: Pattern {
         "no waiter proceeds before the set",
         "every waiter proceeds after it",
     ]
-    public let eventNames = ["event.waiting", "event.set", "event.proceeded"]
+    public let eventNames = ["event.waiting", "event.set", "event.proceeded", "event.abandoned"]
+    public let counters = [CounterSpec("waiting", "waiters waiting"), CounterSpec("proceeded", "waiters that proceeded")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -43,6 +47,8 @@ public struct EventPattern: Pattern {
         var proceededBeforeSet = 0
         var earliestProceedMs = Double.infinity
         var latestProceedMs = 0.0
+        /// Waiters that began waiting and have not proceeded (the `waiting` counter).
+        var waiting = 0
     }
 
     public func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
@@ -54,16 +60,30 @@ public struct EventPattern: Pattern {
             for waiter in 0..<waiters {
                 group.addTask {
                     try await context.task(waiter, label: "waiter-\(waiter)") {
-                        context.emit("event.waiting", ["waiter": .int(waiter)])
-                        try await event.wait()
+                        tally.withLock { tally in
+                            tally.waiting += 1
+                            context.emit("event.waiting", ["waiter": .int(waiter), "waiting": .int(tally.waiting)])
+                        }
+                        do {
+                            try await event.wait()
+                        } catch {
+                            tally.withLock { tally in
+                                tally.waiting -= 1
+                                context.emit("event.abandoned", ["waiter": .int(waiter), "waiting": .int(tally.waiting)])
+                            }
+                            throw error
+                        }
                         let now = context.elapsedMs()
                         tally.withLock { tally in
                             if tally.setAtMs == nil { tally.proceededBeforeSet += 1 }
                             tally.proceeded += 1
+                            tally.waiting -= 1
                             tally.earliestProceedMs = min(tally.earliestProceedMs, now)
                             tally.latestProceedMs = max(tally.latestProceedMs, now)
+                            context.emit(
+                                "event.proceeded",
+                                ["waiter": .int(waiter), "waiting": .int(tally.waiting), "proceeded": .int(tally.proceeded)])
                         }
-                        context.emit("event.proceeded", ["waiter": .int(waiter)])
                     }
                 }
             }
@@ -71,12 +91,13 @@ public struct EventPattern: Pattern {
                 try await context.task(waiters, label: "setter", countsAsProgress: false) {
                     try await context.sleep(ms: parameters.int("set_after_ms"))
                     let now = context.elapsedMs()
-                    let waiting = tally.withLock { tally in
+                    // `waiting_at_set` is what the event itself held; the counter is the tally's,
+                    // announced under its lock like its other changes.
+                    tally.withLock { tally in
                         tally.setAtMs = now
                         tally.waitingAtSet = event.waitingCount
-                        return tally.waitingAtSet
+                        context.recorder.milestone("event.set", ["waiting": .int(tally.waiting)])
                     }
-                    context.recorder.milestone("event.set", ["waiting": .int(waiting)])
                     event.set()
                 }
             }

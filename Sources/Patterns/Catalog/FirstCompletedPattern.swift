@@ -6,7 +6,10 @@ import LabJSON
 ///   (1...maxCount) tasks of `delay_ms` plus a jitter up to `jitter_ms` drawn from `seed`.
 ///   `delays_ms`, when given, replaces count, delay and jitter.
 /// - Events: `task.started` per racer; `task.finished` for the winner; `race.won` (task
-///   and delay); `task.cancelled` for each loser (per-task events capped); `progress`.
+///   and delay); `task.cancelled` for each loser; `racer.ended` as each racer's end is
+///   counted (per-task events capped); `progress`.
+/// - Counters: `racers_completed` and `cancelled` racers, on `racer.ended`, each ending at
+///   the figure of its name.
 /// - Cancellation: cancelling the run cancels every racer; the run ends `cancelled`.
 /// - Checks: the winner's delay is the least; every racer still running when the winner
 ///   was taken was cancelled, and none completed after that. Racers tied with the winner
@@ -25,7 +28,8 @@ public struct FirstCompletedPattern: Pattern {
         "the winner has the least delay",
         "every loser is cancelled and never completes",
     ]
-    public let eventNames = ["race.won"]
+    public let eventNames = ["race.won", "racer.ended"]
+    public let counters = [CounterSpec("racers_completed", "racers completed"), CounterSpec("cancelled", "racers cancelled")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -49,6 +53,16 @@ public struct FirstCompletedPattern: Pattern {
         var completedAfterCancel = 0
         var cancelled = 0
         var winnerTaken = false
+
+        /// Announced under the tally's lock, so the counters reach the log in the order they took.
+        func announce(_ index: Int, _ outcome: String, _ context: RunContext) {
+            context.emit(
+                "racer.ended",
+                [
+                    "task": .int(index), "outcome": .string(outcome), "racers_completed": .int(completed),
+                    "cancelled": .int(cancelled),
+                ])
+        }
     }
 
     public func run(_ parameters: ParameterSet, context: RunContext) async throws -> PatternOutcome {
@@ -81,10 +95,14 @@ public struct FirstCompletedPattern: Pattern {
                     if Task.isCancelled { throw CancellationError() }
                     if tally.winnerTaken { tally.completedAfterCancel += 1 }
                     tally.completed += 1
+                    tally.announce(index, "completed", context)
                 }
                 return index
             } catch {
-                tally.withLock { $0.cancelled += 1 }
+                tally.withLock { tally in
+                    tally.cancelled += 1
+                    tally.announce(index, "cancelled", context)
+                }
                 throw error
             }
         }
@@ -97,7 +115,8 @@ public struct FirstCompletedPattern: Pattern {
         return PatternOutcome(
             result: [
                 "winner": .int(winner), "winner_delay_ms": .int(racers.delays[winner]), "least_delay_ms": .int(least),
-                "cancelled": .int(tally.cancelled), "completed_alongside_winner": .int(alsoDone),
+                "racers_completed": .int(tally.completed), "cancelled": .int(tally.cancelled),
+                "completed_alongside_winner": .int(alsoDone),
                 "completed_after_cancel": .int(tally.completedAfterCancel),
                 "delays_ms": .array(racers.delays.prefix(100).map(JSONValue.int)),
             ],

@@ -8,7 +8,10 @@ import LabJSON
 ///   else the middle task; `return_exceptions` (default true).
 /// - Events: `task.started` per task; `task.failed` per injected failure; with
 ///   `return_exceptions` false, `gather.error_surfaced` then `task.cancelled` for the
-///   tasks it cancelled; `task.finished` per success (per-task events capped); `progress`.
+///   tasks it cancelled; `task.finished` per success; `gather.result` as each task's
+///   outcome is counted (per-task events capped); `progress`.
+/// - Counters: `succeeded`, `failures` and `cancelled`, on `gather.result`, each ending at
+///   the figure of its name.
 /// - Cancellation: cancelling the run cancels every task; the run ends `cancelled`.
 /// - Checks with `return_exceptions`: N results, each failure in its own slot, nothing
 ///   cancelled. Without: the error that surfaces is the first failure, and every task
@@ -26,7 +29,11 @@ public struct GatherErrorsPattern: Pattern {
         "with return_exceptions: N results, failures in place, nothing cancelled",
         "without: the first failure surfaces; every task still running is cancelled and ends before the call returns",
     ]
-    public let eventNames = ["gather.error_surfaced"]
+    public let eventNames = ["gather.error_surfaced", "gather.result"]
+    public let counters = [
+        CounterSpec("succeeded", "tasks succeeded"), CounterSpec("failures", "tasks failed"),
+        CounterSpec("cancelled", "tasks cancelled"),
+    ]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -80,8 +87,7 @@ public struct GatherErrorsPattern: Pattern {
     }
 
     private func gatherResults(_ plan: FailurePlan, _ context: RunContext) async throws -> PatternOutcome {
-        // One byte per slot: 0 empty, 1 value, 2 failure, 3 cancelled.
-        let slots = Locked([UInt8](repeating: 0, count: plan.count))
+        let slots = Locked(ResultSlots(count: plan.count))
         try await withThrowingDiscardingTaskGroup { group in
             for index in 0..<plan.count {
                 group.addTask {
@@ -94,13 +100,14 @@ public struct GatherErrorsPattern: Pattern {
                     } catch {
                         slot = 2
                     }
-                    slots.withLock { $0[index] = slot }
+                    slots.withLock { $0.fill(index, slot, context) }
                 }
             }
         }
         try Task.checkCancellation()
         var filled = 0, failures = 0, inPlace = 0, cancelled = 0
-        for (index, slot) in slots.value.enumerated() {
+        let filledSlots = slots.value
+        for (index, slot) in filledSlots.slots.enumerated() {
             if slot != 0 { filled += 1 }
             if slot == 2 { failures += 1 }
             if slot == 3 { cancelled += 1 }
@@ -109,7 +116,8 @@ public struct GatherErrorsPattern: Pattern {
         return PatternOutcome(
             result: [
                 "return_exceptions": true, "count": .int(plan.count), "results": .int(filled),
-                "failures": .int(failures), "cancelled": .int(cancelled), "failed_tasks": plan.failingJSON,
+                "succeeded": .int(filledSlots.outcomes.succeeded), "failures": .int(failures),
+                "cancelled": .int(cancelled), "failed_tasks": plan.failingJSON,
             ],
             checks: [
                 .equal("n_results", observed: filled, expected: plan.count),
@@ -122,8 +130,9 @@ public struct GatherErrorsPattern: Pattern {
 
     /// What the tasks did when the first error was allowed to surface.
     struct Tally {
-        var succeeded = 0
-        var cancelled = 0
+        var outcomes = OutcomeCounts()
+        var succeeded: Int { outcomes.succeeded }
+        var cancelled: Int { outcomes.cancelled }
         var completedAfterCancel = 0
         var earliestFailureMs: Double?
         var lastEndMs = 0.0
@@ -168,14 +177,17 @@ public struct GatherErrorsPattern: Pattern {
             try tally.withLock { tally in
                 if Task.isCancelled { throw CancellationError() }
                 if tally.cancelRequested { tally.completedAfterCancel += 1 }
-                tally.succeeded += 1
+                tally.outcomes.count(index, .succeeded, context)
             }
         } catch is InjectedFailure {
             let now = context.elapsedMs()
-            tally.withLock { $0.earliestFailureMs = min($0.earliestFailureMs ?? now, now) }
+            tally.withLock { tally in
+                tally.earliestFailureMs = min(tally.earliestFailureMs ?? now, now)
+                tally.outcomes.count(index, .failed, context)
+            }
             throw TimedFailure(task: index, atMs: now)
         } catch {
-            tally.withLock { $0.cancelled += 1 }
+            tally.withLock { $0.outcomes.count(index, .cancelled, context) }
             throw error
         }
     }
@@ -207,13 +219,55 @@ public struct GatherErrorsPattern: Pattern {
         return PatternOutcome(
             result: [
                 "return_exceptions": false, "count": .int(plan.count), "succeeded": .int(tally.succeeded),
-                "cancelled": .int(tally.cancelled), "completed_after_cancel": .int(tally.completedAfterCancel),
+                "failures": .int(tally.outcomes.failures), "cancelled": .int(tally.cancelled),
+                "completed_after_cancel": .int(tally.completedAfterCancel),
                 "error": surfaced.map { .string($0.description) } ?? .null,
                 "error_task": surfaced.map { .int($0.task) } ?? .null,
                 "first_failure_ms": tally.earliestFailureMs.map(JSONValue.milliseconds) ?? .null,
                 "returned_ms": .milliseconds(returnedMs), "failed_tasks": plan.failingJSON,
             ],
             checks: checks)
+    }
+}
+
+/// How many tasks ended each way so far: the counters. Each count is announced by the caller's
+/// lock holder, so their values reach the log in the order they were counted.
+struct OutcomeCounts: Sendable {
+    enum Outcome: String { case succeeded, failed, cancelled }
+
+    var succeeded = 0
+    var failures = 0
+    var cancelled = 0
+
+    mutating func count(_ index: Int, _ outcome: Outcome, _ context: RunContext) {
+        switch outcome {
+        case .succeeded: succeeded += 1
+        case .failed: failures += 1
+        case .cancelled: cancelled += 1
+        }
+        context.emit(
+            "gather.result",
+            [
+                "task": .int(index), "outcome": .string(outcome.rawValue), "succeeded": .int(succeeded),
+                "failures": .int(failures), "cancelled": .int(cancelled),
+            ])
+    }
+}
+
+/// One outcome per task by input index (0 empty, 1 value, 2 failure, 3 cancelled), and the
+/// counts of each.
+private struct ResultSlots: Sendable {
+    var slots: [UInt8]
+    var outcomes = OutcomeCounts()
+
+    init(count: Int) {
+        slots = [UInt8](repeating: 0, count: count)
+    }
+
+    mutating func fill(_ index: Int, _ slot: UInt8, _ context: RunContext) {
+        slots[index] = slot
+        let outcome: OutcomeCounts.Outcome = slot == 1 ? .succeeded : slot == 2 ? .failed : .cancelled
+        outcomes.count(index, outcome, context)
     }
 }
 

@@ -3,18 +3,22 @@ import Synchronization
 ///
 /// - Parameters: `count` (1...maxGatherCount), `delay_ms` (0...maxDelayMs), `jitter_ms`
 ///   (0...maxDelayMs, each task's extra delay, drawn from `seed`), `seed`.
-/// - Events: `task.started` and `task.finished` per task (capped), `progress`.
+/// - Events: `task.started` and `task.finished` per task, `gather.result` as a task's
+///   result lands in its slot (with `results`, the slots filled so far) (all capped),
+///   `progress`.
+/// - Counters: `results`, ending at the `results` figure.
 /// - Cancellation: cancelling the run cancels every child; the run ends `cancelled`.
 /// - Checks: every result lands at its input index (`results_in_input_order`); the wall
 ///   time is at least the longest delay (`wall_at_least_longest_task`) and, with more than
 ///   one task to wait for, more than one task was observed in flight at once
 ///   (`concurrent_not_sequential`). Wall time, peak in flight and efficiency are figures.
 ///
-/// A discarding task group frees each child as it ends and results go into a preallocated
-/// buffer by index, so a million zero-delay tasks never hold a million results. Tasks with
-/// no delay and no jitter never suspend: starting them all before any ran would only hold
-/// up to a million idle tasks in memory (1.5 GB), so those are started through a window of
-/// `zeroDelayWindow` unfinished tasks. What a finished run shows is the same: no such task
+/// Discarding task groups (sleeping tasks in groups of at most 512, `ChunkedTaskGroup`)
+/// free each child as it ends and results go into a preallocated buffer by index, so a million
+/// zero-delay tasks never hold a million results. Tasks with no delay and no jitter never
+/// suspend: starting them all before any ran would only hold up to a million idle tasks in
+/// memory (1.5 GB), so those are started through a window of `zeroDelayWindow` unfinished
+/// tasks. What a finished run shows is the same: no such task
 /// waits on anything, so none would have overlapped another any longer. A cancelled one
 /// stops creating tasks when it is cancelled, so its timeline counts the tasks that existed
 /// then, not `count` cancelled ones.
@@ -35,6 +39,8 @@ public struct GatherPattern: Pattern {
         "wall time >= the longest task's delay",
         "more than one task in flight at once (the tasks overlapped)",
     ]
+    public let eventNames = ["gather.result"]
+    public let counters = [CounterSpec("results", "results collected")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -54,38 +60,42 @@ public struct GatherPattern: Pattern {
         let delays = TaskDelays(
             delay: parameters.int("delay_ms"), jitter: parameters.int("jitter_ms"), seed: parameters.int("seed"))
         context.recorder.setTotal(count)
-        let results = Locked([Int](repeating: -1, count: count))
+        let results = Locked(Slots(count: count))
         let inFlight = Locked(InFlight())
         let window = delays.neverSleeps && count > Self.zeroDelayWindow ? AsyncSemaphore(permits: Self.zeroDelayWindow) : nil
         let alive = AliveTasks()
         let start = context.elapsedMs()
-        try await withThrowingDiscardingTaskGroup { group in
-            for index in 0..<count {
-                try await window?.acquire()
-                alive.started()
-                group.addTask {
-                    defer {
-                        alive.finished()
-                        window?.release()
-                    }
-                    let value = try await context.task(index) {
-                        inFlight.withLock { $0.enter() }
-                        defer { inFlight.withLock { $0.leave() } }
-                        try await context.sleep(ms: delays[index])
-                        return index
-                    }
-                    results.withLock { $0[index] = value }
-                }
+        // Sleeping children finish in any order, which a single group of 100,000 pays for on
+        // every finish (see ChunkedTaskGroup); the window already keeps a zero-delay group
+        // small, and one flat group is then the cheaper.
+        let chunkSize = window == nil ? ChunkedTaskGroup.defaultChunkSize : count
+        try await ChunkedTaskGroup.run(count: count, chunkSize: chunkSize) { _ in
+            try await window?.acquire()
+            alive.started()
+        } _: { index in
+            defer {
+                alive.finished()
+                window?.release()
             }
+            let value = try await context.task(index) {
+                inFlight.withLock { $0.enter() }
+                defer { inFlight.withLock { $0.leave() } }
+                try await context.sleep(ms: delays[index])
+                return index
+            }
+            results.withLock { $0.fill(index, with: value, context) }
         }
         let wall = context.elapsedMs() - start
-        let inOrder = results.withLock { values in values.indices.count { values[$0] == $0 } }
+        let (inOrder, filled) = results.withLock { slots in
+            (slots.values.indices.count { slots.values[$0] == $0 }, slots.filled)
+        }
         return outcome(
-            count: count, delays: delays, wall: wall, inOrder: inOrder, peak: inFlight.value.peak, peakAlive: alive.peak)
+            count: count, delays: delays, wall: wall, inOrder: inOrder, filled: filled, peak: inFlight.value.peak,
+            peakAlive: alive.peak)
     }
 
     private func outcome(
-        count: Int, delays: TaskDelays, wall: Double, inOrder: Int, peak: Int, peakAlive: Int
+        count: Int, delays: TaskDelays, wall: Double, inOrder: Int, filled: Int, peak: Int, peakAlive: Int
     ) -> PatternOutcome {
         let longest = (0..<count).lazy.map { delays[$0] }.max() ?? 0
         let sum = (0..<count).lazy.map { delays[$0] }.reduce(0, +)
@@ -108,7 +118,7 @@ public struct GatherPattern: Pattern {
                 "count": .int(count), "wall_ms": .milliseconds(wall), "longest_delay_ms": .int(longest),
                 "sum_delay_ms": .int(sum), "peak_in_flight": .int(peak), "peak_tasks_alive": .int(peakAlive),
                 "efficiency": .double(wall > 0 ? (Double(longest) / wall * 1000).rounded() / 1000 : 1),
-                "results_in_order": .int(inOrder),
+                "results_in_order": .int(inOrder), "results": .int(filled),
             ],
             checks: checks)
     }
@@ -129,19 +139,42 @@ private struct TaskDelays: Sendable {
 }
 
 /// Child tasks created and not yet finished, and the most there were at once (what a run
-/// holds in memory). Only the parent increments, so it sees every peak.
+/// holds in memory). Children are created by several groups at once (`ChunkedTaskGroup`):
+/// the peak only ever grows.
 private final class AliveTasks: Sendable {
     private let current = Atomic<Int>(0)
     private let highest = Atomic<Int>(0)
 
     func started() {
         let now = current.add(1, ordering: .relaxed).newValue
-        if now > highest.load(ordering: .relaxed) { highest.store(now, ordering: .relaxed) }
+        var seen = highest.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, original) = highest.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { return }
+            seen = original
+        }
     }
 
     func finished() { current.subtract(1, ordering: .relaxed) }
 
     var peak: Int { highest.load(ordering: .relaxed) }
+}
+
+/// The results by input index (-1: none yet), and how many slots are filled. A fill is
+/// announced under the lock that makes it, so the `results` counter only ever grows in the log.
+private struct Slots: Sendable {
+    var values: [Int]
+    var filled = 0
+
+    init(count: Int) {
+        values = [Int](repeating: -1, count: count)
+    }
+
+    mutating func fill(_ index: Int, with value: Int, _ context: RunContext) {
+        values[index] = value
+        filled += 1
+        context.emit("gather.result", ["task": .int(index), "results": .int(filled)])
+    }
 }
 
 /// Tasks sleeping right now, and the most there ever were at once.

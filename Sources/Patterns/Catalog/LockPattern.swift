@@ -7,6 +7,10 @@
 /// - Events, per worker (capped): `task.started`; `lock.acquired` (with the lock, and how
 ///   many wait); `counter.read` and `counter.written` (with the values); `lock.released`;
 ///   `task.finished`. Workers start together (a start gate), so their attempts overlap.
+///   `counter.abandoned` for a worker cancelled between its read and its write.
+/// - Counters: `counter` (on `counter.written`, ending at the `counter` figure) and
+///   `in_section`, the workers between their read and their write (its peak is
+///   `peak_in_section`), on `counter.read`, `counter.written` and `counter.abandoned`.
 /// - Cancellation: waiting workers leave the lock's queue, the holder stops and releases;
 ///   the run ends `cancelled`.
 /// - Checks with the lock: the counter equals increments and at most one worker was ever
@@ -25,7 +29,10 @@ public struct LockPattern: Pattern {
         "with the lock: counter == increments, one worker at a time in the section",
         "without it: lost updates > 0, counted as increments - counter",
     ]
-    public let eventNames = ["lock.acquired", "counter.read", "counter.written", "lock.released"]
+    public let eventNames = ["lock.acquired", "counter.read", "counter.written", "lock.released", "counter.abandoned"]
+    public let counters = [
+        CounterSpec("counter", "the shared counter"), CounterSpec("in_section", "workers between read and write"),
+    ]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -85,13 +92,27 @@ public struct LockPattern: Pattern {
         let read = counter.withLock { counter -> Int in
             counter.inSection += 1
             counter.peakInSection = max(counter.peakInSection, counter.inSection)
+            context.emit("counter.read", ["worker": .int(worker), "value": .int(counter.value), "in_section": .int(counter.inSection)])
             return counter.value
         }
-        context.emit("counter.read", ["worker": .int(worker), "value": .int(read)])
-        defer { counter.withLock { $0.inSection -= 1 } }
-        try await context.sleep(ms: holdMs)
-        counter.withLock { $0.value = read + 1 }
-        context.emit("counter.written", ["worker": .int(worker), "value": .int(read + 1)])
+        do {
+            try await context.sleep(ms: holdMs)
+        } catch {
+            counter.withLock { counter in
+                counter.inSection -= 1
+                context.emit("counter.abandoned", ["worker": .int(worker), "in_section": .int(counter.inSection)])
+            }
+            throw error
+        }
+        // Announced under the lock that writes, so the counter's values reach the log in the
+        // order they were written: the last one is the counter's final value.
+        counter.withLock { counter in
+            counter.value = read + 1
+            counter.inSection -= 1
+            context.emit(
+                "counter.written",
+                ["worker": .int(worker), "value": .int(read + 1), "counter": .int(read + 1), "in_section": .int(counter.inSection)])
+        }
     }
 
     private func outcome(_ counter: Counter, increments: Int, useLock: Bool) -> PatternOutcome {

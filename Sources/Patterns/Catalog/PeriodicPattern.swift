@@ -8,6 +8,7 @@
 /// - Events: `task.started` (the periodic task); `tick` per tick (with its number, its
 ///   ideal time n * interval and the drift from it; capped); `periodic.cancelled` when the run cancels it;
 ///   `task.cancelled` as it stops; `progress` counts ticks.
+/// - Counters: `ticks`, carried by `tick`, ending at the `ticks` figure.
 /// - Cancellation: that is how it ends. Cancelling the run also cancels the loop.
 /// - Checks: ticks ~ duration / period (within one, for fixed_rate; no more than one
 ///   above, for fixed_delay, whose period only grows with scheduling noise); no tick after
@@ -27,6 +28,7 @@ public struct PeriodicPattern: Pattern {
         "the periodic task ends by cancellation",
     ]
     public let eventNames = ["tick", "periodic.cancelled"]
+    public let counters = [CounterSpec("ticks", "ticks")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -122,9 +124,13 @@ public struct PeriodicPattern: Pattern {
             tally.ticks += 1
             tally.maxDriftMs = max(tally.maxDriftMs, drift)
             tally.lastDriftMs = drift
+            context.emit(
+                "tick",
+                [
+                    "tick": .int(tick), "ideal_ms": .milliseconds(idealMs), "drift_ms": .milliseconds(drift),
+                    "ticks": .int(tally.ticks),
+                ])
         }
-        context.emit(
-            "tick", ["tick": .int(tick), "ideal_ms": .milliseconds(idealMs), "drift_ms": .milliseconds(drift)])
         context.recorder.advanceProgress()
     }
 

@@ -2,17 +2,20 @@
 ///
 /// - Parameters: `count` (1...maxCount) tasks; `limit` (1...maxCount) permits; `delay_ms`
 ///   (0...maxDelayMs) of work per task, done holding a permit.
-/// - Events, per task (capped): `task.started` once it holds a permit (a task's span is
-///   its time holding one), `semaphore.acquired` (with `in_flight`, the holders counting
-///   this one, and `waiting`), `semaphore.released` (with `in_flight` left),
-///   `task.finished`; `progress`.
+/// - Events, per task (capped): `semaphore.waiting` as it asks for a permit (with
+///   `waiting`, the tasks that asked and hold none yet, counting this one), `task.started`
+///   once it holds one (a task's span is its time holding one), `semaphore.acquired` (with
+///   `in_flight`, the holders counting this one, and `waiting`), `semaphore.released` (with
+///   `in_flight` left), `task.finished`; `semaphore.abandoned` (with `waiting`) for a task
+///   cancelled while it waited; `progress`.
+/// - Counters: `in_flight` (permits held; its peak is `peak_in_flight`) and `waiting`.
 /// - Cancellation: tasks waiting for a permit leave the queue, holders stop sleeping and
 ///   release; no permit is leaked (`AsyncSemaphore`). The run ends `cancelled`.
 /// - Checks: the peak of concurrent holders never exceeds the limit, and reaches
 ///   min(limit, count) when tasks hold for some time (`peak_in_flight_equals_min`, with
 ///   `delay_ms` > 0); the wall time is at least the ideal
 ///   ceil(count / limit) * delay (`wall_at_least_ideal`), with `wall_ratio` (wall / ideal)
-///   as a figure: exactly 1 on a manual clock, scheduler noise on a real one.
+///   as a figure: exactly 1 on the virtual clock, scheduler noise on a real one.
 public struct SemaphorePattern: Pattern {
     public init() {}
 
@@ -27,7 +30,8 @@ public struct SemaphorePattern: Pattern {
         "peak in-flight == min(limit, count)",
         "wall time >= ceil(count / limit) * delay_ms",
     ]
-    public let eventNames = ["semaphore.acquired", "semaphore.released"]
+    public let eventNames = ["semaphore.waiting", "semaphore.acquired", "semaphore.released", "semaphore.abandoned"]
+    public let counters = [CounterSpec("in_flight", "permits held"), CounterSpec("waiting", "tasks waiting for a permit")]
 
     public func parameters(limits: PatternLimits) -> [ParameterSpec] {
         [
@@ -51,16 +55,22 @@ public struct SemaphorePattern: Pattern {
         let delay = parameters.int("delay_ms")
         context.recorder.setTotal(count)
         let semaphore = AsyncSemaphore(permits: limit)
-        let inFlight = Locked((now: 0, peak: 0))
+        let inFlight = Locked(Holders())
         let startMs = context.elapsedMs()
         try await withThrowingDiscardingTaskGroup { group in
             for index in 0..<count {
                 group.addTask {
+                    inFlight.withLock { $0.ask(index, context) }
                     // The span is the time holding a permit, so the timeline never shows more
                     // than `limit` bars at once; the wait shows as the gap before the bar.
-                    try await semaphore.withPermit {
-                        try await context.task(index) { try await hold(index, delay, semaphore, inFlight, context) }
+                    do {
+                        try await semaphore.acquire()
+                    } catch {
+                        inFlight.withLock { $0.abandon(index, context) }
+                        throw error
                     }
+                    defer { semaphore.release() }
+                    try await context.task(index) { try await hold(index, delay, inFlight, context) }
                 }
             }
         }
@@ -68,26 +78,41 @@ public struct SemaphorePattern: Pattern {
         return outcome(count: count, limit: limit, delay: delay, peak: inFlight.value.peak, wallMs: wallMs)
     }
 
-    /// The work done holding a permit, counted in and out of the in-flight tally.
-    private func hold(
-        _ index: Int, _ delay: Int, _ semaphore: AsyncSemaphore, _ inFlight: Locked<(now: Int, peak: Int)>,
-        _ context: RunContext
-    ) async throws {
-        let holders = inFlight.withLock { state -> Int in
-            state.now += 1
-            state.peak = max(state.peak, state.now)
-            return state.now
-        }
-        context.emit(
-            "semaphore.acquired", ["task": .int(index), "in_flight": .int(holders), "waiting": .int(semaphore.waitingCount)])
-        defer {
-            let left = inFlight.withLock { state -> Int in
-                state.now -= 1
-                return state.now
-            }
-            context.emit("semaphore.released", ["task": .int(index), "in_flight": .int(left)])
-        }
+    /// The work done holding a permit, counted in and out of the holders' tally.
+    private func hold(_ index: Int, _ delay: Int, _ inFlight: Locked<Holders>, _ context: RunContext) async throws {
+        inFlight.withLock { $0.acquire(index, context) }
+        defer { inFlight.withLock { $0.release(index, context) } }
         try await context.sleep(ms: delay)
+    }
+
+    /// The tasks holding a permit and those waiting for one. Each change is announced under
+    /// the lock that makes it, so the counters' values reach the log in the order they took.
+    struct Holders {
+        var now = 0
+        var peak = 0
+        var waiting = 0
+
+        mutating func ask(_ index: Int, _ context: RunContext) {
+            waiting += 1
+            context.emit("semaphore.waiting", ["task": .int(index), "waiting": .int(waiting)])
+        }
+
+        mutating func abandon(_ index: Int, _ context: RunContext) {
+            waiting -= 1
+            context.emit("semaphore.abandoned", ["task": .int(index), "waiting": .int(waiting)])
+        }
+
+        mutating func acquire(_ index: Int, _ context: RunContext) {
+            waiting -= 1
+            now += 1
+            peak = max(peak, now)
+            context.emit("semaphore.acquired", ["task": .int(index), "in_flight": .int(now), "waiting": .int(waiting)])
+        }
+
+        mutating func release(_ index: Int, _ context: RunContext) {
+            now -= 1
+            context.emit("semaphore.released", ["task": .int(index), "in_flight": .int(now)])
+        }
     }
 
     private func outcome(count: Int, limit: Int, delay: Int, peak: Int, wallMs: Double) -> PatternOutcome {

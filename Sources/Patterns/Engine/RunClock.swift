@@ -1,6 +1,6 @@
 /// The run's clock: any `Clock` whose duration is `Duration`, seen as time since the run's
-/// origin. Production wraps `ContinuousClock`; tests wrap a manual clock and describe
-/// timelines exactly. Patterns never call `Task.sleep`: they sleep through this.
+/// origin. Real runs wrap `ContinuousClock`; virtual runs and tests wrap `VirtualClock`,
+/// whose timelines are exact. Patterns never call `Task.sleep`: they sleep through this.
 public struct RunClock: Sendable {
     private let nowSinceOrigin: @Sendable () -> Duration
     private let sleepUntil: @Sendable (Duration) async throws -> Void

@@ -3,7 +3,7 @@
 /// holds one of them and never one of the pool's.
 ///
 /// A run's context carries one. Production starts a detached pthread per call; a test can
-/// wrap the launch to account for the threads it starts (so a driver on a manual clock
+/// wrap the launch to account for the threads it starts (so a driver on a virtual clock
 /// knows when every thread has parked or ended).
 public struct ThreadLauncher: Sendable {
     private let start: @Sendable (@escaping @Sendable () -> Void) throws -> Void

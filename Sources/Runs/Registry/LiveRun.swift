@@ -16,6 +16,13 @@ public final class LiveRun: Sendable {
     /// The links the run's JSON carries.
     let links: RunLinks
     let context: RunContext
+    /// The clock of a `clock: virtual` run (nil: the run keeps real time).
+    let virtualClock: VirtualClock?
+    /// Whether the run keeps virtual time.
+    public var isVirtual: Bool { virtualClock != nil }
+    /// When the run was admitted, in real time: `real_ms` counts from here, as `duration_ms`
+    /// counts from the run clock's origin, taken at the same moment.
+    private let realOrigin = ContinuousClock.now
     /// Fires when cancellation is requested (by `DELETE` or shutdown).
     let cancelRequested = OneShotSignal()
     /// Fires once the final record is in place.
@@ -25,7 +32,7 @@ public final class LiveRun: Sendable {
 
     init(
         id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date, log: EventLog, links: RunLinks,
-        context: RunContext
+        context: RunContext, virtualClock: VirtualClock? = nil
     ) {
         self.id = id
         self.pattern = pattern
@@ -34,7 +41,11 @@ public final class LiveRun: Sendable {
         self.log = log
         self.links = links
         self.context = context
+        self.virtualClock = virtualClock
     }
+
+    /// Real time since admission, in milliseconds.
+    private var realMs: Double { realOrigin.duration(to: .now).milliseconds }
 
     /// The run as it is now: the final record once it ended, a live view before.
     public func snapshot() -> RunRecord {
@@ -43,7 +54,7 @@ public final class LiveRun: Sendable {
         return RunRecord(
             id: id, pattern: pattern.name, params: parameters.json,
             status: .running, createdAt: createdAt, startedAt: createdAt,
-            durationMs: context.clock.elapsedMs(),
+            durationMs: context.clock.elapsedMs(), realMs: realMs,
             progress: .init(completed: progress.completed, total: progress.total))
     }
 
@@ -64,7 +75,7 @@ public final class LiveRun: Sendable {
         let record = RunRecord(
             id: id, pattern: pattern.name, params: parameters.json, status: execution.status,
             createdAt: createdAt, startedAt: createdAt, finishedAt: date, durationMs: context.clock.elapsedMs(),
-            progress: .init(completed: progress.completed, total: progress.total),
+            realMs: realMs, progress: .init(completed: progress.completed, total: progress.total),
             result: execution.outcome == nil ? nil : .object(result),
             checks: execution.outcome?.checks.map(\.json) ?? [], timeline: execution.timeline.json,
             error: execution.error)
@@ -87,9 +98,7 @@ public final class LiveRun: Sendable {
     /// Runs the pattern until it ends or cancellation is requested, whichever is first.
     func execute() async -> RunExecution {
         await withTaskGroup(of: RunExecution?.self) { group in
-            group.addTask {
-                await PatternRunner.execute(self.pattern, parameters: self.parameters, context: self.context)
-            }
+            group.addTask { await self.executePattern() }
             group.addTask {
                 await self.cancelRequested.wait()
                 return nil
@@ -102,5 +111,19 @@ public final class LiveRun: Sendable {
             guard let execution else { preconditionFailure("the pattern's child task always returns a value") }
             return execution
         }
+    }
+
+    /// The pattern on the run's clock: on the run threads in real time, or on a thread of
+    /// its own in virtual time, whose bound is `maxVirtualDuration`, while the real time it
+    /// may take is bounded by `maxPlannedDuration` (which bounds a real run's plan).
+    private func executePattern() async -> RunExecution {
+        guard let virtualClock else {
+            return await PatternRunner.execute(pattern, parameters: parameters, context: context)
+        }
+        let limits = context.limits
+        return await VirtualRun.execute(
+            pattern, parameters: parameters, context: context, clock: virtualClock,
+            timeLimit: limits.maxVirtualDuration, realTimeLimit: limits.maxPlannedDuration
+        ).execution
     }
 }

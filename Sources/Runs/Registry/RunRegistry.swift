@@ -119,12 +119,18 @@ public actor RunRegistry {
         let createdAt = now()
         let id = ids.next(millisecondsSinceEpoch: UInt64(max(0, createdAt.timeIntervalSince1970 * 1000)))
         let log = EventLog(maxLag: configuration.subscriberMaxLag)
-        let clock = makeClock()
+        let virtualClock = parameters.clockMode == .virtual ? VirtualClock() : nil
+        let clock = virtualClock?.runClock ?? makeClock()
         let recorder = RunRecorder(
-            clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap)
+            clock: clock, sink: log, spanCap: configuration.limits.spanCap, eventCap: configuration.eventCap,
+            progressInterval: Self.progressInterval(pattern.plannedDuration(parameters), virtual: virtualClock != nil))
+        // A virtual run waits for any thread it starts before moving time (none do today:
+        // the pattern that blocks threads refuses the virtual clock).
+        let threads = virtualClock.map { ThreadLauncher.tracked(by: $0.activity) } ?? .pthreads
         let live = LiveRun(
             id: id, pattern: pattern, parameters: parameters, createdAt: createdAt, log: log, links: links,
-            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits))
+            context: RunContext(clock: clock, recorder: recorder, limits: configuration.limits, threads: threads),
+            virtualClock: virtualClock)
         active[id] = live
         inMemory.withLock { $0[id] = live }
         totals.started[pattern.name, default: 0] += 1
@@ -132,6 +138,14 @@ public actor RunRegistry {
         cluster?.publish(runID: id, log: log, snapshot: { [weak live] in live?.snapshot() })
         launchContinuation.yield(live)
         return live
+    }
+
+    /// Progress is coalesced to one event per 50 ms of the run's time; a virtual run may
+    /// plan a day, which would be 1.7 million of them: its interval stretches so that a
+    /// run as long as its plan announces progress about a thousand times.
+    static func progressInterval(_ planned: Duration, virtual: Bool) -> Duration {
+        let interval = Duration.milliseconds(50)
+        return virtual ? max(interval, planned / 1_000) : interval
     }
 
     private func ended(_ live: LiveRun, record: RunRecord) {
@@ -182,6 +196,13 @@ public actor RunRegistry {
         } catch {
             throw .storeUnavailable(String(describing: error))
         }
+    }
+
+    /// The clock the run kept (from memory, or from the stored record's parameters).
+    public func clockMode(id: String) async throws(RunsError) -> ClockMode {
+        if let live = live(id: id) { return live.parameters.clockMode }
+        let clock = try await record(id: id).params[ClockMode.parameterName]?.stringValue
+        return clock.flatMap(ClockMode.init(rawValue:)) ?? .real
     }
 
     /// Requests cancellation of a running run, here or (through the cluster) on the instance

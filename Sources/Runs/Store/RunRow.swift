@@ -18,19 +18,19 @@ enum RunRow {
     /// The columns `record(from:)` reads, in order.
     static let selection = """
         id, pattern, status, params, result, checks, timeline, created_at, started_at, finished_at,
-        duration_ms, progress_completed, progress_total, error
+        duration_ms, progress_completed, progress_total, error, real_ms
         """
 
     /// Inserts a run or replaces everything about it but its events. `event_count` stays
     /// NULL until the run's events are stored, and a save without events keeps the count.
     static let upsertSQL = """
         INSERT INTO run (\(selection), event_count)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET
             pattern = excluded.pattern, status = excluded.status, params = excluded.params,
             result = excluded.result, checks = excluded.checks, timeline = excluded.timeline,
             created_at = excluded.created_at, started_at = excluded.started_at,
-            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, real_ms = excluded.real_ms,
             progress_completed = excluded.progress_completed, progress_total = excluded.progress_total,
             error = excluded.error, event_count = coalesce(excluded.event_count, run.event_count)
         """
@@ -41,7 +41,7 @@ enum RunRow {
             record.result?.serialized(), JSONValue.array(record.checks).serialized(), record.timeline?.serialized(),
             record.createdAt.timeIntervalSince1970, record.startedAt?.timeIntervalSince1970,
             record.finishedAt?.timeIntervalSince1970, record.durationMs, record.progress.completed,
-            record.progress.total, record.error, eventCount,
+            record.progress.total, record.error, record.realMs, eventCount,
         ]
         return StatementArguments(values)
     }
@@ -60,7 +60,7 @@ enum RunRow {
         return RunRecord(
             id: id, pattern: try row.decode(atIndex: 1), params: try json(row, 3, of: id) ?? .null, status: status,
             createdAt: Date(timeIntervalSince1970: try row.decode(atIndex: 7)), startedAt: try date(row, 8),
-            finishedAt: try date(row, 9), durationMs: try row.decode(atIndex: 10),
+            finishedAt: try date(row, 9), durationMs: try row.decode(atIndex: 10), realMs: try row.decode(atIndex: 14),
             progress: .init(completed: try row.decode(atIndex: 11), total: try row.decode(atIndex: 12)),
             result: try json(row, 4, of: id), checks: checksArray, timeline: try json(row, 6, of: id),
             error: try row.decode(atIndex: 13))

@@ -12,9 +12,12 @@ import GRDB
 /// - `run_by_pattern (pattern, id)` and `run_by_status (status, id)`: `GET /runs` filtered by
 ///   one of them reads newest first straight off an index (and `markInterrupted` finds the
 ///   unfinished runs by status).
+///
+/// Schema v2 (migration "v2-real-ms"): `run.real_ms`, the real time a run took beside its
+/// `duration_ms` (which is simulated time for a `clock: virtual` run); NULL for older runs.
 extension SQLiteRunStore {
     /// The `user_version` this build writes; a file with a larger one is from a newer build.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -49,6 +52,9 @@ extension SQLiteRunStore {
                     ) WITHOUT ROWID;
                     PRAGMA user_version = 1;
                     """)
+        }
+        migrator.registerMigration("v2-real-ms") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN real_ms REAL; PRAGMA user_version = 2;")
         }
         return migrator
     }

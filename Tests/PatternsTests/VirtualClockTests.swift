@@ -2,9 +2,10 @@ import Patterns
 import TestSupport
 import Testing
 
-@Suite struct ManualClockTests {
+/// The clock by hand, with no executor jumping it.
+@Suite struct VirtualClockTests {
     @Test func sleeper_wakesWhenTimeReachesItsDeadline_notBefore() async throws {
-        let clock = ManualClock()
+        let clock = VirtualClock()
         let woke = Locked<Duration?>(nil)
         let sleeper = Task {
             try await clock.sleep(until: .init(offset: .milliseconds(100)))
@@ -19,28 +20,8 @@ import Testing
         #expect(woke.value == .milliseconds(100))
     }
 
-    @Test func advance_wakesDueSleepersInDeadlineOrder() async throws {
-        let clock = ManualClock()
-        let order = Locked<[Int]>([])
-        let activity = clock.activity
-        let executor = try TestExecutor(activity: activity)
-        defer { executor.shutdown() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, deadline) in [30, 10, 20].enumerated() {
-                group.addTask(executorPreference: executor) {
-                    try await clock.sleep(until: .init(offset: .milliseconds(deadline)))
-                    order.withLock { $0.append(index) }
-                }
-            }
-            try await clock.waitForSleepers(3)
-            clock.advance(by: .milliseconds(50))
-            try await group.waitForAll()
-        }
-        #expect(order.value == [1, 2, 0])
-    }
-
     @Test func cancelledSleeper_leavesAtOnce() async throws {
-        let clock = ManualClock()
+        let clock = VirtualClock()
         let sleeper = Task { try await clock.sleep(until: .init(offset: .seconds(60))) }
         try await clock.waitForSleepers(1)
         sleeper.cancel()
@@ -50,7 +31,7 @@ import Testing
     }
 
     @Test func blockedThread_staysBlockedUntilTheClockPassesItsDeadline() async throws {
-        let clock = ManualClock()
+        let clock = VirtualClock()
         let released = Locked<Duration?>(nil)
         try ThreadLauncher.pthreads.launch {
             clock.blockThread(until: .init(offset: .milliseconds(40)))
@@ -64,10 +45,30 @@ import Testing
         #expect(released.value == .milliseconds(40))
     }
 
-    @Test func runClock_seesManualTime() async throws {
-        let clock = ManualClock()
+    @Test func scheduledAction_runsWhenDue_unlessCancelled() {
+        let clock = VirtualClock()
+        let ran = Locked<[String]>([])
+        clock.schedule(at: .init(offset: .milliseconds(20))) { ran.withLock { $0.append("b") } }
+        clock.schedule(at: .init(offset: .milliseconds(10))) { ran.withLock { $0.append("a") } }
+        let dropped = clock.schedule(at: .init(offset: .milliseconds(15))) { ran.withLock { $0.append("x") } }
+        clock.cancel(timer: dropped)
+        #expect(clock.nextDeadline == .init(offset: .milliseconds(10)))
+        clock.advance(by: .milliseconds(30))
+        #expect(ran.value == ["a", "b"])
+        #expect(clock.nextDeadline == nil)
+    }
+
+    @Test func runClock_seesVirtualTime() {
+        let clock = VirtualClock()
         let runClock = clock.runClock
         clock.advance(by: .milliseconds(250))
         #expect(runClock.elapsedMs() == 250)
+    }
+
+    @Test func time_neverGoesBack() {
+        let clock = VirtualClock()
+        clock.advance(to: .init(offset: .milliseconds(50)))
+        clock.advance(to: .init(offset: .milliseconds(20)))
+        #expect(clock.now.offset == .milliseconds(50))
     }
 }

@@ -38,6 +38,12 @@ public actor RunRegistry {
     private var recentOrder: [String] = []
     private var shuttingDown = false
     private var totals = RunTotals()
+    /// Event logs being looked up in the store (`eventLog(id:)`), shared by the requests that
+    /// ask for the same run meanwhile: a burst of subscribers to a run not in memory costs one
+    /// lookup, not one per subscriber (each would hold a request slot while it waited).
+    private var lookups: [String: Task<EventLog, any Error>] = [:]
+    /// Requests that joined a lookup already under way (for tests).
+    private(set) var joinedLookups = 0
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
@@ -182,20 +188,33 @@ public actor RunRegistry {
     }
 
     /// The run's event log: the live one, one that follows a run executing on another
-    /// instance, or one rebuilt from the store's events.
+    /// instance, or one rebuilt from the store's events. Concurrent requests for the same run
+    /// share one lookup.
     public func eventLog(id: String) async throws(RunsError) -> EventLog {
         if let live = live(id: id) { return live.log }
-        do {
-            if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
-            guard try await store.record(id: id) != nil else { throw RunsError.runNotFound(id) }
-            // Another instance's run: unfinished, or ended with its last events still on their way.
-            if let cluster { return try await cluster.follow(runID: id) }
-            return EventLog(finishedWith: [])
-        } catch let error as RunsError {
-            throw error
-        } catch {
-            throw .storeUnavailable(String(describing: error))
+        let lookup: Task<EventLog, any Error>
+        if let pending = lookups[id] {
+            joinedLookups += 1
+            lookup = pending
+        } else {
+            lookup = Task { [store, cluster] in try await Self.storedEventLog(id: id, store: store, cluster: cluster) }
+            lookups[id] = lookup
         }
+        let result = await lookup.result
+        if lookups[id] == lookup { lookups[id] = nil }
+        switch result {
+        case .success(let log): return log
+        case .failure(let error as RunsError): throw error
+        case .failure(let error): throw .storeUnavailable(String(describing: error))
+        }
+    }
+
+    private static func storedEventLog(id: String, store: any RunStore, cluster: (any RunCluster)?) async throws -> EventLog {
+        if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
+        guard try await store.record(id: id) != nil else { throw RunsError.runNotFound(id) }
+        // Another instance's run: unfinished, or ended with its last events still on their way.
+        if let cluster { return try await cluster.follow(runID: id) }
+        return EventLog(finishedWith: [])
     }
 
     /// The clock the run kept (from memory, or from the stored record's parameters).

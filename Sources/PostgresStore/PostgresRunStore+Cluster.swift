@@ -21,6 +21,10 @@ extension PostgresRunStore {
         return log
     }
 
+    public func followed(runID: String) -> EventLog? {
+        mirrors.existing(runID)
+    }
+
     public func requestCancel(runID: String) async throws {
         _ = try await reading { client in
             try await client.execute("SELECT pg_notify(\(StoreListener.cancelChannel), \(runID))")

@@ -45,6 +45,11 @@ final class RunMirrors: Sendable {
         }
     }
 
+    /// The mirror of `runID` if one is held (made only for a run the store has).
+    func existing(_ runID: String) -> EventLog? {
+        state.withLock { $0.entries[runID]?.log }
+    }
+
     /// A batch of `runID` up to `lastEventID` was committed: fetch it if someone follows the run.
     func notified(runID: String, lastEventID: Int) {
         requestFetch(runID) { log in !log.isFinished && log.count < lastEventID }

@@ -45,6 +45,12 @@ import TestSupport
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
                 #expect(followers.allSatisfy { $0 === followers[0] })
+                // The next subscribers take the same log at once, without a query.
+                let fetches = other.clusterStatistics.mirrorFetches
+                #expect(other.followed(runID: run.record.id) === followers[0])
+                #expect(other.clusterStatistics.mirrorFetches == fetches)
+                #expect(other.followed(runID: newRunID()) == nil)
+                #expect(owner.followed(runID: run.record.id) == nil)  // its owner streams from memory
                 async let delivered = collect(followers[0])
                 for index in 1...30 {
                     run.tick(index)

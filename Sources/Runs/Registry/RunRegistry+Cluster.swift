@@ -28,6 +28,12 @@ extension RunRegistry {
         return try await self.record(id: id)
     }
 
+    /// The log following another instance's run here, if one is held: a stream of it starts
+    /// without a hop or a query.
+    public nonisolated func followedLog(id: String) -> EventLog? {
+        cluster?.followed(runID: id)
+    }
+
     /// Returns once a run launched here is visible to every instance (at once without a cluster).
     public nonisolated func waitUntilVisible(_ live: LiveRun) async {
         await cluster?.waitUntilVisible(runID: live.id)

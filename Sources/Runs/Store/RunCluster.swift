@@ -17,6 +17,9 @@ public protocol RunCluster: Sendable {
     /// owner commits; it finishes after `run.finished`. Callers asking for the same run while
     /// one holds it share one log, filled by one query per batch whatever their number.
     func follow(runID: String) async throws -> EventLog
+    /// The log that follows the run here already, if someone holds one: answered at once, so a
+    /// burst of subscribers to a followed run does not wait on the store (nor hold request slots).
+    func followed(runID: String) -> EventLog?
     /// Asks the run's owner, wherever it runs, to cancel it.
     func requestCancel(runID: String) async throws
     /// Runs of this instance another instance asked to cancel (one consumer: the registry).

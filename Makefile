@@ -34,11 +34,11 @@ test: ## install what the tests need, then run every test (imports, Swift, then 
 check-architecture: ## fail when an import crosses an arrow ARCHITECTURE.md forbids, or is undeclared
 	python3 scripts/check-architecture.py
 
-test-swift: ## unit and integration tests (swift test)
+test-swift: ## unit and integration tests (swift test), with a throwaway PostgreSQL for the store tests
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	scripts/throwaway-postgres.sh run $(SWIFT) test --skip-build --parallel --num-workers 2
 
-test-e2e: ## browser and contract tests against a release server (Tests/e2e)
+test-e2e: ## browser and contract tests against a release server (Tests/e2e), with a throwaway PostgreSQL
 	$(SWIFT) build -c release --product concurrency-lab
 	Tests/e2e/run.sh $(BIN_RELEASE)
 

@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         // debounce and throttle for the debounce-throttle pattern, used as they are (not rewritten).
         .package(url: "https://github.com/apple/swift-async-algorithms.git", exact: "1.1.4"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -61,6 +62,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The PostgreSQL store and what instances share through it, in a module of its own so
+        // that NIO and postgres-nio are linked by the executable and its tests only, and Runs and
+        // LabServer build without waiting for them.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "LabJSON",
+                "Patterns",
+                "Runs",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "LabServer",
             dependencies: [
@@ -81,6 +96,7 @@ let package = Package(
                 "LabServer",
                 "MicroHTTP",
                 "Patterns",
+                "PostgresStore",
                 "Runs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,11 +126,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "PatternsTests", dependencies: ["LabJSON", "Patterns", "TestSupport"], swiftSettings: strict),
+        // RunsTests holds the store conformance suite, run against every store, PostgreSQL's too.
         .testTarget(
             name: "RunsTests",
             dependencies: [
-                "LabJSON", "Runs", "Patterns", "TestSupport",
+                "LabJSON", "Runs", "Patterns", "PostgresStore", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "LabJSON", "Runs", "Patterns", "PostgresStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

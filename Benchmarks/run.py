@@ -149,10 +149,10 @@ class Server:
     """The release server on a free port. log_level "info" is serve's default (it writes an
     access-log line per request); "notice" turns the access log off."""
 
-    def __init__(self, extra=(), log_level="info"):
+    def __init__(self, extra=(), log_level="info", db=":memory:"):
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
         self.port = free_port()
-        self.proc = subprocess.Popen([SERVER_BIN, "serve", "--port", str(self.port), "--db", ":memory:",
+        self.proc = subprocess.Popen([SERVER_BIN, "serve", "--port", str(self.port), "--db", db,
                                       "--log-level", log_level, *extra],
                                      stderr=self.log, stdout=subprocess.DEVNULL)
         self.pid = self.proc.pid
@@ -645,6 +645,171 @@ def row_clients(server):
             detail={"wrk": res})
 
 
+# ---- several instances on PostgreSQL
+
+
+class Postgres:
+    """A throwaway PostgreSQL 15 server for the PostgreSQL rows (scripts/throwaway-postgres.sh):
+    never the machine's own. Commits as the SQLite store does (WAL written, not flushed at each
+    commit: synchronous_commit=off against SQLite's synchronous=NORMAL), fsync kept on."""
+
+    SCRIPT = os.path.join(ROOT, "scripts", "throwaway-postgres.sh")
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="concurrency-lab-pg-bench.", dir="/tmp")
+        env = dict(os.environ, PG_OPTIONS="-c synchronous_commit=off")
+        self.url = subprocess.run([self.SCRIPT, "start", self.dir], check=True, capture_output=True, text=True,
+                                  env=env, timeout=120).stdout.strip()
+        self.databases = 0
+
+    def database(self):
+        """A fresh database on the server; its URL."""
+        self.databases += 1
+        name = f"bench_{os.getpid()}_{self.databases}"
+        self.sql(self.url, f"CREATE DATABASE {name}")
+        return self.url.replace("/postgres?", f"/{name}?")
+
+    @staticmethod
+    def sql(url, statement):
+        return subprocess.run(["psql", url, "-tAqc", statement], check=True, capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    def stop(self):
+        subprocess.run([self.SCRIPT, "stop", self.dir], check=False, timeout=60)
+        subprocess.run(["rm", "-rf", self.dir], check=False)
+
+
+def percentile_fields(r):
+    return {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "delivered": r["delivered"],
+            "complete": r["complete"], "samples": r["samples"], "connect_s": r["connect_s"]}
+
+
+def row_pg_stream(_shared_server):
+    """One periodic run on instance A (20 events/s), SUBS subscribers on A and SUBS on B, both
+    instances on one PostgreSQL database, read by two reference/sse_client.c processes started
+    together: live-event latency on the owner against another instance."""
+    subs, secs = 500, CFG["sse_secs"]
+    name = f"cross-instance SSE: {subs} subscribers on A (owner) and {subs} on B, 20 events/s"
+    goal = "all delivered; B's p99 <= A's p99 + 25 ms"
+    pg = Postgres()
+    a = b = None
+    try:
+        url = pg.database()
+        # The 500 streams opened on B at once wait, in flight, for B's first lookup of the run
+        # (three queries; later ones take the followed log at once): above serve's default
+        # in-flight bound of 256 some would get the 503 (Retry-After: 1) that a browser retries.
+        raised = ["--max-in-flight", "2048"]
+        a = Server(raised, log_level="notice", db=url)
+        b = Server(raised, log_level="notice", db=url)
+        with Batch(name, [a, b]) as batch:
+            _, run = http_json(a.url("/patterns/periodic/runs"),
+                               {"interval_ms": 50, "duration_ms": secs * 1000, "work_ms": 0})
+            started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp()
+            clients = {key: subprocess.Popen([SSE_BIN, str(server.port), f"/runs/{run['id']}/events", str(subs),
+                                              repr(started), str(secs + 30)], stdout=subprocess.PIPE, text=True)
+                       for key, server in (("a", a), ("b", b))}
+            results = {}
+            for key, client in clients.items():
+                out, _ = client.communicate(timeout=secs + 90)
+                results[key] = json.loads(out.strip().splitlines()[-1])
+    finally:
+        for server in (a, b):
+            if server:
+                server.stop()
+        pg.stop()
+    ra, rb = results["a"], results["b"]
+    complete = all(r["complete"] == subs and r["errors"] == 0 and r["refused"] == 0 for r in (ra, rb))
+    met = complete and rb["p99_ms"] <= ra["p99_ms"] + 25
+    add_row(name, {"value": summary([rb["p99_ms"]]), "unit": "p99 latency ms on B (not the owner)",
+                   "a": percentile_fields(ra), "b": percentile_fields(rb)},
+            {}, {"B p99 - A p99 (ms)": round(rb["p99_ms"] - ra["p99_ms"], 1)}, goal, met, batch,
+            note=f"A (owner): p50 {fmt(ra['p50_ms'])} p99 {fmt(ra['p99_ms'])} max {fmt(ra['max_ms'])} ms, "
+                 f"{ra['complete']}/{subs} complete; B (through PostgreSQL: batch commit, NOTIFY, one query per "
+                 f"notification, its own fan-out): p50 {fmt(rb['p50_ms'])} p99 {fmt(rb['p99_ms'])} max "
+                 f"{fmt(rb['max_ms'])} ms, {rb['complete']}/{subs} complete; {secs} s periodic run, interval 50 ms; "
+                 f"two reference/sse_client.c processes, both instances and PostgreSQL on the same 2 cores")
+
+
+def stored_runs(kind, location):
+    if kind == "postgres":
+        return int(Postgres.sql(location, "SELECT count(*) FROM runs WHERE status = 'succeeded'") or 0)
+    import sqlite3
+    try:
+        with sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=5) as connection:
+            return connection.execute("SELECT count(*) FROM run WHERE status = 'succeeded'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def settled_count(kind, location, quiet=1.0, limit=15):
+    """The stored-run count once it has not changed for `quiet` seconds (writes in flight landed)."""
+    last, since, start = stored_runs(kind, location), time.time(), time.time()
+    while time.time() - since < quiet and time.time() - start < limit:
+        time.sleep(0.05)
+        now = stored_runs(kind, location)
+        if now != last:
+            last, since = now, time.time()
+    return last, since
+
+
+def stored_throughput(kind, location, extra, script, secs):
+    """wrk for `secs` against a fresh server on `location`; the runs it answered per second, and
+    the runs that reached the store per second (until the last one was written). Runs wrk left
+    waiting when it stopped end and are stored too: stored >= answered when nothing is lost."""
+    server = Server(extra + ["--keep-runs", "100000000"], db=location)
+    try:
+        wrk(server.url("/patterns/gather/runs?wait=60"), 256, 1, script=script)  # warm-up
+        before, _ = settled_count(kind, location)
+        t0 = time.time()
+        result = wrk(server.url("/patterns/gather/runs?wait=60"), 256, secs, script=script)
+        answered = result["requests"] - result["non2xx"]
+        last, last_change = settled_count(kind, location)
+        stored = last - before
+        return {"answered_per_s": result["rps"], "stored_per_s": stored / max(last_change - t0, 1e-3),
+                "stored": stored, "answered": answered, "p99_ms": result["p99_ms"], "cpu_s": None}
+    finally:
+        server.stop()
+
+
+def row_pg_throughput(_shared_server):
+    name = "finished runs/s into PostgreSQL vs SQLite, 256 clients x 100 ms runs"
+    goal = "every answered run stored; report the ratio"
+    script = os.path.join(OUT, "post-gather.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.body = \'{"count":1,"delay_ms":100}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+    extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--log-level", "notice"]
+    pg = Postgres()
+    folder = tempfile.mkdtemp(prefix="bench-sqlite-")
+    res = {"postgres": [], "sqlite": []}
+    try:
+        with Batch(name, []) as batch:
+            for rep, order in rotations(["postgres", "sqlite"], CFG["clients_reps"]):
+                for kind in order:
+                    location = pg.database() if kind == "postgres" else os.path.join(folder, f"runs-{rep}.sqlite")
+                    res[kind].append(stored_throughput(kind, location, extra, script, CFG["clients_secs"]))
+    finally:
+        pg.stop()
+        subprocess.run(["rm", "-rf", folder], check=False)
+    sm = {kind: {key: summary([r[key] for r in runs]) for key in ("answered_per_s", "stored_per_s", "p99_ms")}
+          for kind, runs in res.items()}
+    lost = {kind: sum(max(0, r["answered"] - r["stored"]) for r in runs) for kind, runs in res.items()}
+    ratio = sm["postgres"]["stored_per_s"]["median"] / sm["sqlite"]["stored_per_s"]["median"]
+    met = lost["postgres"] == 0 and lost["sqlite"] == 0
+    add_row(name, {"value": sm["postgres"]["stored_per_s"], "unit": "runs/s stored (PostgreSQL)",
+                   "answered_per_s": sm["postgres"]["answered_per_s"]},
+            {"SQLite": {"value": sm["sqlite"]["stored_per_s"], "answered_per_s": sm["sqlite"]["answered_per_s"]}},
+            {"PostgreSQL vs SQLite (stored/s)": round(ratio, 3)}, goal, met, batch,
+            note=f"stored/s = runs in the store / time from the load's start to the last write; PostgreSQL "
+                 f"answered {fmt_sum(sm['postgres']['answered_per_s'])} runs/s (p99 {fmt_sum(sm['postgres']['p99_ms'], ' ms')}), "
+                 f"SQLite {fmt_sum(sm['sqlite']['answered_per_s'])} (p99 {fmt_sum(sm['sqlite']['p99_ms'], ' ms')}); "
+                 f"answered but not stored: PostgreSQL {lost['postgres']}, SQLite {lost['sqlite']}; wrk -c256 POST gather "
+                 f"count=1 delay 100 ms ?wait=60, {CFG['clients_secs']}s x{CFG['clients_reps']}, a fresh server and "
+                 f"database each time; PostgreSQL synchronous_commit=off, SQLite WAL synchronous=NORMAL",
+            detail=res)
+
+
 # ---------------------------------------------------------------- table
 
 
@@ -698,6 +863,10 @@ def main():
          ">= 1.0x asyncio virtual loop"),
         ("virtual-gather", row_virtual_gather, "virtual time: gather N=100,000, 1 s + jitter 0-60 s",
          ">= 1.0x asyncio virtual loop"),
+        ("pg_stream", row_pg_stream, "cross-instance SSE: 500 subscribers on A (owner) and 500 on B, 20 events/s",
+         "all delivered; B's p99 <= A's p99 + 25 ms"),
+        ("pg_runs", row_pg_throughput, "finished runs/s into PostgreSQL vs SQLite, 256 clients x 100 ms runs",
+         "every answered run stored; report the ratio"),
     ]
     # BENCH_ROWS=sse,clients runs only those rows (keys above, and "rss"): for profiling one.
     only = set(filter(None, os.environ.get("BENCH_ROWS", "").split(",")))

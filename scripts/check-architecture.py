@@ -24,16 +24,19 @@ ALLOWED = {
     "MicroHTTP": {"CMicroHTTPD"},
     "Patterns": {"LabJSON"},
     "Runs": {"LabJSON", "Patterns"},
+    "PostgresStore": {"LabJSON", "Patterns", "Runs"},
     "LabServer": {"LabJSON", "MicroHTTP", "Patterns", "Runs"},
-    "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "Runs"},
+    "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "PostgresStore", "Runs"},
 }
 OURS = set(ALLOWED) | {"CMicroHTTPD", "CTestHooks", "TestSupport", "MicroHTTPBench"}
-# Libraries one module owns: C libmicrohttpd, the database, the metrics backend, the CLI parser,
-# debounce and throttle; the runtime hook that routes global jobs is the test support's alone.
+# Libraries one module owns: C libmicrohttpd, the databases (SQLite; PostgreSQL and the NIO it
+# brings), the metrics backend, the CLI parser, debounce and throttle; the runtime hook that
+# routes global jobs is the test support's alone.
 EXCLUSIVE = {
-    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "Prometheus": "LabServer", "CoreMetrics": "LabServer",
-    "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI", "AsyncAlgorithms": "Patterns",
-    "CTestHooks": "TestSupport",
+    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
+    "NIOCore": "PostgresStore", "NIOPosix": "PostgresStore", "NIOSSL": "PostgresStore", "Prometheus": "LabServer",
+    "CoreMetrics": "LabServer", "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
+    "AsyncAlgorithms": "Patterns", "CTestHooks": "TestSupport",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, and says what it does.
 #   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, pkg-config (to build and serve)
-#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, a Python
-#                                   virtual environment (.venv) with the e2e test packages, and
-#                                   promtool (from Debian's prometheus package) in .venv/bin
-#   scripts/install-deps.sh bench   the above build set, plus wrk, gcc and a .venv with uvloop
+#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, a
+#                                   Python virtual environment (.venv) with the e2e test packages,
+#                                   and promtool (from Debian's prometheus package) in .venv/bin
+#   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15 and a .venv
+#                                   with uvloop
+#   scripts/install-deps.sh postgres   postgresql-15 alone (scripts/throwaway-postgres.sh)
+# The test and bench sets include postgresql-15: scripts/throwaway-postgres.sh starts a server of
+# its own from it. Installing it makes no cluster of Debian's (create_main_cluster = false): the
+# project never uses a database the machine runs.
 # Debian packages are installed only when missing; `apt-get update` runs at most once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +18,10 @@ what=${1:-build}
 need_pkgs=(libmicrohttpd-dev libsqlite3-dev pkg-config)
 case "$what" in
   build) ;;
-  test) need_pkgs+=(chromium chromium-driver curl) ;;
-  bench) need_pkgs+=(wrk gcc curl) ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  test) need_pkgs+=(chromium chromium-driver curl postgresql-15) ;;
+  bench) need_pkgs+=(wrk gcc curl postgresql-15) ;;
+  postgres) need_pkgs=(postgresql-15) ;;
+  *) echo "usage: $0 build|test|bench|postgres" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -26,6 +32,10 @@ if ((${#missing[@]})); then
   echo "install-deps: installing Debian packages: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/concurrency-lab.conf >/dev/null
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 else

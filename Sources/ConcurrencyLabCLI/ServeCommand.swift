@@ -29,11 +29,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let lab: LabServer
         do {
-            lab = try await LabServer(configuration: configuration, logger: logger)
+            let store = try await StoreOpener.open(storage, network, logger: logger)
+            lab = try await LabServer(configuration: configuration, store: store, logger: logger)
             try lab.start()
         } catch {
+            // One line, and exit 2 for a store that cannot be used (a bad URL, an unreachable or
+            // refusing database, a newer schema, a damaged file).
             logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
+            sink.flush()
+            throw ExitCode(error is StoreOpener.Failure || error is RunStoreError ? 2 : 1)
         }
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
         await withDiscardingTaskGroup { group in
@@ -58,7 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
         server.logger = logger
         server.accessLogWriter = accessLog
         var configuration = LabConfiguration(
-            server: server, runs: runs.runsConfiguration(), databasePath: storage.db,
+            // A PostgreSQL URL (with its password) stays out of the configuration: the CLI opens it.
+            server: server, runs: runs.runsConfiguration(),
+            databasePath: StoreOpener.isPostgres(storage) ? ":memory:" : storage.location,
             maxWait: .seconds(runs.maxWait), heartbeatInterval: .seconds(network.heartbeatSeconds),
             maxSubscribers: network.maxSubscribers,
             apiToken: network.apiToken ?? ProcessInfo.processInfo.environment["LAB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })

@@ -120,16 +120,30 @@ struct RunOptions: ParsableArguments {
 }
 
 struct StorageOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite file for run history (its folder is created), or :memory: for none.")
-    var db = ":memory:"
+    @Option(name: .long, help: ArgumentHelp(
+        "Run history: an SQLite file (its folder is created), :memory: for none, or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME to share it with other instances.",
+        discussion: "Default: $LAB_DATABASE_URL when set, else :memory:."))
+    var db: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "With PostgreSQL: the name this instance restarts under; at start it marks interrupted the runs its earlier processes left in flight.",
+        discussion: "Default: HOSTNAME:PORT (with --port 0, none: this process only)."))
+    var instanceName: String?
     @Option(name: .long, help: "Runs kept in the store; the oldest are pruned.")
     var keepRuns = 10_000
     @Option(name: .long, help: "Also prune runs older than this many days.")
     var keepDays: Int?
 
+    /// `--db`, else `LAB_DATABASE_URL`, else no persistence.
+    var location: String {
+        db ?? ProcessInfo.processInfo.environment["LAB_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? ":memory:"
+    }
+
     mutating func validate() throws {
         try bound("--keep-runs", keepRuns, 1...100_000_000)
         if let keepDays { try bound("--keep-days", keepDays, 1...36_500) }
+        if let instanceName, instanceName.isEmpty || instanceName.count > 200 || instanceName.contains(where: \.isNewline) {
+            throw ValidationError("--instance-name must be 1 to 200 characters on one line")
+        }
     }
 }
 

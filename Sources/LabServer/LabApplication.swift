@@ -56,11 +56,8 @@ public final class LabApplication: HTTPHandler {
         self.staticFiles = staticFiles
         self.serverStatistics = serverStatistics
         catalog = CatalogHandlers(catalog: registry.catalog)
-        // Cast once, not on every health check.
-        let sqliteStore = registry.store as? SQLiteRunStore
-        system = SystemHandlers(
-            startedAt: .now, openAPI: openAPI, metrics: metrics,
-            storeHealthy: { sqliteStore?.isHealthy ?? true })
+        let store = registry.store
+        system = SystemHandlers(startedAt: .now, openAPI: openAPI, metrics: metrics, storeHealthy: { store.isHealthy })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
             streamRefusal: streamRefusal)
@@ -78,6 +75,15 @@ public final class LabApplication: HTTPHandler {
                 // thousand subscribers must not queue behind the in-flight bound).
                 route = found.template.description
                 response = stream(live.log, request, isVirtual: live.isVirtual)
+                break
+            }
+            if found.handler == .events, !request.queryFields.contains(where: { $0.0 == "pace" }),
+                let log = registry.followedLog(id: parameters["id"] ?? "")
+            {
+                // Another instance's run followed here already: the same, for its next subscribers
+                // (without `pace`, the run's clock does not matter).
+                route = found.template.description
+                response = stream(log, request, isVirtual: false)
                 break
             }
             guard found.handler.isImmediate else {
@@ -138,13 +144,14 @@ public final class LabApplication: HTTPHandler {
             return try await runHandlers.cancel(id: id)
         case .events:
             // The query is checked before the run is looked up: a bad value is 400 whatever the id.
-            _ = try PaceParameter.parse(request)
+            let pace = try PaceParameter.parse(request)
             _ = try EventStreamHandler.resumePoint(request)
             let log: EventLog
             let isVirtual: Bool
             do {
                 log = try await registry.eventLog(id: id)
-                isVirtual = try await registry.clockMode(id: id) == .virtual
+                // Only a pace needs the run's clock (a store read for a run not in memory).
+                isVirtual = pace == nil ? false : try await registry.clockMode(id: id) == .virtual
             } catch {
                 throw .runs(error)
             }

@@ -6,15 +6,16 @@ import Runs
 
 /// The whole service: the run registry and its store behind the HTTP server.
 ///
-/// Lifecycle: `init` opens the store (marking runs a dead process left in flight as
-/// `interrupted`) and loads the page and the spec; `start` binds; `run` serves until
+/// Lifecycle: `init` opens the store (SQLite at `databasePath`, unless given one: the CLI opens
+/// PostgreSQL), marks runs a dead process left in flight as `interrupted`, and loads the page
+/// and the spec; `start` binds; `run` serves until
 /// `shutdown`, which is ordered: refuse new runs (503), cancel active runs so every stream
 /// gets its `run.finished`, drain the HTTP server (streams end with a final event, in-flight
 /// handlers finish or are cancelled, and only then is the daemon stopped), flush the store.
 public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     public let registry: RunRegistry
-    public let store: SQLiteRunStore
+    public let store: any RunStore
     public let metrics: LabMetrics
     let server: Server
     let application: LabApplication
@@ -22,13 +23,18 @@ public final class LabServer: Sendable {
     public let budget: ConnectionBudget
     private let logger: Logger
 
-    public init(configuration: LabConfiguration, logger: Logger = Logger(label: "concurrency-lab")) async throws {
+    /// Serves with `store` (opened by the caller: the CLI opens PostgreSQL), or with the SQLite
+    /// store at `configuration.databasePath` when nil. A store that is also a `RunCluster`
+    /// (PostgreSQL) makes this instance one of several answering for the same runs.
+    public init(
+        configuration: LabConfiguration, store: (any RunStore)? = nil, logger: Logger = Logger(label: "concurrency-lab")
+    ) async throws {
         self.configuration = configuration
         self.logger = logger
-        store = try await Self.openStore(configuration, logger: logger)
+        self.store = try await Self.prepareStore(store, configuration, logger: logger)
         registry = RunRegistry(
-            catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: store,
-            links: ResourcePaths.runLinks, logger: logger)
+            catalog: PatternCatalog(limits: configuration.runs.limits), configuration: configuration.runs, store: self.store,
+            cluster: self.store as? any RunCluster, links: ResourcePaths.runLinks, logger: logger)
         metrics = LabMetrics(patterns: registry.catalog.patterns.map(\.name))
         let serverConfiguration: ServerConfiguration
         (serverConfiguration, budget) = Self.sizeConnections(configuration)
@@ -61,13 +67,16 @@ public final class LabServer: Sendable {
         return (server, budget)
     }
 
-    /// Opens the store and marks runs a dead process left in flight as `interrupted`.
-    static func openStore(_ configuration: LabConfiguration, logger: Logger) async throws -> SQLiteRunStore {
+    /// Opens the SQLite store unless given one, and marks runs a dead process left in flight as
+    /// `interrupted`.
+    static func prepareStore(_ given: (any RunStore)?, _ configuration: LabConfiguration, logger: Logger) async throws -> any RunStore {
         var storeLogger = logger
         storeLogger[metadataKey: "component"] = "store"
-        let store = try SQLiteRunStore(
-            path: configuration.databasePath,
-            retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
+        let store =
+            try given
+            ?? SQLiteRunStore(
+                path: configuration.databasePath,
+                retention: .init(keepRuns: configuration.keepRuns, keepDays: configuration.keepDays), logger: storeLogger)
         let interrupted = try await store.markInterrupted(at: Date(), links: ResourcePaths.runLinks)
         if interrupted > 0 { logger.notice("marked runs interrupted", metadata: ["count": "\(interrupted)"]) }
         return store

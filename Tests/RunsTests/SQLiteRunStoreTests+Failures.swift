@@ -9,18 +9,6 @@ import TestSupport
 /// Files the store must refuse at open, and failures while it runs: reads throw, writes are
 /// logged and kept for the next attempt, and `isHealthy` says so.
 extension SQLiteRunStoreTests {
-    @Test func newerSchema_isRefusedAtOpen_namingTheFile() async throws {
-        _ = try SQLiteRunStore(path: file)
-        try await DatabaseQueue(path: file).write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v2-run-tags')")
-        }
-        let error = try #require(openError { try SQLiteRunStore(path: file) })
-        #expect(error.kind == .newerSchema)
-        #expect(error.description.contains(file))
-        #expect(error.description.contains("v2-run-tags"))
-        #expect(error.description.contains("newer version"))
-    }
-
     @Test func newerUserVersion_isRefusedAtOpen() async throws {
         _ = try SQLiteRunStore(path: file)
         try await DatabaseQueue(path: file).write { db in try db.execute(sql: "PRAGMA user_version = 3") }

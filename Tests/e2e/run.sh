@@ -2,9 +2,14 @@
 # Runs the e2e suite against the given server binary: first that openapi.yaml and the mock's
 # fixture still say what the server says, then the browser and contract tests against the
 # real server (the few fault tests start the mock, which replays the fixture, themselves).
+# The multi-instance tests need PostgreSQL: without LAB_TEST_POSTGRES_URL, the suite runs under a
+# throwaway server of its own (scripts/throwaway-postgres.sh), removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=${1:?usage: Tests/e2e/run.sh PATH-TO-concurrency-lab}
+if [ -z "${LAB_TEST_POSTGRES_URL:-}" ]; then
+  exec scripts/throwaway-postgres.sh run "$0" "$@"
+fi
 py=.venv/bin/python
 echo "e2e: openapi.yaml is valid and up to date with the catalog"
 $py -c "import yaml; from openapi_spec_validator import validate; validate(yaml.safe_load(open('openapi.yaml')))"

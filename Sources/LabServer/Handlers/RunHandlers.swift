@@ -29,11 +29,17 @@ struct RunHandlers: Sendable {
         }
         let location = [("Location", ResourcePaths.run.path(["id": live.id]))]
         if wantsStream {
+            await registry.waitUntilVisible(live)
             let virtual = live.parameters.clockMode == .virtual
             return try streams.stream(live.log, after: 0, pace: virtual ? pace : nil, status: 201, extraHeaders: location)
         }
-        guard let wait else { return JSONResponse.make(201, bytes: live.snapshotJSON(), headers: location) }
+        guard let wait else {
+            // With several instances, `Location` must work on any of them when the answer arrives.
+            await registry.waitUntilVisible(live)
+            return JSONResponse.make(201, bytes: live.snapshotJSON(), headers: location)
+        }
         let ended = await live.finished.wait(timeout: min(wait, waitCeiling))
+        await registry.waitUntilVisible(live)
         return JSONResponse.make(ended ? 200 : 202, bytes: live.snapshotJSON(), headers: location)
     }
 
@@ -44,7 +50,12 @@ struct RunHandlers: Sendable {
             return JSONResponse.make(200, bytes: live.snapshotJSON())
         }
         do {
-            return JSONResponse.make(200, try await registry.record(id: id).json(links: registry.links))
+            // Another instance's run is waited on through the store's notifications.
+            let record =
+                if let wait { try await registry.waitForEnd(id: id, timeout: min(wait, waitCeiling)) } else {
+                    try await registry.record(id: id)
+                }
+            return JSONResponse.make(200, record.json(links: registry.links))
         } catch {
             throw .runs(error)
         }

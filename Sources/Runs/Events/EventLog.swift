@@ -24,6 +24,8 @@ public final class EventLog: RunEventSink, Sendable {
 
     public let maxLag: Int
     private let state = Mutex(State())
+    /// Fires when the log finishes: what a wait with a deadline waits on.
+    private let finishedSignal = OneShotSignal()
 
     public init(maxLag: Int = 10_000) {
         self.maxLag = maxLag
@@ -36,6 +38,7 @@ public final class EventLog: RunEventSink, Sendable {
             state.events = events
             state.finished = true
         }
+        finishedSignal.fire()
     }
 
     public func append(_ event: RunEvent) {
@@ -55,8 +58,49 @@ public final class EventLog: RunEventSink, Sendable {
             state.finished = finishing
             return (state.waiters.takeAll(), state.observers.isEmpty ? [] : Array(state.observers.values))
         }
+        wake(waiters, observers, finished: finishing)
+    }
+
+    private func wake(_ waiters: [CheckedContinuation<Void, Never>], _ observers: [@Sendable () -> Void], finished: Bool) {
         for waiter in waiters { waiter.resume() }
         for observer in observers { observer() }
+        if finished { finishedSignal.fire() }
+    }
+
+    /// Appends events copied from another instance's log of the same run, their ids and bytes
+    /// unchanged, so this log serves the same frames as the owner's. Ids at or below `count`
+    /// are skipped (a copy may be asked twice); a gap stops the copy there (the rest comes with
+    /// the next). `run.finished` finishes the log. Returns how many were appended.
+    @discardableResult
+    public func replicate(_ events: some Sequence<StoredEvent>) -> Int {
+        let (appended, waiters, observers, finished) = state.withLock { state in
+            guard !state.finished else { return (0, [CheckedContinuation<Void, Never>](), [@Sendable () -> Void](), false) }
+            var appended = 0
+            for event in events where event.id > state.events.count {
+                guard event.id == state.events.count + 1 else { break }
+                state.events.append(event)
+                appended += 1
+                if event.name == "run.finished" {
+                    state.finished = true
+                    break
+                }
+            }
+            guard appended > 0 else { return (0, [], [], false) }
+            return (appended, state.waiters.takeAll(), Array(state.observers.values), state.finished)
+        }
+        wake(waiters, observers, finished: finished)
+        return appended
+    }
+
+    /// Finishes a copied log whose run ended without a `run.finished` this log can get (the
+    /// run was deleted, or its stored events end without one): its streams end.
+    public func close() {
+        let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
+            guard !state.finished else { return ([], []) }
+            state.finished = true
+            return (state.waiters.takeAll(), Array(state.observers.values))
+        }
+        wake(waiters, observers, finished: true)
     }
 
     /// Calls `observer` after every append from now on (and after the final one), on the
@@ -91,7 +135,12 @@ public final class EventLog: RunEventSink, Sendable {
 
     /// Returns once the log is finished (or the task is cancelled).
     public func waitUntilFinished() async {
-        while !isFinished && !Task.isCancelled { await waitForEvent(after: Int.max) }
+        await finishedSignal.wait()
+    }
+
+    /// Waits at most `timeout` for the log to finish; returns whether it did.
+    public func waitUntilFinished(timeout: Duration) async -> Bool {
+        await finishedSignal.wait(timeout: timeout)
     }
 
     public func subscribe(after: Int = 0) -> EventSubscription {

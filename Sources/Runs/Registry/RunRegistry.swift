@@ -16,6 +16,8 @@ public actor RunRegistry {
     public nonisolated let catalog: PatternCatalog
     public nonisolated let configuration: RunsConfiguration
     public nonisolated let store: any RunStore
+    /// The other instances sharing the store, if any (`RunRegistry+Cluster.swift`).
+    public nonisolated let cluster: (any RunCluster)?
     /// The links every run's JSON carries (the HTTP layer's; none by default).
     public nonisolated let links: RunLinks
     private let makeClock: @Sendable () -> RunClock
@@ -39,16 +41,24 @@ public actor RunRegistry {
     /// The threads runs execute on, once the service loop started them: a run's context
     /// carries it, so work a pattern shields from cancellation runs there too.
     private var runExecutor: (any TaskExecutor)?
+    /// Event logs being looked up in the store (`eventLog(id:)`), shared by the requests that
+    /// ask for the same run meanwhile: a burst of subscribers to a run not in memory costs one
+    /// lookup, not one per subscriber (each would hold a request slot while it waited).
+    private var lookups: [String: Task<EventLog, any Error>] = [:]
+    /// Requests that joined a lookup already under way (for tests).
+    private(set) var joinedLookups = 0
 
     public init(
         catalog: PatternCatalog, configuration: RunsConfiguration = RunsConfiguration(),
-        store: any RunStore = InMemoryRunStore(), links: RunLinks = .none, logger: Logger = Logger(label: "runs"),
+        store: any RunStore = InMemoryRunStore(), cluster: (any RunCluster)? = nil, links: RunLinks = .none,
+        logger: Logger = Logger(label: "runs"),
         clock: @escaping @Sendable () -> RunClock = { RunClock.continuous() },
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.catalog = catalog
         self.configuration = configuration
         self.store = store
+        self.cluster = cluster
         self.links = links
         self.logger = logger
         self.makeClock = clock
@@ -56,16 +66,23 @@ public actor RunRegistry {
         (launches, launchContinuation) = AsyncStream.makeStream(of: LiveRun.self)
     }
 
-    /// The service loop: runs every admitted run as a child task until `shutdown()`.
+    /// The service loop: runs every admitted run as a child task until `shutdown()`, and
+    /// cancels the runs other instances ask to cancel.
     public nonisolated func run() async {
         serving.fire()
         // Runs execute on threads of their own, never on the pool that answers requests.
         let executor: (any TaskExecutor)? = try? DedicatedThreadsExecutor(width: configuration.runThreads)
         await setRunExecutor(executor)
-        await withDiscardingTaskGroup { group in
-            for await live in launches {
-                group.addTask(executorPreference: executor) { await self.execute(live) }
+        await withTaskGroup(of: Void.self) { service in
+            if let cluster {
+                service.addTask { for await id in cluster.cancelRequests { await self.cancelRequested(id: id) } }
             }
+            await withDiscardingTaskGroup { group in
+                for await live in launches {
+                    group.addTask(executorPreference: executor) { await self.execute(live) }
+                }
+            }
+            service.cancelAll()
         }
         (executor as? DedicatedThreadsExecutor)?.shutdown()
         served.fire()
@@ -133,6 +150,7 @@ public actor RunRegistry {
         inMemory.withLock { $0[id] = live }
         totals.started[pattern.name, default: 0] += 1
         store.save(live.snapshot(), events: nil)
+        cluster?.publish(runID: id, log: log, snapshot: { [weak live] in live?.snapshot() })
         launchContinuation.yield(live)
         return live
     }
@@ -178,16 +196,34 @@ public actor RunRegistry {
         throw .runNotFound(id)
     }
 
-    /// The run's event log: the live one, or one rebuilt from the store's events.
+    /// The run's event log: the live one, one that follows a run executing on another
+    /// instance, or one rebuilt from the store's events. Concurrent requests for the same run
+    /// share one lookup.
     public func eventLog(id: String) async throws(RunsError) -> EventLog {
         if let live = live(id: id) { return live.log }
-        do {
-            if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
-            if try await store.record(id: id) != nil { return EventLog(finishedWith: []) }
-        } catch {
-            throw .storeUnavailable(String(describing: error))
+        let lookup: Task<EventLog, any Error>
+        if let pending = lookups[id] {
+            joinedLookups += 1
+            lookup = pending
+        } else {
+            lookup = Task { [store, cluster] in try await Self.storedEventLog(id: id, store: store, cluster: cluster) }
+            lookups[id] = lookup
         }
-        throw .runNotFound(id)
+        let result = await lookup.result
+        if lookups[id] == lookup { lookups[id] = nil }
+        switch result {
+        case .success(let log): return log
+        case .failure(let error as RunsError): throw error
+        case .failure(let error): throw .storeUnavailable(String(describing: error))
+        }
+    }
+
+    private static func storedEventLog(id: String, store: any RunStore, cluster: (any RunCluster)?) async throws -> EventLog {
+        if let events = try await store.events(runID: id) { return EventLog(finishedWith: events) }
+        guard try await store.record(id: id) != nil else { throw RunsError.runNotFound(id) }
+        // Another instance's run: unfinished, or ended with its last events still on their way.
+        if let cluster { return try await cluster.follow(runID: id) }
+        return EventLog(finishedWith: [])
     }
 
     /// The clock the run kept (from memory, or from the stored record's parameters).
@@ -197,13 +233,21 @@ public actor RunRegistry {
         return clock.flatMap(ClockMode.init(rawValue:)) ?? .real
     }
 
-    /// Requests cancellation of a running run; the run ends `cancelled` shortly after.
+    /// Requests cancellation of a running run, here or (through the cluster) on the instance
+    /// that runs it; the run ends `cancelled` shortly after.
     public func cancel(id: String) async throws(RunsError) -> RunRecord {
         if let live = active[id], !live.hasEnded {
             live.cancelRequested.fire()
             return live.snapshot()
         }
-        throw .alreadyEnded(try await record(id: id))
+        let record = try await record(id: id)
+        guard !record.status.isTerminal, live(id: id) == nil, let cluster else { throw .alreadyEnded(record) }
+        do {
+            try await cluster.requestCancel(runID: id)
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+        return record
     }
 
     public func list(_ query: RunQuery) async throws(RunsError) -> RunPage {

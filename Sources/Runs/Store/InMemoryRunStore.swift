@@ -2,8 +2,8 @@ import Foundation
 import Patterns
 import Synchronization
 
-/// A `RunStore` that keeps everything in memory, newest last: for tests and for a server
-/// started with no database.
+/// A `RunStore` that keeps everything in memory, newest last: for tests and for a registry
+/// given no store. Saves are visible at once; retention prunes on each save of an ended run.
 public final class InMemoryRunStore: RunStore {
     private struct State {
         var records: [String: RunRecord] = [:]
@@ -13,8 +13,13 @@ public final class InMemoryRunStore: RunStore {
     }
 
     private let state = Mutex(State())
+    public let retention: RunRetention
+    private let now: @Sendable () -> Date
 
-    public init() {}
+    public init(retention: RunRetention = RunRetention(keepRuns: .max), now: @escaping @Sendable () -> Date = { Date() }) {
+        self.retention = retention
+        self.now = now
+    }
 
     public func save(_ record: RunRecord, events: [StoredEvent]?) {
         state.withLock { state in
@@ -23,6 +28,24 @@ public final class InMemoryRunStore: RunStore {
                 state.order.insert(record.id, at: index)
             }
             if let events { state.events[record.id] = events }
+            if record.status.isTerminal { prune(&state) }
+        }
+    }
+
+    /// Deletes the finished runs past the newest `keepRuns` and those older than `keepDays`.
+    private func prune(_ state: inout State) {
+        var doomed: Set<String> = []
+        if state.order.count > retention.keepRuns {
+            let oldestKept = state.order[state.order.count - max(1, retention.keepRuns)]
+            doomed.formUnion(state.order.prefix { $0 < oldestKept })
+        }
+        if let cutoff = retention.cutoffID(now: now()) { doomed.formUnion(state.order.prefix { $0 < cutoff }) }
+        doomed = doomed.filter { state.records[$0]?.status.isTerminal ?? true }
+        guard !doomed.isEmpty else { return }
+        state.order.removeAll { doomed.contains($0) }
+        for id in doomed {
+            state.records[id] = nil
+            state.events[id] = nil
         }
     }
 
@@ -57,11 +80,11 @@ public final class InMemoryRunStore: RunStore {
         state.withLock { state in
             var count = 0
             for (id, record) in state.records where !record.status.isTerminal {
-                var interrupted = record
-                interrupted.status = .interrupted
-                interrupted.finishedAt = date
-                interrupted.error = "the server stopped while this run was in flight"
+                let interrupted = record.interrupted(at: date)
                 state.records[id] = interrupted
+                var events = state.events[id] ?? []
+                events.append(interrupted.finishedEvent(id: events.count + 1, links: links))
+                state.events[id] = events
                 count += 1
             }
             return count
@@ -69,4 +92,7 @@ public final class InMemoryRunStore: RunStore {
     }
 
     public func flush() async {}
+    public func run() async {}
+    public func shutdown() async {}
+    public var isHealthy: Bool { true }
 }

@@ -1,11 +1,13 @@
 import Foundation
 import GRDB
 
-/// Why the SQLite run store refused to open, or why one of its reads or writes failed.
+/// Why a run store (SQLite or PostgreSQL) refused to open, or why one of its reads or writes
+/// failed.
 ///
-/// Open errors stop the server before it serves (the CLI prints `description` and exits
-/// non-zero), so they never reach HTTP; a failed read reaches the registry, which turns it
-/// into `RunsError.storeUnavailable` (a 503). The description always names the file.
+/// Open errors stop the server before it serves (the CLI prints `description` on one line and
+/// exits 2), so they never reach HTTP; a failed read reaches the registry, which turns it
+/// into `RunsError.storeUnavailable` (a 503). The description always names the store: the file,
+/// or the database's URL without its password.
 public struct RunStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         /// The file was written by a newer version of the service (unknown migrations).
@@ -16,13 +18,19 @@ public struct RunStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case readOnly
         /// The disk (or the database's size limit) is full.
         case diskFull
-        /// The file cannot be opened at all (missing permission, a folder in its place, ...).
+        /// The file cannot be opened at all (missing permission, a folder in its place, ...), or
+        /// the database does not exist on its server.
         case cannotOpen
+        /// The database server cannot be reached (nothing listens there, or it does not answer).
+        case unreachable
+        /// The database server refused the credentials.
+        case refused
         /// Anything else SQLite reported.
         case failed
     }
 
     public let kind: Kind
+    /// The file, or the database's URL without its password.
     public let path: String
     /// What went wrong, in SQLite's words or ours.
     public let detail: String
@@ -47,6 +55,10 @@ public struct RunStoreError: Error, Sendable, Hashable, CustomStringConvertible 
             "the run store \(path) is full (\(detail))"
         case .cannotOpen:
             "cannot open the run store \(path) (\(detail))"
+        case .unreachable:
+            "cannot reach the run store \(path) (\(detail)); is PostgreSQL running there?"
+        case .refused:
+            "the run store \(path) refused the credentials (\(detail)); check the URL's user and password"
         case .failed:
             "the run store \(path) failed (\(detail))"
         }

@@ -123,10 +123,7 @@ extension SQLiteRunStore {
     /// cancelled writer (at shutdown) must still reach the file.
     private func commit(_ batch: [PendingSave]) async -> Result<Int, RunStoreError> {
         let retention = retention
-        let cutoffID = retention.keepDays.map { days in
-            let cutoff = now().addingTimeInterval(-Double(days) * 86_400)
-            return RunIDGenerator.encode(millis: UInt64(max(0, cutoff.timeIntervalSince1970 * 1000)), high: 0, low: 0)
-        }
+        let cutoffID = retention.cutoffID(now: now())
         let path = path
         return await withCheckedContinuation { continuation in
             database.asyncWriteWithoutTransaction { db in
@@ -160,18 +157,18 @@ extension SQLiteRunStore {
         }
     }
 
-    /// Deletes (with their events) the runs past the newest `keepRuns`, and those created
-    /// before the run id `before` (ids start with their creation time). Returns how many.
+    /// Deletes (with their events) the finished runs past the newest `keepRuns`, and those
+    /// created before the run id `before` (ids start with their creation time). Returns how many.
     private static func prune(_ db: Database, keepRuns: Int, before cutoffID: String?) throws -> Int {
         var pruned = 0
         let oldestKept = try String.fetchOne(
             db, sql: "SELECT id FROM run ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [max(1, keepRuns) - 1])
         if let oldestKept {
-            try db.execute(sql: "DELETE FROM run WHERE id < ?", arguments: [oldestKept])
+            try db.execute(sql: "DELETE FROM run WHERE id < ? AND status NOT IN ('queued', 'running')", arguments: [oldestKept])
             pruned += db.changesCount
         }
         if let cutoffID {
-            try db.execute(sql: "DELETE FROM run WHERE id < ?", arguments: [cutoffID])
+            try db.execute(sql: "DELETE FROM run WHERE id < ? AND status NOT IN ('queued', 'running')", arguments: [cutoffID])
             pruned += db.changesCount
         }
         return pruned
@@ -188,15 +185,10 @@ extension SQLiteRunStore {
                     db, sql: "SELECT \(RunRow.selection) FROM run WHERE status IN ('queued', 'running')")
                 var interrupted: [PendingSave] = []
                 for row in rows {
-                    var record = try RunRow.record(from: row)
+                    let record = try RunRow.record(from: row).interrupted(at: date)
                     guard !unsaved.contains(record.id) else { continue }  // a run of this process
-                    record.status = .interrupted
-                    record.finishedAt = date
-                    record.error = "the server stopped while this run was in flight"
-                    var data = record.json(links: links).objectValue ?? [:]
-                    data["t_ms"] = .milliseconds(record.durationMs ?? 0)
-                    let finished = StoredEvent(id: 1, name: "run.finished", data: JSONValue.object(data).serializedBytes())
-                    interrupted.append(PendingSave(record: record, events: [finished]))
+                    // Its events were never stored (they are, once a run ends): this is the first.
+                    interrupted.append(PendingSave(record: record, events: [record.finishedEvent(id: 1, links: links)]))
                 }
                 try Self.insert(interrupted, db)
                 return interrupted.count

@@ -25,29 +25,10 @@ import Patterns
 /// most `maxPendingRuns` kept); `lastWriteError` says the store is failing until a write succeeds.
 public final class SQLiteRunStore: RunStore {
     /// How much history the store keeps. Pruning runs after each batch, oldest first.
-    public struct Retention: Sendable, Hashable {
-        public var keepRuns: Int
-        /// Runs created longer ago than this many days are deleted; nil keeps them.
-        public var keepDays: Int?
-
-        public init(keepRuns: Int = 10_000, keepDays: Int? = nil) {
-            self.keepRuns = keepRuns
-            self.keepDays = keepDays
-        }
-    }
+    public typealias Retention = RunRetention
 
     /// What the writer has done, for metrics and health.
-    public struct Statistics: Sendable, Hashable {
-        public var runsWritten = 0
-        public var failedWrites = 0
-        /// Unsaved runs dropped because more than `maxPendingRuns` waited (writes failing or lagging).
-        public var droppedRuns = 0
-        public var prunedRuns = 0
-        /// Saves not yet committed.
-        public var pendingRuns = 0
-        /// Why the last write failed; nil once a write succeeds again.
-        public var lastWriteError: RunStoreError?
-    }
+    public typealias Statistics = RunStoreStatistics
 
     /// The database file, or `":memory:"`.
     public let path: String

@@ -1,17 +1,22 @@
 import Synchronization
 
 /// A save not yet committed: the newest record of a run and, once the run ended, its events.
-struct PendingSave: Sendable {
-    var record: RunRecord
-    var events: [StoredEvent]?
+package struct PendingSave: Sendable {
+    package var record: RunRecord
+    package var events: [StoredEvent]?
+
+    package init(record: RunRecord, events: [StoredEvent]?) {
+        self.record = record
+        self.events = events
+    }
 
     /// `newer` replaces this save; events it does not carry are kept (as `RunStore.save` says).
-    func superseded(by newer: PendingSave) -> PendingSave {
+    package func superseded(by newer: PendingSave) -> PendingSave {
         PendingSave(record: newer.record, events: newer.events ?? events)
     }
 }
 
-/// The saves of `SQLiteRunStore` that are not committed yet, and who is writing them.
+/// The saves of a store (SQLite, PostgreSQL) that are not committed yet, and who is writing them.
 ///
 /// Invariants:
 /// - one drainer at a time holds a batch (`draining`), and a batch takes every pending save,
@@ -20,7 +25,7 @@ struct PendingSave: Sendable {
 ///   (first in `pending`, then in `inFlight`), so a read that misses it here finds it in the file;
 /// - a failed batch goes back under any newer saves of the same runs, for the next attempt;
 /// - attempts are numbered; `flush` waits for the attempt that takes what was pending at its call.
-final class WriteBuffer: Sendable {
+package final class WriteBuffer: Sendable {
     private struct State {
         var pending: [String: PendingSave] = [:]
         var inFlight: [String: PendingSave] = [:]
@@ -30,12 +35,14 @@ final class WriteBuffer: Sendable {
         var attemptWaiters: [CheckedContinuation<Void, Never>] = []
         var parkedWriter: CheckedContinuation<Void, Never>?
         var stopRequested = false
+        /// Work other than saves arrived (a shared store's live events): the writer must look.
+        var nudged = false
         var writerRunning = false
-        var statistics = SQLiteRunStore.Statistics()
+        var statistics = RunStoreStatistics()
         var droppedSinceReported = 0
     }
 
-    enum Take {
+    package enum Take {
         case batch([PendingSave])
         /// Nothing pending.
         case empty
@@ -43,23 +50,23 @@ final class WriteBuffer: Sendable {
         case busy
     }
 
-    enum FlushStep {
+    package enum FlushStep {
         case done
         case drain([PendingSave])
         case wait
     }
 
     /// Past this many runs waiting (the store cannot write), the oldest are dropped.
-    let maxPendingRuns: Int
+    package let maxPendingRuns: Int
     private let state = Mutex(State())
 
-    init(maxPendingRuns: Int) {
+    package init(maxPendingRuns: Int) {
         self.maxPendingRuns = max(1, maxPendingRuns)
     }
 
     // MARK: Saves and reads
 
-    func enqueue(_ save: PendingSave) {
+    package func enqueue(_ save: PendingSave) {
         let writer = state.withLock { state -> CheckedContinuation<Void, Never>? in
             let id = save.record.id
             state.pending[id] = state.pending[id].map { $0.superseded(by: save) } ?? save
@@ -76,7 +83,7 @@ final class WriteBuffer: Sendable {
     }
 
     /// The newest unsaved state of a run, if it has one.
-    func lookup(_ id: String) -> PendingSave? {
+    package func lookup(_ id: String) -> PendingSave? {
         state.withLock { state in
             switch (state.inFlight[id], state.pending[id]) {
             case (let older?, let newer?): older.superseded(by: newer)
@@ -87,7 +94,7 @@ final class WriteBuffer: Sendable {
     }
 
     /// The newest unsaved state of every run that has one.
-    func snapshot() -> [String: PendingSave] {
+    package func snapshot() -> [String: PendingSave] {
         state.withLock { state in
             state.inFlight.merging(state.pending) { older, newer in older.superseded(by: newer) }
         }
@@ -96,7 +103,7 @@ final class WriteBuffer: Sendable {
     // MARK: Draining
 
     /// Takes every pending save for one write, unless someone else is writing.
-    func takeBatch() -> Take {
+    package func takeBatch() -> Take {
         state.withLock { state in take(&state) }
     }
 
@@ -113,7 +120,7 @@ final class WriteBuffer: Sendable {
     /// Ends the attempt that `takeBatch` began: on success the batch leaves the buffer, on
     /// failure it goes back for the next attempt. Returns the runs dropped since last asked.
     @discardableResult
-    func finishBatch(committed: Bool, error: RunStoreError?) -> Int {
+    package func finishBatch(committed: Bool, error: RunStoreError?) -> Int {
         let (waiters, dropped) = state.withLock { state in
             precondition(state.draining, "finishing a batch nobody took")
             if committed {
@@ -139,12 +146,12 @@ final class WriteBuffer: Sendable {
         return dropped
     }
 
-    func recordPruned(_ count: Int) {
+    package func recordPruned(_ count: Int) {
         state.withLock { $0.statistics.prunedRuns += count }
     }
 
     /// The attempt a flush called now must see finish, or nil when nothing is unsaved.
-    func flushTarget() -> UInt64? {
+    package func flushTarget() -> UInt64? {
         state.withLock { state in
             if !state.pending.isEmpty { return state.attemptsStarted + 1 }
             return state.draining ? state.attemptsStarted : nil
@@ -152,7 +159,7 @@ final class WriteBuffer: Sendable {
     }
 
     /// What a flush waiting for attempt `target` does next: it drains itself when nobody is.
-    func flushStep(toward target: UInt64) -> FlushStep {
+    package func flushStep(toward target: UInt64) -> FlushStep {
         state.withLock { state in
             if state.attemptsFinished >= target { return .done }
             switch take(&state) {
@@ -164,7 +171,7 @@ final class WriteBuffer: Sendable {
     }
 
     /// Returns once the attempt in progress (if any) has finished.
-    func waitForAttemptEnd() async {
+    package func waitForAttemptEnd() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let waiting = state.withLock { state -> Bool in
                 guard state.draining else { return false }
@@ -178,20 +185,20 @@ final class WriteBuffer: Sendable {
     // MARK: The writer loop
 
     /// Marks the writer loop running; false if one already runs.
-    func writerStarted() -> Bool {
+    package func writerStarted() -> Bool {
         state.withLock { state in
             defer { state.writerRunning = true }
             return !state.writerRunning
         }
     }
 
-    func writerStopped() {
+    package func writerStopped() {
         state.withLock { $0.writerRunning = false }
     }
 
     /// Asks the writer loop to drain and end; returns whether it is running.
     @discardableResult
-    func requestStop() -> Bool {
+    package func requestStop() -> Bool {
         let (writer, running) = state.withLock { state in
             state.stopRequested = true
             defer { state.parkedWriter = nil }
@@ -201,13 +208,17 @@ final class WriteBuffer: Sendable {
         return running
     }
 
-    var isStopRequested: Bool { state.withLock { $0.stopRequested } }
+    /// Whether a writer loop runs (a caller may wait for its next attempt).
+    package var isWriterRunning: Bool { state.withLock { $0.writerRunning } }
 
-    /// Parks the writer loop until a save arrives or a stop is requested.
-    func waitForWork() async {
+    package var isStopRequested: Bool { state.withLock { $0.stopRequested } }
+
+    /// Parks the writer loop until a save arrives, `nudge` is called, or a stop is requested.
+    package func waitForWork() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let parked = state.withLock { state -> Bool in
-                guard state.pending.isEmpty, !state.stopRequested else { return false }
+                defer { state.nudged = false }
+                guard state.pending.isEmpty, !state.stopRequested, !state.nudged else { return false }
                 precondition(state.parkedWriter == nil, "two writer loops")
                 state.parkedWriter = continuation
                 return true
@@ -216,12 +227,38 @@ final class WriteBuffer: Sendable {
         }
     }
 
+    /// Wakes the writer loop for work the buffer does not hold (a shared store's live events);
+    /// remembered when the loop is not parked, so a nudge is never lost.
+    package func nudge() {
+        let writer = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.nudged = true
+            defer { state.parkedWriter = nil }
+            return state.parkedWriter
+        }
+        writer?.resume()
+    }
+
+    /// Returns once attempt `target` (a `flushTarget()`) has finished, without writing anything
+    /// itself: a caller that wants its save visible waits for the writer's next batch.
+    package func waitForAttempt(_ target: UInt64) async {
+        while state.withLock({ $0.attemptsFinished < target }) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let waiting = state.withLock { state -> Bool in
+                    guard state.attemptsFinished < target else { return false }
+                    state.attemptWaiters.append(continuation)
+                    return true
+                }
+                if !waiting { continuation.resume() }
+            }
+        }
+    }
+
     /// Whether the last write failed (asked on every health check: no copy of the statistics).
-    var lastWriteFailed: Bool {
+    package var lastWriteFailed: Bool {
         state.withLock { $0.statistics.lastWriteError != nil }
     }
 
-    var statistics: SQLiteRunStore.Statistics {
+    package var statistics: RunStoreStatistics {
         state.withLock { state in
             var statistics = state.statistics
             statistics.pendingRuns = state.pending.count + state.inFlight.count

@@ -1,0 +1,80 @@
+import PostgresNIO
+import Runs
+
+/// Turns whatever postgres-nio, NIO or the pool throw into a `RunStoreError` naming the store by
+/// its redacted URL. Only the server's message, its SQLSTATE and the socket error are kept:
+/// postgres-nio's own descriptions are either generic or carry the query.
+enum PostgresFailure {
+    /// A query or a transaction ran out of time: the server does not answer.
+    struct TimedOut: Error, CustomStringConvertible {
+        let after: Duration
+        var description: String { "no answer within \(after)" }
+    }
+
+    static func classify(_ error: any Error, url: PostgresURL) -> RunStoreError {
+        let path = url.redacted
+        switch error {
+        case let error as RunStoreError:
+            return error
+        case let error as PostgresTransactionError:
+            let inner = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError
+            return inner.map { classify($0, url: url) } ?? RunStoreError(kind: .failed, path: path, detail: "transaction failed")
+        case let error as PSQLError:
+            return classify(error, path: path)
+        case let error as TimedOut:
+            return RunStoreError(kind: .unreachable, path: path, detail: error.description)
+        // The pool's own errors (its circuit breaker tripped: no connection for a while) are of a
+        // type postgres-nio does not export.
+        case _ where String(describing: type(of: error)) == "ConnectionPoolError":
+            return RunStoreError(kind: .unreachable, path: path, detail: "no connection to the database: \(error)")
+        default:
+            return RunStoreError(kind: .failed, path: path, detail: String(describing: error))
+        }
+    }
+
+    private static func classify(_ error: PSQLError, path: String) -> RunStoreError {
+        if let server = error.serverInfo {
+            let state = server[.sqlState] ?? "?????"
+            let detail = "\(server[.message] ?? "server error"), SQLSTATE \(state)"
+            // 28: authorization; 3D000: no such database; 08: connection; 57P: shutting down or starting.
+            let kind: RunStoreError.Kind =
+                if state.hasPrefix("28") { .refused } else if state == "3D000" { .cannotOpen } else if state.hasPrefix("08") || state.hasPrefix("57P") {
+                    .unreachable
+                } else { .failed }
+            return RunStoreError(kind: kind, path: path, detail: detail)
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+            .queryCancelled:
+            let cause = error.underlying.map { String(describing: $0) } ?? error.code.description
+            return RunStoreError(kind: .unreachable, path: path, detail: cause)
+        case .sslUnsupported:
+            return RunStoreError(kind: .cannotOpen, path: path, detail: "the server does not offer TLS (sslmode=require)")
+        case .authMechanismRequiresPassword:
+            return RunStoreError(kind: .refused, path: path, detail: "the server asks for a password and the URL has none")
+        default:
+            return RunStoreError(kind: .failed, path: path, detail: error.code.description)
+        }
+    }
+
+    /// Whether the error means the database is out of reach (rather than a bad statement).
+    static func isUnreachable(_ error: RunStoreError) -> Bool {
+        error.kind == .unreachable
+    }
+}
+
+/// Runs `operation`, throwing `PostgresFailure.TimedOut` when it takes longer than `limit`:
+/// the pool queues a request while it cannot connect (up to a minute before its circuit breaker
+/// trips), and a read or a write must fail long before that.
+func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw PostgresFailure.TimedOut(after: limit) }
+        return value
+    }
+}

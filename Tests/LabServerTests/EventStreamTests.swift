@@ -189,12 +189,15 @@ import TestSupport
             $0.runs.eventCap = 4 * taskCount
             $0.server.streamHighWaterMark = 4_096
             // Long enough that a reading client stalled by a busy machine is not taken for one
-            // that stopped; the test waits for the cut below instead of timing it.
+            // that stopped; the test waits for the cut below instead of timing it. The run's
+            // tasks sleep 1 s, well inside it: the reading client's stream is silent while they
+            // sleep, and a sleep as long as the timeout had it cut too (on a quiet machine,
+            // where the 20,000 starts spread least).
             $0.server.connectionTimeout = 3
         }
         try await LabTestServer.with(configuration) { server in
             let launched = try await server.request(
-                "POST", "/patterns/gather/runs", json: ["count": .int(taskCount), "delay_ms": 3_000])
+                "POST", "/patterns/gather/runs", json: ["count": .int(taskCount), "delay_ms": 1_000])
             let id = try #require(launched.json?["id"]?.stringValue)
             let slowClient = try HTTPTestClient(port: server.port, timeout: .seconds(30), receiveBufferBytes: 4_096)
             try await slowClient.send("GET /runs/\(id)/events HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, and says what it does.
 #   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, pkg-config (to build and serve)
-#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, a
+#   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, nginx, a
 #                                   Python virtual environment (.venv) with the e2e test packages,
 #                                   and promtool (from Debian's prometheus package) in .venv/bin
 #   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15 and a .venv
@@ -18,7 +18,7 @@ what=${1:-build}
 need_pkgs=(libmicrohttpd-dev libsqlite3-dev pkg-config)
 case "$what" in
   build) ;;
-  test) need_pkgs+=(chromium chromium-driver curl postgresql-15) ;;
+  test) need_pkgs+=(chromium chromium-driver curl postgresql-15 nginx) ;;
   bench) need_pkgs+=(wrk gcc curl postgresql-15) ;;
   postgres) need_pkgs=(postgresql-15) ;;
   *) echo "usage: $0 build|test|bench|postgres" >&2; exit 2 ;;

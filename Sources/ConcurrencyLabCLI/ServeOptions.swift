@@ -132,6 +132,14 @@ struct StorageOptions: ParsableArguments {
     var keepRuns = 10_000
     @Option(name: .long, help: "Also prune runs older than this many days.")
     var keepDays: Int?
+    @Option(name: .long, help: ArgumentHelp(
+        "With PostgreSQL: seconds this instance is presumed alive after its last heartbeat (renewed every third of it).",
+        discussion: "Past it, by the database's clock, another instance marks this one's unfinished runs interrupted."))
+    var leaseSeconds = 10
+    @Option(name: .long, help: ArgumentHelp(
+        "With PostgreSQL: runs active at once across every instance sharing the database; more get 429 at once.",
+        discussion: "Default: no cluster bound (each instance's --max-concurrent-runs still applies). Give every instance the same value."))
+    var clusterMaxConcurrentRuns: Int?
 
     /// `--db`, else `LAB_DATABASE_URL`, else no persistence.
     var location: String {
@@ -141,6 +149,13 @@ struct StorageOptions: ParsableArguments {
     mutating func validate() throws {
         try bound("--keep-runs", keepRuns, 1...100_000_000)
         if let keepDays { try bound("--keep-days", keepDays, 1...36_500) }
+        try bound("--lease-seconds", leaseSeconds, 1...3_600)
+        if let clusterMaxConcurrentRuns {
+            try bound("--cluster-max-concurrent-runs", clusterMaxConcurrentRuns, 1...100_000)
+            guard StoreOpener.isPostgres(self) else {
+                throw ValidationError("--cluster-max-concurrent-runs needs --db postgresql://... (the instances share the bound through it)")
+            }
+        }
         if let instanceName, instanceName.isEmpty || instanceName.count > 200 || instanceName.contains(where: \.isNewline) {
             throw ValidationError("--instance-name must be 1 to 200 characters on one line")
         }

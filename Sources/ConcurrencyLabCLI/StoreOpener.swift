@@ -30,7 +30,8 @@ enum StoreOpener {
         let defaultName = network.port == 0 ? nil : "\(ProcessInfo.processInfo.hostName):\(network.port)"
         let options = PostgresRunStore.Options(
             instanceName: storage.instanceName ?? defaultName, address: "\(network.host):\(network.port)",
-            retention: RunRetention(keepRuns: storage.keepRuns, keepDays: storage.keepDays))
+            retention: RunRetention(keepRuns: storage.keepRuns, keepDays: storage.keepDays),
+            lease: .seconds(storage.leaseSeconds), clusterMaxConcurrentRuns: storage.clusterMaxConcurrentRuns)
         do {
             let store = try await PostgresRunStore.open(url: url, options: options, logger: storeLogger)
             logger.notice(

@@ -99,4 +99,7 @@ final class LiveTails: Sendable {
     }
 
     var count: Int { tails.withLock { $0.count } }
+
+    /// The runs followed now: this instance's live runs.
+    var runIDs: [String] { tails.withLock { Array($0.keys) } }
 }

@@ -43,6 +43,8 @@ struct PostgresBatch: Sendable {
 
     let owner: String
     private let savedIDs: [String]
+    /// Runs whose end is saved here: their cluster permits are returned in the same transaction.
+    private let endedIDs: [String]
     private let upserts: [PostgresQuery]
     private let progress: PostgresQuery?
     private let liveIDs: [String]
@@ -51,9 +53,10 @@ struct PostgresBatch: Sendable {
 
     /// `written` gives, for a run, the last event already written while it ran: its final
     /// save writes only those after it.
-    init(saves: [PendingSave], live: [LiveTails.Work], owner: String, written: (String) -> Int) throws {
+    init(saves: [PendingSave], live: [LiveTails.Work], owner: String, releasesPermits: Bool = false, written: (String) -> Int) throws {
         self.owner = owner
         savedIDs = saves.map(\.record.id)
+        endedIDs = releasesPermits ? saves.filter { $0.record.status.isTerminal }.map(\.record.id) : []
         var upserts: [PostgresQuery] = []
         var start = saves.startIndex
         while start < saves.endIndex {
@@ -88,6 +91,14 @@ struct PostgresBatch: Sendable {
             }
         }
         outcome.rejected = Set(savedIDs).subtracting(accepted)
+        if !endedIDs.isEmpty {
+            // Fenced too: a permit the reaper freed may have been taken by another run since.
+            try await connection.execute(
+                """
+                UPDATE run_permits SET run_id = NULL, owner = NULL, taken_at = NULL
+                WHERE owner = \(owner) AND run_id = ANY(\(endedIDs))
+                """, logger: logger)
+        }
         let written = savedEvents.filter { accepted.contains($0.key) }.merging(liveEvents.filter { outcome.liveAccepted.contains($0.key) }) { $1 }
         try await insertEvents(written.values, connection, logger)
         if let retention { outcome.pruned = try await prune(connection, retention, cutoffID, logger) }

@@ -73,6 +73,7 @@ extension PostgresRunStore {
     /// stored event, and notifies their followers. Runs of other names are not touched: their
     /// owners may be alive (marking the runs of dead ones is for leases).
     public func markInterrupted(at date: Date, links: RunLinks) async throws -> Int {
+        state.withLock { $0.links = links }
         guard let name = options.instanceName else { return 0 }
         let me = instanceID
         do {
@@ -105,7 +106,7 @@ extension PostgresRunStore {
         }
     }
 
-    private static func interrupt(
+    static func interrupt(
         _ record: RunRecord, owner: String, after lastEventID: Int, links: RunLinks, _ connection: PostgresConnection,
         _ logger: Logger
     ) async throws {

@@ -17,12 +17,16 @@ extension PostgresRunStore {
                 group.addTask { await self.clients.run() }
                 group.addTask { await self.listener.run(self.listenerHandlers()) }
                 group.addTask { await self.mirrors.runFetches { runID, log in await self.fetch(runID, into: log) } }
+                group.addTask { await self.maintainLease() }
                 group.addTask {
                     await self.writeUntilStopped()
-                    // The writer wrote its last batch: now the rest may stop.
+                    // The writer wrote its last batch, and the lease loop ended its last round
+                    // (a round on a stopped pool would never end): now the rest may stop.
+                    await self.leaseEnded.wait()
                     self.listener.stop()
                     self.mirrors.finish()
                     self.cancels.continuation.finish()
+                    self.lost.continuation.finish()
                     self.clients.stop()
                 }
             }
@@ -98,7 +102,9 @@ extension PostgresRunStore {
         guard !saves.isEmpty || !live.isEmpty else { return .idle }
         let batch: PostgresBatch
         do {
-            batch = try PostgresBatch(saves: saves, live: live, owner: instanceID, written: tails.written)
+            batch = try PostgresBatch(
+                saves: saves, live: live, owner: instanceID, releasesPermits: options.clusterMaxConcurrentRuns != nil,
+                written: tails.written)
         } catch {
             return finish(
                 saves: saves, live: live, .failure(RunStoreError(kind: .failed, path: url.redacted, detail: "\(error)")), owned: owned)
@@ -133,7 +139,8 @@ extension PostgresRunStore {
             // one whose row the fence refused is no longer followed.
             let refused = live.filter { !outcome.liveAccepted.contains($0.runID) }
             tails.failed(refused.filter { buffer.lookup($0.runID) != nil })
-            for work in refused where buffer.lookup(work.runID) == nil { tails.remove(work.runID) }
+            // Fenced: the run is no longer this instance's (another interrupted it).
+            reportLost(refused.filter { buffer.lookup($0.runID) == nil }.map(\.runID))
             for save in saves where save.events != nil { tails.remove(save.record.id) }
             buffer.recordPruned(outcome.pruned)
             let dropped = owned ? buffer.finishBatch(committed: true, error: nil) : 0
@@ -143,6 +150,7 @@ extension PostgresRunStore {
             }
             if !outcome.rejected.isEmpty {
                 logger.warning("runs no longer this instance's were not written", metadata: ["runs": "\(outcome.rejected.sorted())"])
+                reportLost(saves.filter { outcome.rejected.contains($0.record.id) && !$0.record.status.isTerminal }.map(\.record.id))
             }
             reportDropped(dropped)
             return .committed
@@ -202,9 +210,6 @@ extension PostgresRunStore {
         } else {
             logger.info("run store flushed", metadata: ["store": "\(url.redacted)", "written": "\(statistics.runsWritten)"])
         }
-        let instanceID = instanceID
-        _ = try? await Self.withConnection(url, .seconds(2), logger) { [logger] connection in
-            try await connection.execute("UPDATE instances SET stopped_at = now() WHERE id = \(instanceID)", logger: logger)
-        }
+        await deregister()
     }
 }

@@ -47,12 +47,25 @@ public final class PostgresRunStore: RunStore, RunCluster {
         public var maxConnections: Int
         /// A follower of a remote run that falls this many events behind is cut (as a local one).
         public var subscriberMaxLag: Int
+        /// How long this instance stays presumed alive after its last heartbeat (it renews every
+        /// third of it); past it, by the database's clock, a surviving instance interrupts its runs.
+        public var lease: Duration
+        /// How often the lease is renewed (and the reaper runs): nil, a third of the lease. Tests
+        /// make a stalled instance with a renewal far longer than its lease.
+        public var renewalInterval: Duration?
+        /// Runs active at once across every instance sharing the database (`run_permits`);
+        /// nil: no cluster bound.
+        public var clusterMaxConcurrentRuns: Int?
 
         public init(
             instanceName: String? = nil, address: String = "", retention: RunRetention = RunRetention(),
             maxPendingRuns: Int = 2_000, batchInterval: Duration = .milliseconds(50), queryTimeout: Duration = .seconds(5),
-            connectTimeout: Duration = .seconds(5), maxConnections: Int = 8, subscriberMaxLag: Int = 100_000
+            connectTimeout: Duration = .seconds(5), maxConnections: Int = 8, subscriberMaxLag: Int = 100_000,
+            lease: Duration = .seconds(10), renewalInterval: Duration? = nil, clusterMaxConcurrentRuns: Int? = nil
         ) {
+            self.lease = lease
+            self.renewalInterval = renewalInterval
+            self.clusterMaxConcurrentRuns = clusterMaxConcurrentRuns
             self.instanceName = instanceName
             self.address = address
             self.retention = retention
@@ -79,17 +92,28 @@ public final class PostgresRunStore: RunStore, RunCluster {
     let writeLock = AsyncLock()
     let stopRequested = OneShotSignal()
     let writerEnded = OneShotSignal()
+    /// Fires when the lease loop has ended: the pool it uses may stop only then.
+    let leaseEnded = OneShotSignal()
     /// Fires when the listener first connects.
     let listening = OneShotSignal()
     /// Fired when the database is back after an outage: cuts the writer's backoff short.
     let reconnected = Mutex<OneShotSignal>(OneShotSignal())
     let state = Mutex(State())
     let cancels: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation)
+    /// Runs of this instance another marked `interrupted` (fencing): the registry cancels them.
+    let lost: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation)
     let listener: StoreListener
 
     struct State {
         var listenerDown = false
         var statistics = ClusterStatistics()
+        /// The links of the runs this server serves (given at `markInterrupted`): the reaper's
+        /// `run.finished` events carry them.
+        var links = RunLinks.none
+        /// Permits in use cluster-wide, as of the last lease round.
+        var permitsInUse = 0
+        /// Whether the last lease round failed (logged once per outage).
+        var leaseFailing = false
     }
 
     /// What the sharing side has done, for tests and metrics.
@@ -99,6 +123,13 @@ public final class PostgresRunStore: RunStore, RunCluster {
         public var mirrorFetches = 0
         public var cancelRequestsReceived = 0
         public var lostRuns = 0
+        /// Lease rounds in which this instance's heartbeat committed.
+        public var heartbeats = 0
+        /// Dead instances this one reaped, and the runs it marked interrupted for them.
+        public var instancesReaped = 0
+        public var runsReaped = 0
+        /// Launches refused because every cluster permit was taken.
+        public var permitsRefused = 0
     }
 
     init(url: PostgresURL, options: Options, instanceID: String, logger: Logger, now: @escaping @Sendable () -> Date) {
@@ -113,6 +144,7 @@ public final class PostgresRunStore: RunStore, RunCluster {
         buffer = WriteBuffer(maxPendingRuns: options.maxPendingRuns)
         mirrors = RunMirrors(maxLag: options.subscriberMaxLag)
         cancels = AsyncStream.makeStream(of: String.self)
+        lost = AsyncStream.makeStream(of: String.self)
         listener = StoreListener(url: url, connectTimeout: options.connectTimeout, logger: logger)
     }
 
@@ -128,8 +160,13 @@ public final class PostgresRunStore: RunStore, RunCluster {
                 try await PostgresSchema.migrate(connection, url: url, logger: logger)
                 try await connection.execute(
                     """
-                    INSERT INTO instances (id, name, address) VALUES (\(instanceID), \(options.instanceName ?? instanceID), \(options.address))
+                    INSERT INTO instances (id, name, address, lease_ms)
+                    VALUES (\(instanceID), \(options.instanceName ?? instanceID), \(options.address), \(InstanceLease.milliseconds(options.lease)))
                     """, logger: logger)
+                if let slots = options.clusterMaxConcurrentRuns {
+                    try await connection.execute(
+                        "INSERT INTO run_permits (slot) SELECT generate_series(1, \(slots)) ON CONFLICT DO NOTHING", logger: logger)
+                }
             }
         } catch {
             throw PostgresFailure.classify(error, url: url)

@@ -24,6 +24,11 @@ import Runs
 ///
 /// Version 2: `runs.real_ms`, the real time a run took beside its `duration_ms` (simulated
 /// time for a `clock: virtual` run), as the SQLite store's schema v2; NULL for older runs.
+///
+/// Version 3, leases and the cluster bound (`InstanceLease`): `instances.lease_ms` (each
+/// instance's own lease, which the reaper judges it by), `instances.reaped_at` (when a surviving
+/// instance presumed it dead and interrupted its runs), and `run_permits`: one row per slot of
+/// `--cluster-max-concurrent-runs`, holding the run that took it and its owner.
 enum PostgresSchema {
     struct Migration {
         let version: Int
@@ -79,6 +84,20 @@ enum PostgresSchema {
             """,
         ]),
         Migration(version: 2, name: "runs.real_ms", sql: ["ALTER TABLE runs ADD COLUMN real_ms double precision"]),
+        Migration(version: 3, name: "leases and run permits", sql: [
+            "ALTER TABLE instances ADD COLUMN lease_ms bigint NOT NULL DEFAULT 10000",
+            "ALTER TABLE instances ADD COLUMN reaped_at timestamptz",
+            "CREATE INDEX instances_unreaped ON instances (heartbeat_at) WHERE reaped_at IS NULL",
+            """
+            CREATE TABLE run_permits (
+                slot integer PRIMARY KEY,
+                run_id text COLLATE "C",
+                owner text,
+                taken_at timestamptz
+            )
+            """,
+            "CREATE INDEX run_permits_by_owner ON run_permits (owner) WHERE owner IS NOT NULL",
+        ]),
     ]
 
     /// The newest version this build knows.

@@ -21,6 +21,17 @@ struct ClusterFixture: Sendable {
         try await PostgresRunStore.open(url: url, options: .init(instanceName: name))
     }
 
+    /// An instance with its own lease (and renewal, when it is to stall) and cluster bound.
+    func open(_ name: String, lease: Duration, renewal: Duration? = nil, permits: Int? = nil) async throws -> PostgresRunStore {
+        try await PostgresRunStore.open(
+            url: url, options: .init(instanceName: name, lease: lease, renewalInterval: renewal, clusterMaxConcurrentRuns: permits))
+    }
+
+    /// Expires `store`'s lease by the database's clock: as if it had stalled for long.
+    func expireLease(of store: PostgresRunStore) throws {
+        try database.sql("UPDATE instances SET lease_ms = 100, heartbeat_at = now() - interval '1 second' WHERE id = '\(store.instanceID)'")
+    }
+
     /// Runs the stores' service loops while `body` runs; shuts them down after.
     func running<T: Sendable>(_ stores: [PostgresRunStore], _ body: () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: Void.self) { group in

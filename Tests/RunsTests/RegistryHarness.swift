@@ -31,7 +31,7 @@ struct FinishedRun: Sendable {
 extension RunRegistry {
     /// Launches `pattern` and waits for its end.
     func finishedRun(_ pattern: String, _ parameters: [String: JSONValue]) async throws -> FinishedRun {
-        let live = try launch(pattern: pattern, parameters: parameters.mapValues(RawParameter.json))
+        let live = try await launch(pattern: pattern, parameters: parameters.mapValues(RawParameter.json))
         await live.log.waitUntilFinished()
         return FinishedRun(record: try await record(id: live.id), events: live.log.allEvents)
     }

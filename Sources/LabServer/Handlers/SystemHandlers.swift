@@ -53,6 +53,8 @@ final class SystemHandlers: Sendable {
     func metricsText(registry: RunRegistry, server: ServerStats?) async -> Response {
         let statistics = await registry.statistics
         metrics.set(.runsActive, await registry.activeCount)
+        metrics.set(.clusterPermitsLimit, registry.cluster?.clusterRunLimit ?? 0)
+        metrics.set(.clusterPermitsInUse, registry.cluster?.permitsInUse ?? 0)
         for (pattern, count) in statistics.started {
             metrics.advance(.runsStarted, to: count, labels: [("pattern", pattern)])
         }

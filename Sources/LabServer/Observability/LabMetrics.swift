@@ -42,7 +42,10 @@ public final class LabMetrics: Sendable {
         for reason in MetricFamily.rejectionReasons { advance(.admissionRejections, to: 0, labels: [("reason", reason)]) }
         advance(.httpRequestTimeouts, to: 0)
         for pattern in patterns { advance(.runsStarted, to: 0, labels: [("pattern", pattern)]) }
-        for family in [MetricFamily.runsActive, .sseSubscribers, .httpRequestsInFlight, .httpOpenConnections] {
+        for family in [
+            MetricFamily.runsActive, .sseSubscribers, .httpRequestsInFlight, .httpOpenConnections, .clusterPermitsInUse,
+            .clusterPermitsLimit,
+        ] {
             set(family, 0)
         }
     }

@@ -12,6 +12,8 @@ enum MetricFamily: String, CaseIterable, Sendable {
     case runsStarted = "lab_runs_started_total"
     case runsEnded = "lab_runs_ended_total"
     case sseSubscribers = "lab_sse_subscribers"
+    case clusterPermitsInUse = "lab_cluster_run_permits_in_use"
+    case clusterPermitsLimit = "lab_cluster_run_permits_limit"
 
     enum Kind: String { case counter, gauge, histogram }
 
@@ -21,7 +23,9 @@ enum MetricFamily: String, CaseIterable, Sendable {
         switch self {
         case .httpRequests, .httpRequestTimeouts, .admissionRejections, .runsStarted, .runsEnded: .counter
         case .httpRequestDuration: .histogram
-        case .httpRequestsInFlight, .httpOpenConnections, .runsActive, .sseSubscribers: .gauge
+        case .httpRequestsInFlight, .httpOpenConnections, .runsActive, .sseSubscribers, .clusterPermitsInUse,
+            .clusterPermitsLimit:
+            .gauge
         }
     }
 
@@ -39,6 +43,9 @@ enum MetricFamily: String, CaseIterable, Sendable {
         case .runsStarted: "Runs launched, by pattern."
         case .runsEnded: "Runs ended, by pattern and final status."
         case .sseSubscribers: "Event streams open now (the server's only streams)."
+        case .clusterPermitsInUse:
+            "Cluster permits taken by active runs across every instance, as of this instance's last lease renewal (0 without a cluster bound)."
+        case .clusterPermitsLimit: "The cluster-wide bound on active runs (--cluster-max-concurrent-runs; 0: none)."
         }
     }
 

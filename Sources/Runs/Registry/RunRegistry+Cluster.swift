@@ -8,6 +8,14 @@ extension RunRegistry {
         live.cancelRequested.fire()
     }
 
+    /// A run of this instance that another marked `interrupted` (this one's lease expired):
+    /// cancelled here; its end is not written (the fence refuses it) nor kept in memory.
+    func runLost(id: String) {
+        guard let live = liveRun(id: id), !live.hasEnded else { return }
+        lost.insert(id)
+        live.cancelRequested.fire()
+    }
+
     /// The run as it is once it ended or `timeout` passed, whichever is first: a run of this
     /// instance is waited on in memory, a run of another instance through the cluster (woken
     /// by the store's notification of its end, not by polling).

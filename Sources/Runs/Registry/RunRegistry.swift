@@ -37,6 +37,11 @@ public actor RunRegistry {
     private var recent: [String: LiveRun] = [:]
     private var recentOrder: [String] = []
     private var shuttingDown = false
+    /// Launches waiting for a cluster permit.
+    private var reserved = 0
+    /// Runs of this instance another one interrupted (`runLost`): once ended, they are not kept
+    /// in memory, so reads go to the store, which says `interrupted`.
+    var lost: Set<String> = []
     private var totals = RunTotals()
     /// The threads runs execute on, once the service loop started them: a run's context
     /// carries it, so work a pattern shields from cancellation runs there too.
@@ -76,6 +81,7 @@ public actor RunRegistry {
         await withTaskGroup(of: Void.self) { service in
             if let cluster {
                 service.addTask { for await id in cluster.cancelRequests { await self.cancelRequested(id: id) } }
+                service.addTask { for await id in cluster.lostRuns { await self.runLost(id: id) } }
             }
             await withDiscardingTaskGroup { group in
                 for await live in launches {
@@ -117,21 +123,51 @@ public actor RunRegistry {
         #endif
     }
 
-    /// Validates and admits a run, and starts it; returns it as it is at launch.
-    public func launch(pattern name: String, parameters raw: [String: RawParameter]) throws(RunsError) -> LiveRun {
+    /// Validates and admits a run (here, then against the cluster's bound when there is one),
+    /// and starts it; returns it as it is at launch.
+    public func launch(pattern name: String, parameters raw: [String: RawParameter]) async throws(RunsError) -> LiveRun {
         guard let pattern = catalog.pattern(named: name) else { throw .unknownPattern(name) }
         let parameters: ParameterSet
         switch catalog.validate(raw, for: pattern) {
         case .success(let valid): parameters = valid
         case .failure(let error): throw .invalidParameters(error.issues)
         }
+        try admitHere()
+        let createdAt = now()
+        let id = ids.next(millisecondsSinceEpoch: UInt64(max(0, createdAt.timeIntervalSince1970 * 1000)))
+        guard let cluster, let limit = cluster.clusterRunLimit else {
+            return start(id: id, pattern: pattern, parameters: parameters, createdAt: createdAt)
+        }
+        // Held across the wait for the permit, so launches meanwhile count it against the bound here.
+        reserved += 1
+        defer { reserved -= 1 }
+        let granted: Bool
+        do {
+            granted = try await cluster.acquirePermit(runID: id)
+        } catch {
+            throw .storeUnavailable(String(describing: error))
+        }
+        guard granted else {
+            totals.rejected += 1
+            throw .tooManyRuns(limit: limit, retryAfterSeconds: configuration.retryAfterSeconds)
+        }
+        guard !shuttingDown else {
+            cluster.releasePermit(runID: id)
+            throw .shuttingDown
+        }
+        return start(id: id, pattern: pattern, parameters: parameters, createdAt: createdAt)
+    }
+
+    /// The bound of this instance: refuses at once past it.
+    private func admitHere() throws(RunsError) {
         guard !shuttingDown else { throw .shuttingDown }
-        guard active.count < configuration.maxConcurrentRuns else {
+        guard active.count + reserved < configuration.maxConcurrentRuns else {
             totals.rejected += 1
             throw .tooManyRuns(limit: configuration.maxConcurrentRuns, retryAfterSeconds: configuration.retryAfterSeconds)
         }
-        let createdAt = now()
-        let id = ids.next(millisecondsSinceEpoch: UInt64(max(0, createdAt.timeIntervalSince1970 * 1000)))
+    }
+
+    private func start(id: String, pattern: any Pattern, parameters: ParameterSet, createdAt: Date) -> LiveRun {
         let log = EventLog(maxLag: configuration.subscriberMaxLag)
         let virtualClock = parameters.clockMode == .virtual ? VirtualClock() : nil
         let clock = virtualClock?.runClock ?? makeClock()
@@ -166,6 +202,10 @@ public actor RunRegistry {
     private func ended(_ live: LiveRun, record: RunRecord) {
         active[live.id] = nil
         totals.ended[EndKey(pattern: record.pattern, status: record.status), default: 0] += 1
+        if lost.remove(live.id) != nil {
+            inMemory.withLock { _ = $0.removeValue(forKey: live.id) }
+            return
+        }
         recent[live.id] = live
         recentOrder.append(live.id)
         while recentOrder.count > configuration.keepFinishedInMemory {

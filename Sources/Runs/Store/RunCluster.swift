@@ -24,4 +24,16 @@ public protocol RunCluster: Sendable {
     func requestCancel(runID: String) async throws
     /// Runs of this instance another instance asked to cancel (one consumer: the registry).
     var cancelRequests: AsyncStream<String> { get }
+    /// Runs of this instance another instance marked `interrupted` because this one's lease
+    /// expired (it was paused or cut off): the registry cancels them here (one consumer).
+    var lostRuns: AsyncStream<String> { get }
+    /// The bound on runs active at once across the cluster; nil when there is none.
+    var clusterRunLimit: Int? { get }
+    /// Permits taken cluster-wide (as of the store's last look); nil when there is no bound.
+    var permitsInUse: Int? { get }
+    /// Takes one of the cluster's permits for `runID`: false at once when none is free. The run's
+    /// final save returns it (or the reaper, when its owner dies).
+    func acquirePermit(runID: String) async throws -> Bool
+    /// Returns the permit of a launch that did not start after all.
+    func releasePermit(runID: String)
 }

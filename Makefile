@@ -6,7 +6,7 @@ PORT ?= 8080
 DB ?= .data/concurrency-lab.sqlite
 BIN_RELEASE := .build/release/concurrency-lab
 
-.PHONY: help deps build release run test check-architecture test-swift test-e2e bench bench-quick soak clean
+.PHONY: help deps build release run cluster test check-architecture test-swift test-e2e bench bench-quick soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,6 +24,10 @@ run: release ## build and serve on $(HOST):$(PORT) with the SQLite store in $(DB
 	@mkdir -p $(dir $(DB))
 	@echo "serving on http://$(HOST):$(PORT)/ (store: $(DB)); Ctrl-C stops"
 	$(BIN_RELEASE) serve --host $(HOST) --port $(PORT) --db $(DB)
+
+cluster: release ## throwaway PostgreSQL under .data/, three instances on 127.0.0.1:8081-8083, nginx on :8080; Ctrl-C stops all
+	@scripts/install-deps.sh cluster
+	scripts/cluster.sh $(BIN_RELEASE)
 
 test: ## install what the tests need, then run every test (imports, Swift, then browser and e2e)
 	@scripts/install-deps.sh test

@@ -7,6 +7,7 @@
 #   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15 and a .venv
 #                                   with uvloop
 #   scripts/install-deps.sh postgres   postgresql-15 alone (scripts/throwaway-postgres.sh)
+#   scripts/install-deps.sh cluster    postgresql-15 and nginx (make cluster)
 # The test and bench sets include postgresql-15: scripts/throwaway-postgres.sh starts a server of
 # its own from it. Installing it makes no cluster of Debian's (create_main_cluster = false): the
 # project never uses a database the machine runs.
@@ -21,7 +22,8 @@ case "$what" in
   test) need_pkgs+=(chromium chromium-driver curl postgresql-15 nginx) ;;
   bench) need_pkgs+=(wrk gcc curl postgresql-15) ;;
   postgres) need_pkgs=(postgresql-15) ;;
-  *) echo "usage: $0 build|test|bench|postgres" >&2; exit 2 ;;
+  cluster) need_pkgs=(postgresql-15 nginx) ;;
+  *) echo "usage: $0 build|test|bench|postgres|cluster" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -103,7 +103,12 @@ public actor RunRegistry {
         let record = live.finalRecord(of: execution, at: now())
         // Leave the active set before anyone can see the end, so a client that reacts to
         // `run.finished` by launching again is not refused for a run that has ended.
-        await ended(live, record: record)
+        let lost = await ended(live, record: record)
+        guard !lost else {
+            // Another instance ended it (`runLost`): the store has its end already.
+            live.publish(record)
+            return
+        }
         // The store sees the end before anyone is told of it, so a listing filtered by
         // status right after a `?wait=` answer finds the run; its events follow.
         store.save(record, events: nil)
@@ -199,13 +204,15 @@ public actor RunRegistry {
         return virtual ? max(interval, planned / 1_000) : interval
     }
 
-    private func ended(_ live: LiveRun, record: RunRecord) {
+    /// Returns whether the run was lost to another instance (then it is not kept in memory).
+    private func ended(_ live: LiveRun, record: RunRecord) -> Bool {
         active[live.id] = nil
-        totals.ended[EndKey(pattern: record.pattern, status: record.status), default: 0] += 1
         if lost.remove(live.id) != nil {
+            totals.ended[EndKey(pattern: record.pattern, status: .interrupted), default: 0] += 1
             inMemory.withLock { _ = $0.removeValue(forKey: live.id) }
-            return
+            return true
         }
+        totals.ended[EndKey(pattern: record.pattern, status: record.status), default: 0] += 1
         recent[live.id] = live
         recentOrder.append(live.id)
         while recentOrder.count > configuration.keepFinishedInMemory {
@@ -213,6 +220,7 @@ public actor RunRegistry {
             recent[evicted] = nil
             inMemory.withLock { _ = $0.removeValue(forKey: evicted) }
         }
+        return false
     }
 
     /// A run held in memory (active or recently ended), if any.

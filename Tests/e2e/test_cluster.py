@@ -16,6 +16,7 @@ Leases are short (2 s; 3 s across the restart) and runs short, to keep the file 
 
 import concurrent.futures
 import json
+import re
 import signal
 import time
 
@@ -50,6 +51,12 @@ def bounded(database):
 def launch(base_url, pattern, params, wait=None, timeout=30):
     query = f"?wait={wait}" if wait is not None else ""
     return requests.post(f"{base_url}/patterns/{pattern}/runs{query}", json=params, timeout=timeout)
+
+
+def gauge(server, name):
+    text = requests.get(f"{server.base_url}/metrics", timeout=10).text
+    match = re.search(rf"^{name} (\S+)$", text, flags=re.M)
+    return float(match.group(1)) if match else None
 
 
 def permits_taken(database):
@@ -117,10 +124,8 @@ def test_cluster_bound_admits_exactly_eight_of_forty_simultaneous_launches(bound
             assert took < 2.0, took  # at once, not queued
     admitted = [answer.json()["id"] for answer, _ in results if answer.status_code == 201]
     assert permits_taken(database) == 8
-    metrics = requests.get(f"{bounded.instances[0].base_url}/metrics", timeout=10).text
-    assert "lab_cluster_run_permits_limit 8" in metrics
-    wait_until(lambda: "lab_cluster_run_permits_in_use 8" in
-               requests.get(f"{bounded.instances[1].base_url}/metrics", timeout=10).text,
+    assert gauge(bounded.instances[0], "lab_cluster_run_permits_limit") == 8
+    wait_until(lambda: gauge(bounded.instances[1], "lab_cluster_run_permits_in_use") == 8,
                timeout=LEASE * 2, what="permits in use in /metrics")
     # Still full: one more is refused; cancelling one admits one.
     assert launch(bounded.base_url, "gather", long).status_code == 429
@@ -216,8 +221,7 @@ def test_an_owner_stopped_past_its_lease_cannot_bring_its_runs_back(database):
         assert database.sql(f"SELECT max(id) FROM events WHERE run_id = '{run['id']}'") == stored
         assert database.sql(f"SELECT status FROM runs WHERE id = '{run['id']}'") == "interrupted"
         assert requests.get(other.base_url + path, timeout=5).json()["status"] == "interrupted"
-        metrics = requests.get(f"{owner.base_url}/metrics", timeout=5).text
-        assert "lab_runs_active 0" in metrics
+        assert gauge(owner, "lab_runs_active") == 0
         assert "cancelling them here" in owner.log_path.read_text()
         # It serves on, as a member of the cluster.
         assert launch(owner.base_url, "semaphore", {"count": 2, "limit": 1, "delay_ms": 5}, wait=20).status_code == 200

@@ -150,6 +150,8 @@ public actor RunRegistry {
         do {
             granted = try await cluster.acquirePermit(runID: id)
         } catch {
+            // It may have been taken before the failure was known (a timeout, a lost connection).
+            cluster.releasePermit(runID: id)
             throw .storeUnavailable(String(describing: error))
         }
         guard granted else {

@@ -27,7 +27,7 @@ stop_all() {
   echo "cluster: stopped (logs in $dir)"
 }
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+trap 'interrupted=1; exit 130' INT TERM
 
 url=$(scripts/throwaway-postgres.sh start "$dir/postgres")
 flags=(--lease-seconds "${LEASE_SECONDS:-10}")
@@ -57,4 +57,4 @@ cluster: up
 Ctrl-C stops all of it.
 INFO
 wait -n "${pids[@]}" || true
-echo "cluster: a process ended on its own (see $dir); stopping the rest" >&2
+[ "${interrupted:-0}" = 1 ] || echo "cluster: a process ended on its own (see $dir); stopping the rest" >&2

@@ -117,11 +117,11 @@ enum InstanceLease {
         return lost
     }
 
-    /// Graceful stop: the instance leaves (its lease ends now, so any run it could not end is
-    /// interrupted by the next reaper round) and its permits are free.
+    /// Graceful stop: the instance says it stopped and its permits are free. Its lease runs out
+    /// as any other: a run it could not end (one stuck past the shutdown grace) is interrupted by
+    /// a reaper then, or at once by its successor under the same name (`markInterrupted`).
     static func deregister(_ connection: PostgresConnection, instanceID: String, logger: Logger) async throws {
-        try await connection.execute(
-            "UPDATE instances SET stopped_at = now(), heartbeat_at = '-infinity', lease_ms = 0 WHERE id = \(instanceID)", logger: logger)
+        try await connection.execute("UPDATE instances SET stopped_at = now() WHERE id = \(instanceID)", logger: logger)
         try await connection.execute(
             "UPDATE run_permits SET run_id = NULL, owner = NULL, taken_at = NULL WHERE owner = \(instanceID)", logger: logger)
     }

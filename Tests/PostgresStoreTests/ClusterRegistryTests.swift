@@ -46,7 +46,7 @@ import TestSupport
     @Test func runLostToTheReaper_isCancelledByItsOwner_andReadsInterrupted() async throws {
         try await ClusterFixture.with { cluster in
             let owner = try await cluster.open("owner", lease: .seconds(60), renewal: .seconds(3_600))
-            let survivor = try await cluster.open("survivor", lease: .milliseconds(600))
+            let survivor = try await cluster.open("survivor", lease: .seconds(3), renewal: .milliseconds(200))
             let registry = RunRegistry(catalog: PatternCatalog(limits: .defaults), store: owner, cluster: owner)
             try await cluster.running([owner, survivor]) {
                 try await serving([registry]) {

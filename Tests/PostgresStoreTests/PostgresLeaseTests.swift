@@ -9,8 +9,10 @@ import TestSupport
 /// The lease is made to expire by shortening it in the database (the stalled instance renews
 /// once at start, then not for an hour), never by sleeping through it.
 @Suite(.timeLimit(.minutes(2))) struct PostgresLeaseTests {
-    /// Survivors renew and reap every 0.2 s.
-    static let shortLease = Duration.milliseconds(600)
+    /// Survivors renew and reap every 0.2 s, on a lease long enough for a loaded machine (two
+    /// cores, tests in parallel) never to judge them dead.
+    static let shortLease = Duration.seconds(10)
+    static let often = Duration.milliseconds(200)
     /// The stalled instance's lease, until a test shortens it; it renews once, at start.
     static let longLease = Duration.seconds(60)
     static let stalled = Duration.seconds(3_600)
@@ -18,7 +20,7 @@ import TestSupport
     @Test func expiredLease_interruptsTheRunsOnce_andEveryFollowerEnds() async throws {
         try await ClusterFixture.with { cluster in
             let stalled = try await cluster.open("stalled", lease: Self.longLease, renewal: Self.stalled)
-            let survivors = [try await cluster.open("b", lease: Self.shortLease), try await cluster.open("c", lease: Self.shortLease)]
+            let survivors = [try await cluster.open("b", lease: Self.shortLease, renewal: Self.often), try await cluster.open("c", lease: Self.shortLease, renewal: Self.often)]
             try await cluster.running([stalled] + survivors) {
                 let run = PublishedRun(id: newRunID())
                 run.launch(on: stalled)
@@ -39,9 +41,11 @@ import TestSupport
                 #expect(events.map(\.name) == ["tick", "tick", "tick", "run.finished"])
                 #expect(events.last.map { String(decoding: $0.data, as: UTF8.self).contains(#""status":"interrupted""#) } == true)
                 #expect(try await survivors[1].record(id: run.record.id)?.status == .interrupted)
-                // Exactly once, by one survivor.
+                // Exactly once, by one survivor (its statistics follow its commit).
+                try await waitFor { survivors.map(\.clusterStatistics.runsReaped).reduce(0, +) >= 1 }
                 #expect(survivors.map(\.clusterStatistics.instancesReaped).reduce(0, +) == 1)
                 #expect(survivors.map(\.clusterStatistics.runsReaped).reduce(0, +) == 1)
+                #expect(try cluster.database.sql("SELECT count(*) FROM instances WHERE reaped_at IS NOT NULL") == "1")
                 let finished = try cluster.database.sql("SELECT count(*) FROM events WHERE run_id = '\(run.record.id)' AND name = 'run.finished'")
                 #expect(finished == "1")
                 // The survivors' own leases were never judged expired.
@@ -56,7 +60,7 @@ import TestSupport
     @Test func pausedOwner_cannotBringBackAnInterruptedRun_andCancelsItHere() async throws {
         try await ClusterFixture.with { cluster in
             let paused = try await cluster.open("paused", lease: Self.longLease, renewal: Self.stalled)
-            let survivor = try await cluster.open("b", lease: Self.shortLease)
+            let survivor = try await cluster.open("b", lease: Self.shortLease, renewal: Self.often)
             try await cluster.running([paused, survivor]) {
                 let run = PublishedRun(id: newRunID())
                 run.launch(on: paused)
@@ -84,7 +88,7 @@ import TestSupport
     @Test func clusterPermits_boundEveryInstance_andComeBackAtTheRunsEnd_orAtLeaseExpiry() async throws {
         try await ClusterFixture.with { cluster in
             let doomed = try await cluster.open("doomed", lease: Self.longLease, renewal: Self.stalled, permits: 3)
-            let other = try await cluster.open("b", lease: Self.shortLease, permits: 3)
+            let other = try await cluster.open("b", lease: Self.shortLease, renewal: Self.often, permits: 3)
             try await cluster.running([doomed, other]) {
                 let doomedRuns = [PublishedRun(id: newRunID()), PublishedRun(id: newRunID())]
                 for run in doomedRuns {
@@ -118,7 +122,7 @@ import TestSupport
         }
     }
 
-    @Test func gracefulStop_endsTheLeaseAtOnce_andReturnsThePermits() async throws {
+    @Test func gracefulStop_returnsThePermitsAtOnce_andALeftRunIsInterruptedWhenTheLeaseRunsOut() async throws {
         try await ClusterFixture.with { cluster in
             let leaving = try await cluster.open("leaving", lease: Self.longLease, permits: 2)
             let run = PublishedRun(id: newRunID())
@@ -130,10 +134,13 @@ import TestSupport
             }
             // Stopped with a run it could not end (as one stuck past the shutdown grace).
             #expect(try cluster.database.sql("SELECT count(*) FROM run_permits WHERE owner IS NOT NULL") == "0")
-            let survivor = try await cluster.open("b", lease: Self.shortLease, permits: 2)
+            #expect(try cluster.database.sql("SELECT status FROM runs WHERE id = '\(run.record.id)'") == "running")
+            try cluster.expireLease(of: leaving)
+            let survivor = try await cluster.open("b", lease: Self.shortLease, renewal: Self.often, permits: 2)
             try await cluster.running([survivor]) {
                 try await waitFor { try await survivor.record(id: run.record.id)?.status == .interrupted }
-                #expect(survivor.clusterStatistics.runsReaped == 1)
+                try await waitFor { survivor.clusterStatistics.runsReaped == 1 }
+                #expect(survivor.clusterStatistics.instancesReaped == 1)
             }
         }
     }

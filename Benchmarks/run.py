@@ -810,6 +810,114 @@ def row_pg_throughput(_shared_server):
             detail=res)
 
 
+class Nginx:
+    """nginx with deploy/nginx.conf, its listening port and upstream ports rewritten, in a
+    temporary prefix; stopped by its PID."""
+
+    def __init__(self, upstreams):
+        self.dir = tempfile.mkdtemp(prefix="bench-nginx-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        with open(os.path.join(ROOT, "deploy", "nginx.conf")) as f:
+            text = f.read().replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{self.port};")
+        options = re.search(r"^\s*server 127\.0\.0\.1:\d+ (.*);$", text, flags=re.M).group(1)
+        text = re.sub(r"^\s*server 127\.0\.0\.1:\d+ .*;\n", "", text, flags=re.M)
+        servers = "".join(f"        server 127.0.0.1:{port} {options};\n" for port in upstreams)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(text.replace("        keepalive", servers + "        keepalive", 1))
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf, "-e", "stderr", "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    def cpu_jiffies(self):
+        """The master's and its workers' CPU."""
+        children = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True).stdout.split()
+        return proc_cpu_jiffies(self.pid) + sum(proc_cpu_jiffies(int(child)) for child in children)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        subprocess.run(["rm", "-rf", self.dir], check=False)
+
+
+def postgres_cpu_jiffies(pg):
+    """The PostgreSQL server's CPU: the postmaster and its children (the connections are pooled,
+    so the backends live through the load)."""
+    with open(os.path.join(pg.dir, "data", "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return proc_cpu_jiffies(postmaster) + sum(proc_cpu_jiffies(int(child)) for child in children)
+
+
+def cluster_load(pg, kind, extra, script, secs):
+    """wrk for `secs` through nginx over three instances, or at one instance direct, on a fresh
+    database; runs answered per second and CPU per run (instances, nginx and PostgreSQL)."""
+    url = pg.database()
+    servers = [Server(extra, db=url) for _ in range(3 if kind == "cluster" else 1)]
+    nginx = Nginx([server.port for server in servers]) if kind == "cluster" else None
+    target = (f"http://127.0.0.1:{nginx.port}" if nginx else f"http://127.0.0.1:{servers[0].port}") + \
+        "/patterns/gather/runs?wait=60"
+    try:
+        def cpu():
+            return (sum(proc_cpu_jiffies(server.pid) for server in servers) + (nginx.cpu_jiffies() if nginx else 0)
+                    + postgres_cpu_jiffies(pg))
+        wrk(target, 256, 1, script=script)  # warm-up
+        cpu0 = cpu()
+        result = wrk(target, 256, secs, script=script)
+        runs = result["requests"] - result["non2xx"]
+        return {"runs_per_s": result["rps"], "cpu_ms_per_run": (cpu() - cpu0) / CLK * 1000 / max(runs, 1),
+                "p99_ms": result["p99_ms"], "non2xx": result["non2xx"]}
+    finally:
+        if nginx:
+            nginx.stop()
+        for server in servers:
+            server.stop()
+
+
+def row_pg_cluster(_shared_server):
+    name = "runs/s through nginx over 3 instances vs 1 instance direct, PostgreSQL, 256 clients x 100 ms runs"
+    goal = "report the ratio and CPU per run"
+    script = os.path.join(OUT, "post-gather.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.body = \'{"count":1,"delay_ms":100}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+    extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--log-level", "notice",
+             "--keep-runs", "100000000"]
+    pg = Postgres()
+    res = {"cluster": [], "single": []}
+    try:
+        with Batch(name, []) as batch:
+            for _, order in rotations(["cluster", "single"], CFG["clients_reps"]):
+                for kind in order:
+                    res[kind].append(cluster_load(pg, kind, extra, script, CFG["clients_secs"]))
+    finally:
+        pg.stop()
+    sm = {kind: {key: summary([r[key] for r in runs]) for key in ("runs_per_s", "cpu_ms_per_run", "p99_ms")}
+          for kind, runs in res.items()}
+    bad = sum(r["non2xx"] for runs in res.values() for r in runs)
+    ratio = sm["cluster"]["runs_per_s"]["median"] / sm["single"]["runs_per_s"]["median"]
+    add_row(name, {"value": sm["cluster"]["runs_per_s"], "unit": "runs/s through nginx (3 instances)",
+                   "cpu_ms_per_run": sm["cluster"]["cpu_ms_per_run"]},
+            {"1 instance direct": {"value": sm["single"]["runs_per_s"], "cpu_ms_per_run": sm["single"]["cpu_ms_per_run"]}},
+            {"3 via nginx vs 1 direct (runs/s)": round(ratio, 3)}, goal, bad == 0, batch,
+            note=f"CPU per run (instances + nginx + PostgreSQL): 3 via nginx {fmt_sum(sm['cluster']['cpu_ms_per_run'], ' ms')}, "
+                 f"1 direct {fmt_sum(sm['single']['cpu_ms_per_run'], ' ms')}; p99 {fmt_sum(sm['cluster']['p99_ms'], ' ms')} "
+                 f"vs {fmt_sum(sm['single']['p99_ms'], ' ms')}; wrk -c256 POST gather count=1 delay 100 ms ?wait=60, "
+                 f"{CFG['clients_secs']}s x{CFG['clients_reps']}, a fresh database each time; everything on the same "
+                 f"{CORES} cores, so three instances share what one had" + (f"; {bad} non-2xx" if bad else ""),
+            detail=res)
+
+
 # ---------------------------------------------------------------- table
 
 
@@ -867,6 +975,9 @@ def main():
          "all delivered; B's p99 <= A's p99 + 25 ms"),
         ("pg_runs", row_pg_throughput, "finished runs/s into PostgreSQL vs SQLite, 256 clients x 100 ms runs",
          "every answered run stored; report the ratio"),
+        ("pg_cluster", row_pg_cluster,
+         "runs/s through nginx over 3 instances vs 1 instance direct, PostgreSQL, 256 clients x 100 ms runs",
+         "report the ratio and CPU per run"),
     ]
     # BENCH_ROWS=sse,clients runs only those rows (keys above, and "rss"): for profiling one.
     only = set(filter(None, os.environ.get("BENCH_ROWS", "").split(",")))

@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, nginx, a
 #                                   Python virtual environment (.venv) with the e2e test packages,
 #                                   and promtool (from Debian's prometheus package) in .venv/bin
-#   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15 and a .venv
+#   scripts/install-deps.sh bench   the above build set, plus wrk, gcc, postgresql-15, nginx and a .venv
 #                                   with uvloop
 #   scripts/install-deps.sh postgres   postgresql-15 alone (scripts/throwaway-postgres.sh)
 #   scripts/install-deps.sh cluster    postgresql-15 and nginx (make cluster)
@@ -20,7 +20,7 @@ need_pkgs=(libmicrohttpd-dev libsqlite3-dev pkg-config)
 case "$what" in
   build) ;;
   test) need_pkgs+=(chromium chromium-driver curl postgresql-15 nginx) ;;
-  bench) need_pkgs+=(wrk gcc curl postgresql-15) ;;
+  bench) need_pkgs+=(wrk gcc curl postgresql-15 nginx) ;;
   postgres) need_pkgs=(postgresql-15) ;;
   cluster) need_pkgs=(postgresql-15 nginx) ;;
   *) echo "usage: $0 build|test|bench|postgres|cluster" >&2; exit 2 ;;

@@ -35,20 +35,7 @@ extension PostgresRunStore {
             state.withLock { $0.statistics.heartbeats += 1 }
             if reapedMe { logger.warning("this instance's lease had expired; another instance took over its runs") }
             reportLost(lost)
-            let reaped = try await withDeadline(limit) {
-                try await client.withTransaction(logger: logger) { connection in
-                    try await InstanceLease.reap(connection, links: links, logger: logger)
-                }
-            }
-            if !reaped.instances.isEmpty {
-                state.withLock { state in
-                    state.statistics.instancesReaped += reaped.instances.count
-                    state.statistics.runsReaped += reaped.runs.count
-                }
-                logger.notice(
-                    "instances' leases expired: their runs are interrupted",
-                    metadata: ["instances": "\(reaped.instances)", "runs": "\(reaped.runs.count)"])
-            }
+            try await reap(client, links: links, limit: limit)
             try await countPermits(client)
             leaseSucceeded()
             return true
@@ -56,6 +43,24 @@ extension PostgresRunStore {
             leaseFailed(error)
             return false
         }
+    }
+
+    /// The reaper's turn: interrupts the runs of the instances whose lease expired.
+    private func reap(_ client: PostgresClient, links: RunLinks, limit: Duration) async throws {
+        let logger = logger
+        let reaped = try await withDeadline(limit) {
+            try await client.withTransaction(logger: logger) { connection in
+                try await InstanceLease.reap(connection, links: links, logger: logger)
+            }
+        }
+        guard !reaped.instances.isEmpty else { return }
+        state.withLock { state in
+            state.statistics.instancesReaped += reaped.instances.count
+            state.statistics.runsReaped += reaped.runs.count
+        }
+        logger.notice(
+            "instances' leases expired: their runs are interrupted",
+            metadata: ["instances": "\(reaped.instances)", "runs": "\(reaped.runs.count)"])
     }
 
     private func leaseSucceeded() {

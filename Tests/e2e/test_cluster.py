@@ -10,14 +10,18 @@
 - Fencing: an instance SIGSTOPped past its lease finds its runs interrupted when it is SIGCONTed;
   its late writes are refused and it cancels the runs itself.
 - PostgreSQL restarted while runs go: none is lost, none interrupted, /healthz ok again by itself.
+- `--lease-seconds` and `--cluster-max-concurrent-runs` out of bounds, or the bound without
+  PostgreSQL: refused at start, naming the flag.
 
-Leases are short (3 s: on two busy cores a shorter one may expire under a live instance) and runs short, to keep the file near 40 s.
+Leases are short (3 s: on two busy cores a shorter one may expire under a live instance) and runs
+short, to keep the file near 30 s.
 """
 
 import concurrent.futures
 import json
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -25,7 +29,7 @@ import requests
 
 from cluster import OUTPUT, Cluster, in_thread, stream
 from postgres import Database, OwnServer
-from reliab import needs_binary, wait_until
+from reliab import BINARY, environment, needs_binary, wait_until
 
 pytestmark = needs_binary
 
@@ -258,3 +262,17 @@ def test_postgresql_restarted_while_runs_go_loses_none():
 def pg_count(url, statement):
     from postgres import sql
     return int(sql(url, statement))
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--lease-seconds", "0"], "--lease-seconds must be from 1 to 3600, got 0"),
+    (["--lease-seconds", "3601"], "--lease-seconds must be from 1 to 3600"),
+    (["--cluster-max-concurrent-runs", "0", "--db", "postgresql://lab@127.0.0.1:1/x"],
+     "--cluster-max-concurrent-runs must be from 1 to 100000, got 0"),
+    (["--cluster-max-concurrent-runs", "8", "--db", ":memory:"], "--cluster-max-concurrent-runs needs --db postgresql://"),
+])
+def test_cluster_flags_are_bounded_and_refused_naming_the_flag(flags, says):
+    result = subprocess.run([BINARY, "serve", "--port", "0", *flags], capture_output=True, text=True, timeout=30,
+                            env=environment({"LAB_DATABASE_URL": None}))
+    assert result.returncode != 0
+    assert says in result.stderr, result.stderr

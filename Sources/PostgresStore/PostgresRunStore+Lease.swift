@@ -58,8 +58,9 @@ extension PostgresRunStore {
             state.statistics.instancesReaped += reaped.instances.count
             state.statistics.runsReaped += reaped.runs.count
         }
-        logger.notice(
-            "instances' leases expired: their runs are interrupted",
+        // An instance that stopped cleanly left no run: its lease runs out quietly.
+        logger.log(
+            level: reaped.runs.isEmpty ? .debug : .notice, "instances' leases expired: their runs are interrupted",
             metadata: ["instances": "\(reaped.instances)", "runs": "\(reaped.runs.count)"])
     }
 

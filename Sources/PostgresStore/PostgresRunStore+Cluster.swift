@@ -9,7 +9,7 @@ extension PostgresRunStore {
     }
 
     /// Waits for the writer's next batch, which holds the run's first save (at most about one
-    /// `batchInterval` plus a commit); at once when the store is failing.
+    /// `batchInterval` plus a commit, a few ms when idle); at once when the store is failing.
     public func waitUntilVisible(runID: String) async {
         guard isHealthy, buffer.isWriterRunning, buffer.lookup(runID) != nil, let target = buffer.flushTarget() else { return }
         await buffer.waitForAttempt(target)

@@ -45,15 +45,19 @@ extension PostgresRunStore {
     private func writeUntilStopped() async {
         var failures = 0
         var lastCommit = ContinuousClock.now - options.batchInterval
+        var lastDuration = Duration.zero
         while true {
             await buffer.waitForWork()
-            // At most one commit per interval: what arrives meanwhile joins the next batch.
-            let due = lastCommit + options.batchInterval
+            // Group commit: what arrives meanwhile joins the next batch, which waits as long as
+            // the last commit took (bounded both ways): low latency idle, bigger batches loaded.
+            let due = lastCommit + options.spacing(afterCommitOf: lastDuration)
             if !buffer.isStopRequested, ContinuousClock.now < due {
                 _ = await stopRequested.wait(timeout: ContinuousClock.now.duration(to: due))
             }
             lastCommit = .now
-            switch await writeBatch() {
+            let outcome = await writeBatch()
+            lastDuration = lastCommit.duration(to: .now)
+            switch outcome {
             case .idle:
                 if buffer.isStopRequested { return }
             case .committed:

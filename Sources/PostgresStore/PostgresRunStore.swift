@@ -10,9 +10,9 @@ import Synchronization
 /// executing on any of them.
 ///
 /// Writes never block a run: saves go to a bounded buffer (`WriteBuffer`, the SQLite store's),
-/// live events stay in their run's log until the writer takes them. One writer commits at most
-/// one transaction per `batchInterval` (50 ms): the runs saved since the last one in one
-/// multi-row upsert, every live run's new events in one multi-row insert, then `NOTIFY` with
+/// live events stay in their run's log until the writer takes them. One writer commits one
+/// transaction at a time (group commit, spaced as `Options.batchInterval` says): the runs saved
+/// since the last one in one multi-row upsert, every live run's new events in one multi-row insert, then `NOTIFY` with
 /// each run's id and last event id. Reads look in the buffer first, then the database.
 ///
 /// Lifecycle, for the server:
@@ -38,8 +38,14 @@ public final class PostgresRunStore: RunStore, RunCluster {
         public var retention: RunRetention
         /// Unsaved runs kept while the database fails or lags; past it the oldest are dropped.
         public var maxPendingRuns: Int
-        /// The least time between two commits of the writer.
+        /// The most time between the starts of two commits while work waits: what arrives during
+        /// a commit joins the next one, which starts after the previous one's own duration
+        /// (at least `minBatchSpacing`, at most this). Idle, a live event waits at most
+        /// `minBatchSpacing` plus a commit; loaded, batches grow and the database's writes take
+        /// at most about half of its time.
         public var batchInterval: Duration
+        /// The least time between the starts of two commits.
+        public var minBatchSpacing: Duration
         /// How long a read or a write may wait for the database before it fails.
         public var queryTimeout: Duration
         public var connectTimeout: Duration
@@ -59,7 +65,8 @@ public final class PostgresRunStore: RunStore, RunCluster {
 
         public init(
             instanceName: String? = nil, address: String = "", retention: RunRetention = RunRetention(),
-            maxPendingRuns: Int = 2_000, batchInterval: Duration = .milliseconds(50), queryTimeout: Duration = .seconds(5),
+            maxPendingRuns: Int = 2_000, batchInterval: Duration = .milliseconds(50),
+            minBatchSpacing: Duration = .milliseconds(5), queryTimeout: Duration = .seconds(5),
             connectTimeout: Duration = .seconds(5), maxConnections: Int = 8, subscriberMaxLag: Int = 100_000,
             lease: Duration = .seconds(10), renewalInterval: Duration? = nil, clusterMaxConcurrentRuns: Int? = nil
         ) {
@@ -71,10 +78,17 @@ public final class PostgresRunStore: RunStore, RunCluster {
             self.retention = retention
             self.maxPendingRuns = maxPendingRuns
             self.batchInterval = batchInterval
+            self.minBatchSpacing = min(minBatchSpacing, batchInterval)
             self.queryTimeout = queryTimeout
             self.connectTimeout = connectTimeout
             self.maxConnections = maxConnections
             self.subscriberMaxLag = subscriberMaxLag
+        }
+
+        /// The time from a commit's start to the next one's: the last commit's duration,
+        /// within `minBatchSpacing...batchInterval`.
+        func spacing(afterCommitOf duration: Duration) -> Duration {
+            min(batchInterval, max(minBatchSpacing, duration))
         }
     }
 

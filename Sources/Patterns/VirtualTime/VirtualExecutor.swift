@@ -12,8 +12,12 @@ import Darwin
 ///
 /// A run executes on it through a task executor preference, which its child tasks inherit,
 /// so the interleaving of the run's tasks is a function of the run alone: one thread, a FIFO
-/// queue, and a clock that wakes equal deadlines in the order they were set. Threads the run
-/// starts (`ThreadLauncher.tracked(by:)`) are waited for: no jump while one still runs.
+/// queue, and a clock that wakes equal deadlines in the order they were set. A task the run
+/// starts without the preference (a library's `Task {}`) joins it too, by the global
+/// enqueues this thread makes (`GlobalJobRouting`). Threads the run starts
+/// (`ThreadLauncher.tracked(by:)`) are waited for: no jump while one still runs. (An
+/// unstructured task woken from such a thread is enqueued there, so it takes that step on the
+/// global pool: no pattern on the virtual clock does this; blocking-offload refuses it.)
 ///
 /// When it cannot go on it says why through `onHalt`, on its own thread; the handler is
 /// expected to cancel the run there and then (cancellation wakes the run's sleepers, whose

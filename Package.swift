@@ -30,6 +30,9 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // Routes the global-executor jobs a virtual run's thread enqueues to the run's executor
+        // (see the header): Patterns' virtual time only, for libraries that start unstructured tasks.
+        .target(name: "CConcurrencyHooks"),
         // The JSON value, its parser and its writer: the one JSON writer of the project, at the
         // bottom of the graph (it imports nothing of ours).
         .target(name: "LabJSON", swiftSettings: strict),
@@ -44,6 +47,7 @@ let package = Package(
         .target(
             name: "Patterns",
             dependencies: [
+                "CConcurrencyHooks",
                 "LabJSON",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -110,12 +114,9 @@ let package = Package(
             path: "Benchmarks/MicroHTTPBench",
             swiftSettings: strict
         ),
-        // Routes the global-executor jobs a virtual run's thread enqueues to the run's executor
-        // (see the header): tests only, for libraries that start unstructured tasks.
-        .target(name: "CTestHooks", path: "Tests/CTestHooks"),
         .target(
             name: "TestSupport",
-            dependencies: ["CTestHooks", "LabJSON", "Patterns"],
+            dependencies: ["LabJSON", "Patterns"],
             path: "Tests/Support",
             swiftSettings: strict
         ),

@@ -22,21 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "LabJSON": set(),
     "MicroHTTP": {"CMicroHTTPD"},
-    "Patterns": {"LabJSON"},
+    "Patterns": {"CConcurrencyHooks", "LabJSON"},
     "Runs": {"LabJSON", "Patterns"},
     "PostgresStore": {"LabJSON", "Patterns", "Runs"},
     "LabServer": {"LabJSON", "MicroHTTP", "Patterns", "Runs"},
     "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "PostgresStore", "Runs"},
 }
-OURS = set(ALLOWED) | {"CMicroHTTPD", "CTestHooks", "TestSupport", "MicroHTTPBench"}
+OURS = set(ALLOWED) | {"CMicroHTTPD", "CConcurrencyHooks", "TestSupport", "MicroHTTPBench"}
 # Libraries one module owns: C libmicrohttpd, the databases (SQLite; PostgreSQL and the NIO it
 # brings), the metrics backend, the CLI parser, debounce and throttle; the runtime hook that
-# routes global jobs is the test support's alone.
+# routes global jobs is virtual time's (Patterns) alone.
 EXCLUSIVE = {
     "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
     "NIOCore": "PostgresStore", "NIOPosix": "PostgresStore", "NIOSSL": "PostgresStore", "Prometheus": "LabServer",
     "CoreMetrics": "LabServer", "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
-    "AsyncAlgorithms": "Patterns", "CTestHooks": "TestSupport",
+    "AsyncAlgorithms": "Patterns", "CConcurrencyHooks": "Patterns",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

@@ -77,18 +77,14 @@ import Testing
         #expect(validationIssues(BlockingOffloadPattern(), ["clock": "real"]).isEmpty)
     }
 
-    /// debounce's own unstructured task would run beside a virtual run, not in it: refused,
-    /// and the catalog entry's clock says why before anyone launches.
-    @Test func debounce_refusesTheVirtualClock_andItsEntrySaysWhy() throws {
-        let issues = validationIssues(DebounceThrottlePattern(), ["clock": "virtual"])
-        #expect(issues.map(\.field) == ["clock"])
-        #expect(issues.first?.message.contains("unstructured Task") == true)
-        #expect(validationIssues(DebounceThrottlePattern(), ["clock": "real"]).isEmpty)
+    /// debounce's own unstructured task runs on the virtual run's thread (`GlobalJobRouting`):
+    /// accepted, and its entry's clock says nothing of a refusal. Only blocking-offload refuses.
+    @Test func debounce_takesTheVirtualClock_onlyBlockingOffloadRefusesIt() throws {
+        #expect(validationIssues(DebounceThrottlePattern(), ["clock": "virtual"]).isEmpty)
         let specs = try #require(catalog.entry(DebounceThrottlePattern())["parameters"]?.arrayValue)
         let clock = try #require(specs.first { $0["name"] == "clock" })
-        #expect(clock["description"]?.stringValue?.contains("refuses virtual: swift-async-algorithms") == true)
-        let semaphore = try #require(catalog.entry(SemaphorePattern())["parameters"]?.arrayValue)
-        #expect(semaphore.first { $0["name"] == "clock" }?["description"]?.stringValue?.contains("refuses") == false)
+        #expect(clock["description"]?.stringValue?.contains("refuses") == false)
+        #expect(PatternCatalog.builtIn.filter { $0.virtualClockRefusal != nil }.map(\.name) == ["blocking-offload"])
     }
 
     /// A virtual run's plan is simulated time: bounded by the virtual limit (a day by

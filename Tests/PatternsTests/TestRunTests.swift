@@ -59,7 +59,7 @@ import Testing
     }
 
     /// Starts unstructured tasks (no executor preference, like swift-async-algorithms'
-    /// debounce) that sleep on the run's clock, and waits for them. Without the tests'
+    /// debounce) that sleep on the run's clock, and waits for them. Without
     /// `GlobalJobRouting` they would run on the global pool and the virtual run would stall.
     struct UnstructuredPattern: Pattern {
         let name = "unstructured"

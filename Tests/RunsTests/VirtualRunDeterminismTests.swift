@@ -47,6 +47,8 @@ import Testing
         let pattern = try #require(PatternCatalog().pattern(named: name))
         if pattern.virtualClockRefusal != nil {
             // Refused before anything starts: nothing to compare (see the refusal's own test).
+            // Only blocking-offload, whose calls hold real threads for real time.
+            #expect(name == "blocking-offload")
             await #expect(throws: RunsError.self) { _ = try await twoRuns(name, [:]) }
             return
         }
@@ -68,6 +70,21 @@ import Testing
     func seededVirtualRuns_areTheSameRun(name: String, parameters: [String: JSONValue]) async throws {
         let (first, second) = try await twoRuns(name, parameters)
         #expect(first.record.status == .succeeded)
+        #expect(Self.comparable(first.record.json()) == Self.comparable(second.record.json()))
+        #expect(Self.comparable(first.events) == Self.comparable(second.events))
+    }
+
+    /// debounce's own unstructured task runs on the run's thread (`GlobalJobRouting`): a
+    /// longer schedule, whose bursts debounce and throttle both cut, is the same run twice,
+    /// and its checks pass on what it observed.
+    @Test func debounceThrottle_onTheVirtualClock_isTheSameRunTwice() async throws {
+        let parameters: [String: JSONValue] = [
+            "bursts": 40, "burst_size": 12, "event_gap_ms": 5, "quiet_ms": 70, "debounce_ms": 30, "throttle_ms": 25,
+        ]
+        let (first, second) = try await twoRuns("debounce-throttle", parameters)
+        #expect(first.record.status == .succeeded)
+        #expect(first.record.checksPassed == true)
+        #expect(first.events.filter { $0.name == "debounce.emitted" }.count == 40)
         #expect(Self.comparable(first.record.json()) == Self.comparable(second.record.json()))
         #expect(Self.comparable(first.events) == Self.comparable(second.events))
     }

@@ -27,11 +27,8 @@ public enum TestRun {
         let context = RunContext(
             clock: clock.runClock, recorder: recorder, limits: limits, threads: .tracked(by: clock.activity),
             isolatesInlineBlocking: false)
-        // The jobs of unstructured tasks the run starts join it (see `GlobalJobRouting`).
-        let outcome = try await GlobalJobRouting.routing(clock) {
-            try await withWatchdog(watchdog) {
-                await VirtualRun.execute(pattern, parameters: validated, context: context, clock: clock, cancelAt: cancelAt)
-            }
+        let outcome = try await withWatchdog(watchdog) {
+            await VirtualRun.execute(pattern, parameters: validated, context: context, clock: clock, cancelAt: cancelAt)
         }
         if case .halted(.stalled(let at))? = outcome.stop { throw TestRunStuck(at: at) }
         return TestRunResult(execution: outcome.execution, events: sink.events, endedAt: outcome.endedAt)

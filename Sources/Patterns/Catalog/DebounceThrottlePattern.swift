@@ -18,10 +18,10 @@ import AsyncAlgorithms
 ///   quiet_ms); how many burst ends it received is a figure beside how many it emitted; throttle emitted at most one event per `throttle_ms` (consecutive emissions
 ///   at least that far apart, each timed at the instant throttle itself read to decide it).
 ///
-/// It refuses `clock: virtual`: `debounce` consumes its upstream in a `Task {}` of its own,
-/// which inherits no executor preference and so runs on the global pool, outside the virtual
-/// run's one thread (the tests route it there through a process-wide runtime hook that the
-/// service does not install: `GlobalJobRouting` in Tests/Support).
+/// On `clock: virtual`, `debounce`'s own `Task {}` (which inherits no executor preference)
+/// runs on the run's thread all the same: `GlobalJobRouting` sends the jobs the run's thread
+/// enqueues on the global executor to the run's executor, and the operators sleep on the
+/// run's clock, so the autojump sees their timers like any other.
 public struct DebounceThrottlePattern: Pattern {
     public init() {
         misconfigured = false
@@ -39,9 +39,7 @@ public struct DebounceThrottlePattern: Pattern {
     public let summary = "Bursts of events go through debounce, which waits for a quiet spell and passes only the last event of each burst, and through throttle, which passes at most one event per interval."
     public let asyncioEquivalent = "no asyncio equivalent: a task that restarts an asyncio.sleep on every event (debounce), or drops events until an interval has passed (throttle)"
     public let swiftEquivalent = "swift-async-algorithms 1.1.4: stream.debounce(for:clock:) and stream._throttle(for:clock:latest:) on the run's clock"
-    public let swiftNote = "debounce consumes its upstream in an unstructured task of its own; throttle runs inside the consumer's next(). Both take any Clock, so the run's clock drives them."
-    public let virtualClockRefusal: String? =
-        "swift-async-algorithms' debounce consumes its upstream in an unstructured Task of its own, which runs on the global executor, outside the virtual run's thread, where time could jump past it; use clock=real"
+    public let swiftNote = "debounce consumes its upstream in an unstructured task of its own (on clock=virtual its jobs join the run's one thread all the same); throttle runs inside the consumer's next(). Both take any Clock, so the run's clock drives them."
     public let invariants = [
         "debounce emits only the last event of each burst",
         "debounce emits after a quiet period of at least its interval",

@@ -61,7 +61,7 @@ public final class RunRecorder: Sendable {
 
     /// Emits an event that is not per-task (run and pattern milestones): never dropped.
     public func milestone(_ name: String, _ data: [String: JSONValue] = [:]) {
-        sink.append(RunEvent(name: name, serializedData: Self.stamped(data, at: clock.elapsedMs())))
+        deliver(RunEvent(name: name, serializedData: Self.stamped(data, at: clock.elapsedMs())))
     }
 
     /// Emits a per-task pattern event (`semaphore.acquired`, `queue.put`): kept up to the
@@ -71,7 +71,7 @@ public final class RunRecorder: Sendable {
     public func event(_ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue> = [:]) {
         let admitted = state.withLock { $0.admitTaskEvent(cap: eventCap) }
         guard admitted else { return }
-        sink.append(RunEvent(name: name, serializedData: Self.stamped(data(), at: clock.elapsedMs())))
+        deliver(RunEvent(name: name, serializedData: Self.stamped(data(), at: clock.elapsedMs())))
     }
 
     public func setTotal(_ total: Int) {
@@ -91,7 +91,7 @@ public final class RunRecorder: Sendable {
         guard recorded else { return SpanHandle(task: task, label: "", startMs: now, recorded: false) }
         let label = label ?? "task-\(task)"
         if announced {
-            sink.append(RunEvent(name: "task.started", serializedData: Self.taskEventData(task, label, at: now)))
+            deliver(RunEvent(name: "task.started", serializedData: Self.taskEventData(task, label, at: now)))
         }
         return SpanHandle(task: task, label: label, startMs: now, recorded: true)
     }
@@ -115,13 +115,13 @@ public final class RunRecorder: Sendable {
             let duration = now - handle.startMs
             if detail.isEmpty {
                 let data = Self.taskEventData(handle.task, handle.label, at: now, durationMs: duration)
-                sink.append(RunEvent(name: outcome.eventName, serializedData: data))
+                deliver(RunEvent(name: outcome.eventName, serializedData: data))
             } else {
                 var data = detail
                 data["task"] = .int(handle.task)
                 data["label"] = .string(handle.label)
                 data["duration_ms"] = .milliseconds(duration)
-                sink.append(RunEvent(name: outcome.eventName, serializedData: Self.stamped(data, at: now)))
+                deliver(RunEvent(name: outcome.eventName, serializedData: Self.stamped(data, at: now)))
             }
         }
         if countsAsProgress { advanceProgress(by: 1, at: now) }
@@ -170,7 +170,13 @@ public final class RunRecorder: Sendable {
 
     private func emitProgress(completed: Int, total: Int, at now: Double) {
         let data: KeyValuePairs<String, JSONValue> = ["completed": .int(completed), "total": .int(total)]
-        sink.append(RunEvent(name: "progress", serializedData: Self.stamped(data, at: now)))
+        deliver(RunEvent(name: "progress", serializedData: Self.stamped(data, at: now)))
+    }
+
+    /// Hands an event to the sink as the world's business, not the run's: a subscriber the
+    /// sink resumes is a task of the server, which must not join a virtual run's thread.
+    private func deliver(_ event: RunEvent) {
+        VirtualExecutor.outsideRun { sink.append(event) }
     }
 
     public var progress: (completed: Int, total: Int) {

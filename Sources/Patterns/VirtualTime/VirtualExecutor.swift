@@ -12,8 +12,12 @@ import Darwin
 ///
 /// A run executes on it through a task executor preference, which its child tasks inherit,
 /// so the interleaving of the run's tasks is a function of the run alone: one thread, a FIFO
-/// queue, and a clock that wakes equal deadlines in the order they were set. Threads the run
-/// starts (`ThreadLauncher.tracked(by:)`) are waited for: no jump while one still runs.
+/// queue, and a clock that wakes equal deadlines in the order they were set. A task the run
+/// starts without the preference (a library's `Task {}`) joins it too, by the global
+/// enqueues this thread makes (`GlobalJobRouting`). Threads the run starts
+/// (`ThreadLauncher.tracked(by:)`) are waited for: no jump while one still runs. (An
+/// unstructured task woken from such a thread is enqueued there, so it takes that step on the
+/// global pool: no pattern on the virtual clock does this; blocking-offload refuses it.)
 ///
 /// When it cannot go on it says why through `onHalt`, on its own thread; the handler is
 /// expected to cancel the run there and then (cancellation wakes the run's sleepers, whose
@@ -46,6 +50,8 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         /// While held, queued jobs wait (see `init(held:)`).
         var held: Bool
         var stopped = false
+        /// The thread has ended: a job enqueued now goes to the global executor.
+        var finished = false
         /// Whether the thread waits on `wake` (then the next enqueue or wake-up signals it).
         var sleeping = false
         /// Bumped by every enqueue and wake-up: a thread that looked before a bump must
@@ -80,6 +86,7 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         self.timeLimit = timeLimit
         self.onHalt = onHalt
         clock.activity.whenIdle { [weak self] in self?.wakeUp() }
+        GlobalJobRouting.install()
         try threads.launch { [self] in runLoop() }
     }
 
@@ -87,14 +94,21 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         enqueue(unowned: UnownedJob(job))
     }
 
-    /// Queues a job that was not addressed to this executor (a test routes here the jobs of
-    /// unstructured tasks its run starts: see `onCurrentThread`).
+    /// Queues a job, addressed to this executor or routed here (`GlobalJobRouting`: a job of
+    /// an unstructured task the run started). Once the thread has ended (a continuation of
+    /// the run resumed after it), the job goes to the global executor instead: neither lost
+    /// in a queue nobody drains nor run on a thread that is gone.
     public func enqueue(unowned job: UnownedJob) {
-        let signal = state.withLock { state -> Bool in
+        let (queued, signal) = state.withLock { state -> (Bool, Bool) in
+            guard !state.finished else { return (false, false) }
             state.jobs.append(job)
-            return state.bump()
+            return (true, state.bump())
         }
         if signal { wake.signal() }
+        if !queued {
+            // Outside any run, so that the routing hook lets it through to the global pool.
+            Self.outsideRun { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+        }
     }
 
     /// Lets held jobs run.
@@ -116,14 +130,24 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         clock.activity.whenIdle(nil)
     }
 
-    /// The executor whose thread calls this, until it is shut down; nil on any other thread.
-    /// A task started with `Task {}` does not inherit a task executor preference, so a
-    /// library's unstructured task runs on the global pool, unseen by the jumps; a test
-    /// that must drive one anyway routes the global enqueues made on this thread here.
+    /// The executor whose thread calls this, until it is shut down; nil on any other thread,
+    /// and inside `outsideRun`. A task started with `Task {}` does not inherit a task executor
+    /// preference, so a library's unstructured task would run on the global pool, unseen by
+    /// the jumps: `GlobalJobRouting` sends the global enqueues made on this thread here.
     public static var onCurrentThread: VirtualExecutor? {
         guard let raw = pthread_getspecific(threadKey) else { return nil }
         let executor = Unmanaged<VirtualExecutor>.fromOpaque(raw).takeUnretainedValue()
         return executor.state.withLock { $0.stopped } ? nil : executor
+    }
+
+    /// Runs `body` as if off the run's thread: the jobs it enqueues on the global executor go
+    /// there, not to the run. For what the run hands to the world (its events, to a sink that
+    /// may resume a subscriber's task): the world's tasks must not run on the run's thread.
+    public static func outsideRun<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        guard let raw = pthread_getspecific(threadKey) else { return try body() }
+        pthread_setspecific(threadKey, nil)
+        defer { pthread_setspecific(threadKey, raw) }
+        return try body()
     }
 
     private static let threadKey: pthread_key_t = {
@@ -192,7 +216,9 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
         state.withLock { state in
             if state.held { return .idle(generation: state.generation) }
             if let job = state.jobs.popFirst() { return .run(job) }
-            return state.stopped ? .stop : .idle(generation: state.generation)
+            guard state.stopped else { return .idle(generation: state.generation) }
+            state.finished = true
+            return .stop
         }
     }
 

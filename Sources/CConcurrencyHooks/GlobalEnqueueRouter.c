@@ -1,4 +1,4 @@
-#include "CTestHooks.h"
+#include "CConcurrencyHooks.h"
 #include <stdatomic.h>
 #include <stddef.h>
 

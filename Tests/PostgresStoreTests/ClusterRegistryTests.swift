@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import PostgresStore
 import Runs
@@ -59,6 +60,11 @@ import TestSupport
                     // The owner notices at its next write (or renewal) and gives the run up.
                     await live.finished.wait()
                     #expect(try await registry.record(id: live.id).status == .interrupted)
+                    // Its streams here end as on every other instance: run.finished, interrupted.
+                    #expect(live.snapshot().status == .interrupted)
+                    let last = try #require(live.log.allEvents.last)
+                    #expect(last.name == "run.finished")
+                    #expect(try JSONValue.parse(last.data)["status"] == "interrupted")
                     #expect(await registry.activeCount == 0)
                     #expect(try await survivor.record(id: live.id)?.status == .interrupted)
                 }

@@ -105,8 +105,9 @@ public actor RunRegistry {
         // `run.finished` by launching again is not refused for a run that has ended.
         let lost = await ended(live, record: record)
         guard !lost else {
-            // Another instance ended it (`runLost`): the store has its end already.
-            live.publish(record)
+            // Another instance ended it (`runLost`): the store has its end already, and the
+            // streams here end as that end says, `interrupted` (not the local cancel's status).
+            live.publish(record.interrupted(at: record.finishedAt ?? now()))
             return
         }
         // The store sees the end before anyone is told of it, so a listing filtered by

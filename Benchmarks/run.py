@@ -620,14 +620,20 @@ def row_accept(_shared_server):
                  f"client: reference/accept_burst.c")
 
 
-def row_clients(server):
-    name = "256 clients each waiting on a 100 ms run"
-    goal = ">= 0.97 of ideal 2,560 runs/s"
+def post_gather_script():
+    """The wrk script the run-throughput rows share: POST a 100 ms gather of one task."""
     script = os.path.join(OUT, "post-gather.lua")
     with open(script, "w") as f:
         f.write('wrk.method = "POST"\n'
                 'wrk.body = \'{"count":1,"delay_ms":100}\'\n'
                 'wrk.headers["Content-Type"] = "application/json"\n')
+    return script
+
+
+def row_clients(server):
+    name = "256 clients each waiting on a 100 ms run"
+    goal = ">= 0.97 of ideal 2,560 runs/s"
+    script = post_gather_script()
     res = []
     with Batch(name, [server]) as b:
         wrk(server.url("/patterns/gather/runs?wait=60"), 256, 1, script=script)  # warm-up
@@ -775,11 +781,7 @@ def stored_throughput(kind, location, extra, script, secs):
 def row_pg_throughput(_shared_server):
     name = "finished runs/s into PostgreSQL vs SQLite, 256 clients x 100 ms runs"
     goal = "every answered run stored; report the ratio"
-    script = os.path.join(OUT, "post-gather.lua")
-    with open(script, "w") as f:
-        f.write('wrk.method = "POST"\n'
-                'wrk.body = \'{"count":1,"delay_ms":100}\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n')
+    script = post_gather_script()
     extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--log-level", "notice"]
     pg = Postgres()
     folder = tempfile.mkdtemp(prefix="bench-sqlite-")
@@ -887,11 +889,7 @@ def cluster_load(pg, kind, extra, script, secs):
 def row_pg_cluster(_shared_server):
     name = "runs/s through nginx over 3 instances vs 1 instance direct, PostgreSQL, 256 clients x 100 ms runs"
     goal = "report the ratio and CPU per run"
-    script = os.path.join(OUT, "post-gather.lua")
-    with open(script, "w") as f:
-        f.write('wrk.method = "POST"\n'
-                'wrk.body = \'{"count":1,"delay_ms":100}\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n')
+    script = post_gather_script()
     extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--log-level", "notice",
              "--keep-runs", "100000000"]
     pg = Postgres()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The throwaway PostgreSQL server of the test run (`scripts/throwaway-postgres.sh run`, which
 /// `make test` uses, sets `LAB_TEST_POSTGRES_URL` to its superuser's URL), and a fresh database
@@ -43,9 +44,18 @@ public enum TestPostgres {
         return components.string ?? admin
     }
 
+    /// One psql at a time in this process: Foundation's `Process.run()` on Linux is not safe to
+    /// call from two threads at once (a parallel test run crashed in it, in `memmove`, while
+    /// another launch was listing /proc/self/fd). psql answers in milliseconds.
+    private static let launches = Mutex<Void>(())
+
     /// Runs `statement` through psql; returns what it printed (unaligned, tuples only).
     @discardableResult
     public static func sql(_ url: String, _ statement: String) throws -> String {
+        try launches.withLock { _ in try runPSQL(url, statement) }
+    }
+
+    private static func runPSQL(_ url: String, _ statement: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         process.arguments = [url, "-v", "ON_ERROR_STOP=1", "-tAqc", statement]

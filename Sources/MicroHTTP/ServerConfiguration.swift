@@ -39,6 +39,12 @@ public struct ServerConfiguration: Sendable {
     /// `net.core.somaxconn`). A burst of connections past the backlog loses SYNs, and their
     /// clients wait a second or more to retry: keep it at least the burst a server must take.
     public var listenBacklog: Int = 4096
+    /// SO_SNDBUF of every accepted connection (set on the listen socket, which accepted sockets
+    /// inherit). nil: the kernel's, which grows with the connection (up to `net.ipv4.tcp_wmem`'s
+    /// maximum, 4 MiB by default), so a stalled client can absorb megabytes before its stream's
+    /// own buffer fills. A fixed value turns that growth off: tests use it to make a stall show
+    /// at once whatever the machine's settings.
+    public var socketSendBufferBytes: Int?
     /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
     /// clears it after every keep-alive request, and most of what an open connection costs
     /// (the whole pool is resident once a request has used it: 16 KiB keeps an event stream

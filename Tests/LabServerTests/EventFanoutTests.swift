@@ -16,12 +16,16 @@ import TestSupport
     @Test func aStalledSubscriber_catchesUpFromTheLog_andGetsEveryEventOnceInOrder() async throws {
         let configuration = LabTestServer.configuration {
             $0.server.streamHighWaterMark = 4_096
+            // A fixed send buffer: the kernel's would grow to megabytes and could take the
+            // whole run for a client that reads nothing (it did on CI's machine).
+            $0.server.socketSendBufferBytes = 8_192
             $0.server.connectionTimeout = 60
         }
         try await LabTestServer.with(configuration) { server in
             let id = try await launch(server, ["count": 2_000, "delay_ms": 300])
             // This client reads nothing until the run has ended: its stream fills up (4 KiB of
-            // socket buffer, 4 KiB high-water mark) and is skipped from then on.
+            // receive buffer, 8 KiB of send buffer, 4 KiB high-water mark) and is skipped from
+            // then on.
             let stalled = try HTTPTestClient(port: server.port, timeout: .seconds(30), receiveBufferBytes: 4_096)
             try await stalled.send("GET /runs/\(id)/events HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try await stalled.readHead().status == 200)

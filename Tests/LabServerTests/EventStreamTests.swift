@@ -188,6 +188,9 @@ import TestSupport
             $0.runs.limits.spanCap = taskCount
             $0.runs.eventCap = 4 * taskCount
             $0.server.streamHighWaterMark = 4_096
+            // A fixed send buffer, so that what the stalled client is sent stops at kilobytes
+            // (the kernel's own grows to megabytes, close to the whole run).
+            $0.server.socketSendBufferBytes = 8_192
             // Long enough that a reading client stalled by a busy machine is not taken for one
             // that stopped (3 s was not, beside the other suites on two cores: the reading
             // client was cut); the test waits for the cut below instead of timing it. The run's

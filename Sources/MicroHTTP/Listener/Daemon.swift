@@ -26,7 +26,8 @@ struct Daemon: @unchecked Sendable {
     /// Binds, starts the daemon, then starts accepting.
     static func start(_ core: ServerCore) throws(ServerError) -> Daemon {
         let configuration = core.configuration
-        let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.listenBacklog)
+        let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.listenBacklog,
+            sendBufferBytes: configuration.socketSendBufferBytes)
         let retained = Unmanaged.passRetained(core)
         let logSink = UnsafeMutablePointer<cmhd_log_sink>.allocate(capacity: 1)
         logSink.initialize(to: cmhd_log_sink(emit: { MHDCallbacks.log($0, $1) }, context: retained.toOpaque()))

@@ -30,8 +30,9 @@ final class Listener: @unchecked Sendable {
     /// A descriptor held in reserve for refusing connections when none is left.
     private var spare: Int32 = -1
 
-    /// Binds `host:port` (IPv4, numeric host) and listens with `backlog`.
-    init(host: String, port: UInt16, backlog: Int) throws(ServerError) {
+    /// Binds `host:port` (IPv4, numeric host) and listens with `backlog`; a `sendBufferBytes`
+    /// becomes the SO_SNDBUF of every connection it accepts.
+    init(host: String, port: UInt16, backlog: Int, sendBufferBytes: Int? = nil) throws(ServerError) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -40,6 +41,10 @@ final class Listener: @unchecked Sendable {
         guard socket >= 0 else { throw .startFailed(host: host, port: port) }
         var on: Int32 = 1
         _ = setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if let sendBufferBytes {
+            var bytes = Int32(clamping: sendBufferBytes)
+            _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from lab_server import stop_process
 from reliab import open_sse, read_sse, start_lab, terminate, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -68,13 +69,7 @@ class Nginx:
             return False
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -9,7 +9,6 @@ Every wait here is bounded by a deadline.
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_server import HERE, LISTENING, OUTPUT, LabServer
+from lab_server import HERE, LISTENING, OUTPUT, LabServer, stop_process
 
 BINARY = os.environ.get("LAB_BINARY")
 
@@ -108,13 +107,7 @@ def hard_kill(server):
 
 def terminate(server, timeout=20):
     """SIGTERM and wait; returns the exit status (SIGKILL after `timeout`)."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(server.process)
-    return server.process.returncode
+    return stop_process(server.process, timeout=timeout)
 
 
 @dataclass

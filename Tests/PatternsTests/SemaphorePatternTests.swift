@@ -1,6 +1,7 @@
 import LabJSON
-import Patterns
+@testable import Patterns
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite struct SemaphorePatternTests {
@@ -31,6 +32,40 @@ import Testing
         #expect(run.result["peak_in_flight"] == 100)
         #expect(run.endedAt == .seconds(1_000))
         #expect(run.failedChecks.isEmpty)
+    }
+
+    /// Thousands of children added in one go put every child's first step in the executor's
+    /// queue ahead of the holders the timer wakes. The adding task yields every `spawnBatch`
+    /// children, so a woken holder waits for at most a batch. Shown on one thread taking jobs
+    /// in order, with sleeps held in a `TimerQueue` this test fires itself: once child 200
+    /// has asked for a permit, the first 64 holders' sleeps end; holder 0 must finish before the
+    /// next batch asks (without the yields it finished after every child had asked).
+    @Test func addingManyTasks_letsWokenHoldersRunBetweenBatches() async throws {
+        let batch = SemaphorePattern.spawnBatch
+        let count = batch * 8
+        let timers = TimerQueue()
+        let sink = FiringSink(timers: timers, firesAt: "semaphore.waiting", task: batch + 72)
+        let clock = RunClock(HeldClock(timers: timers), blockThreadUntil: { _ in })
+        let context = RunContext(clock: clock, recorder: RunRecorder(clock: clock, sink: sink))
+        let parameters = try PatternCatalog(limits: .defaults).validate(
+            ["count": .json(.int(count)), "limit": .json(64), "delay_ms": .json(10)], for: pattern
+        ).get()
+        let executor = try DedicatedThreadsExecutor(width: 1)
+        defer { executor.shutdown() }
+        let run = Task(executorPreference: executor) {
+            try await pattern.run(parameters, context: context)
+        }
+        // Later holders sleep in the queue too: once the trigger fired, fire until the run ends.
+        while sink.order.filter({ $0 == "task.finished" }).count < count {
+            if sink.hasFired { timers.fireDue(now: .now + .seconds(3_600)) }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        _ = try await run.value
+        let events = sink.events
+        let holderDone = try #require(events.firstIndex(of: "task.finished 0"))
+        let nextBatchAsks = try #require(events.firstIndex(of: "semaphore.waiting \(2 * batch)"))
+        #expect(holderDone < nextBatchAsks)
+        #expect(events.filter { $0.hasPrefix("semaphore.waiting ") } == (0..<count).map { "semaphore.waiting \($0)" })
     }
 
     @Test func releaseHandsThePermitOn_beforeTheReleaserFinishes() async throws {
@@ -72,4 +107,55 @@ import Testing
         #expect(validationIssues(pattern, ["limit": 0]).map(\.field) == ["limit"])
         #expect(validationIssues(pattern, ["permits": 3]).map(\.field) == ["permits"])
     }
+}
+
+/// A clock that stands still at its origin: its sleeps wait in `timers` (a queue without a
+/// thread) until the test fires them.
+private struct HeldClock: Clock {
+    struct Instant: InstantProtocol {
+        var offset: Duration
+        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        func duration(to other: Instant) -> Duration { other.offset - offset }
+        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    let timers: TimerQueue
+    let base = ContinuousClock.now
+    var now: Instant { Instant(offset: .zero) }
+    var minimumResolution: Duration { .nanoseconds(1) }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        try await timers.sleep(until: base.advanced(by: deadline.offset))
+    }
+}
+
+/// Keeps `name task` for every event, and fires `timers` (synchronously, on the run's thread)
+/// when the event `name` of `task` arrives.
+private final class FiringSink: RunEventSink, Sendable {
+    private let timers: TimerQueue
+    private let trigger: String
+    private let seen = Mutex<[String]>([])
+    private let fired = Atomic<Bool>(false)
+
+    init(timers: TimerQueue, firesAt name: String, task: Int) {
+        self.timers = timers
+        trigger = "\(name) \(task)"
+    }
+
+    func append(_ event: RunEvent) {
+        let task = event.data["task"]?.intValue
+        let line = task.map { "\(event.name) \($0)" } ?? event.name
+        seen.withLock { $0.append(line) }
+        if line == trigger {
+            timers.fireDue(now: .now + .seconds(3_600))
+            fired.store(true, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    var hasFired: Bool { fired.load(ordering: .sequentiallyConsistent) }
+
+    /// `name task` per event, in the order they arrived.
+    var events: [String] { seen.withLock { $0 } }
+    /// Event names only.
+    var order: [String] { events.map { String($0.split(separator: " ").first ?? "") } }
 }

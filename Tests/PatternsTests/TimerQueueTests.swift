@@ -41,6 +41,15 @@ import Testing
         let deadline = at(5)
         #expect(TimerQueue.Entry(deadline: deadline, id: 1) < TimerQueue.Entry(deadline: deadline, id: 2))
         #expect(TimerQueue.Entry(deadline: at(4), id: 9) < TimerQueue.Entry(deadline: deadline, id: 1))
+        #expect(!(TimerQueue.Entry(deadline: deadline, id: 1) < TimerQueue.Entry(deadline: at(4), id: 9)))
+    }
+
+    /// Entries keep their deadline as an offset (plain bits in the heap); it reads back exactly,
+    /// before and after the offsets' origin.
+    @Test func anEntry_keepsItsDeadline() {
+        for deadline in [at(5), ContinuousClock.now - .seconds(30), ContinuousClock.now + .nanoseconds(1)] {
+            #expect(TimerQueue.Entry(deadline: deadline, id: 1).deadline == deadline)
+        }
     }
 
     @Test func cancelledSleeper_throwsAtOnce_andItsEntryIsSkippedWhenDue() async {

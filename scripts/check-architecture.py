@@ -33,7 +33,7 @@ OURS = set(ALLOWED) | {"CMicroHTTPD", "CConcurrencyHooks", "TestSupport", "Micro
 # brings), the metrics backend, the CLI parser, debounce and throttle; the runtime hook that
 # routes global jobs is virtual time's (Patterns) alone.
 EXCLUSIVE = {
-    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
+    "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "GRDBSQLite": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
     "NIOCore": "PostgresStore", "NIOPosix": "PostgresStore", "NIOSSL": "PostgresStore", "Prometheus": "LabServer",
     "CoreMetrics": "LabServer", "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
     "AsyncAlgorithms": "Patterns", "CConcurrencyHooks": "Patterns",

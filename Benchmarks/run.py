@@ -180,6 +180,23 @@ class Server:
                     out[line.split(":")[0]] = int(line.split()[1])
         return out
 
+    def cpu_ticks(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def wait_idle(self, limit=10.0):
+        """Returns once the server used no CPU for 100 ms (at most `limit` s): a finished run's
+        store write goes on after its answer, and must not run into the next measurement
+        (a peer's, or another run's)."""
+        deadline = time.time() + limit
+        last = self.cpu_ticks()
+        while time.time() < deadline:
+            time.sleep(0.1)
+            now = self.cpu_ticks()
+            if now == last:
+                return
+            last = now
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -226,6 +243,7 @@ def post_run(server, pattern, params, wait=60):
     run = json.loads(body)
     if status != 200 or run.get("status") != "succeeded":
         raise RuntimeError(f"{pattern} run: HTTP {status}, status {run.get('status')}, error {run.get('error')}")
+    server.wait_idle()
     return run, client_ms
 
 

@@ -146,7 +146,7 @@ extension SQLiteRunStore {
     static func insert(_ batch: [PendingSave], _ db: Database) throws {
         let upsert = try db.cachedStatement(sql: RunRow.upsertSQL)
         let deleteEvents = try db.cachedStatement(sql: "DELETE FROM event WHERE run_id = ?")
-        let insertEvent = try db.makeStatement(sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)")
+        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)")
         for save in batch {
             try upsert.execute(arguments: RunRow.upsertArguments(save.record, eventCount: save.events?.count))
             guard let events = save.events else { continue }

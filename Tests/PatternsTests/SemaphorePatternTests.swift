@@ -55,8 +55,12 @@ import Testing
         let run = Task(executorPreference: executor) {
             try await pattern.run(parameters, context: context)
         }
-        // Later holders sleep in the queue too: once the trigger fired, fire until the run ends.
+        // Later holders sleep in the queue too: once the trigger fired, fire until the run ends
+        // (bounded: a run that stops making progress fails the test instead of hanging it).
+        var polls = 0
         while sink.order.filter({ $0 == "task.finished" }).count < count {
+            polls += 1
+            try #require(polls <= 20_000, "the run stopped before its \(count) tasks finished")
             if sink.hasFired { timers.fireDue(now: .now + .seconds(3_600)) }
             try await Task.sleep(for: .milliseconds(1))
         }

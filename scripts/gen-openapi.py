@@ -21,6 +21,7 @@ integer whose minimum means something else (below zero), and each optional param
 since a figure may exist only in some modes. The runs go a few at a time; together they take
 seconds.
 """
+import difflib
 import json
 import subprocess
 import sys
@@ -207,6 +208,9 @@ def main():
     target = ROOT / "openapi.yaml"
     if "--check" in sys.argv:
         if target.read_text() != text:
+            diff = difflib.unified_diff(target.read_text().splitlines(), text.splitlines(), "openapi.yaml",
+                                        "generated", lineterm="", n=2)
+            print("\n".join(list(diff)[:60]), file=sys.stderr)
             sys.exit("openapi.yaml is stale: run scripts/gen-openapi.py BINARY")
         print("openapi.yaml is up to date")
         return

@@ -2,6 +2,7 @@
 
 import json
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -29,7 +30,9 @@ def click(driver, element):
 
 
 def wait(driver, timeout=TIMEOUT, poll=0.1):
-    return WebDriverWait(driver, timeout, poll_frequency=poll)
+    """A wait whose condition is asked again when an element it read was re-rendered meanwhile
+    (the page replaces the run panel when a run starts): a stale element is not an answer."""
+    return WebDriverWait(driver, timeout, poll_frequency=poll, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def wait_for(driver, selector, timeout=TIMEOUT):

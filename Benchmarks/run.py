@@ -197,6 +197,7 @@ class Server:
             if now == last:
                 return
             last = now
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -1,5 +1,7 @@
+import Patterns
 import PostgresNIO
 import Runs
+import Synchronization
 
 /// Turns whatever postgres-nio, NIO or the pool throw into a `RunStoreError` naming the store by
 /// its redacted URL. Only the server's message, its SQLSTATE and the socket error are kept:
@@ -66,15 +68,62 @@ enum PostgresFailure {
 /// Runs `operation`, throwing `PostgresFailure.TimedOut` when it takes longer than `limit`:
 /// the pool queues a request while it cannot connect (up to a minute before its circuit breaker
 /// trips), and a read or a write must fail long before that.
-func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+///
+/// At the deadline the operation is cancelled and abandoned, not awaited: a transaction whose
+/// server was restarted under it can ignore cancellation and never end (seen with postgres-nio
+/// 1.33.2: the writer's `withTransaction` begun as PostgreSQL stopped hung for good, and a
+/// deadline made of a task group, which waits for every child, hung with it, so that
+/// instance wrote nothing more until it was stopped). An abandoned write may still commit
+/// later; the store's writes are idempotent for that (events `ON CONFLICT DO NOTHING`, a run's
+/// row fenced by its owner and status).
+func withDeadline<T: Sendable>(
+    _ limit: Duration, timers: TimerQueue = .shared, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let race = DeadlineRace<T>()
+    let work = Task {
+        do {
+            race.settle(.success(try await operation()))
+        } catch {
+            race.settle(.failure(error))
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw PostgresFailure.TimedOut(after: limit) }
-        return value
+    }
+    let timer = timers.schedule(at: .now + limit) { race.settle(.failure(PostgresFailure.TimedOut(after: limit))) }
+    defer {
+        timers.cancel(timer: timer)
+        work.cancel()
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { race.wait($0) }
+    } onCancel: {
+        race.settle(.failure(CancellationError()))
+    }
+}
+
+/// The first of the operation's end, the deadline and the caller's cancellation: it alone
+/// resumes the waiter, once, whether it came before the waiter or after.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        var outcome: Result<T, any Error>?
+        var waiter: CheckedContinuation<T, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    func settle(_ outcome: Result<T, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: outcome)
+    }
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        let settled = state.withLock { state -> Result<T, any Error>? in
+            if state.outcome == nil { state.waiter = continuation }
+            return state.outcome
+        }
+        if let settled { continuation.resume(with: settled) }
     }
 }

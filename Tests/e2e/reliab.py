@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_server import HERE, LISTENING, OUTPUT, LabServer, stop_process
+from lab_server import HERE, LISTENING, OUTPUT, LabServer, log_file, stop_process
 
 BINARY = os.environ.get("LAB_BINARY")
 
@@ -31,7 +31,7 @@ def start_lab(name, flags=(), db=":memory:", env=None, timeout=60, host="127.0.0
     (soft, hard) sets the child's RLIMIT_NOFILE before it starts."""
     OUTPUT.mkdir(exist_ok=True)
     command = [BINARY, "serve", "--host", host, "--port", "0", "--db", str(db), *flags]
-    log_path = OUTPUT / f"{name}.log"
+    log_path = log_file(name)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    cwd=HERE.parent.parent, env=environment(env),

@@ -65,8 +65,10 @@ def test_ten_thousand_tasks_holding_a_permit_ten_seconds_each_take_no_time(serve
     assert run["result"]["wall_ratio"] == 1.0
     assert run["result"]["wall_ms"] == 1_000_000
     assert run["duration_ms"] == 1_000_000
-    # 17 minutes of simulated time in well under a second of real time.
-    assert run["real_ms"] < 1000, run["real_ms"]
+    # 17 minutes of simulated time in a small part of it: a real clock could not end these
+    # holds in less than 1,000,000 ms. How fast is the bench's (virtual-semaphore row, in
+    # simulated seconds per real second), not a timed test's.
+    assert run["real_ms"] < run["duration_ms"] / 100, run["real_ms"]
 
 
 @pytest.mark.parametrize("name", sorted(REFUSE_VIRTUAL))

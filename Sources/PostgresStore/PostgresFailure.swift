@@ -1,4 +1,3 @@
-import Patterns
 import PostgresNIO
 import Runs
 import Synchronization
@@ -75,11 +74,19 @@ enum PostgresFailure {
 /// deadline made of a task group, which waits for every child, hung with it, so that
 /// instance wrote nothing more until it was stopped). An abandoned write may still commit
 /// later; the store's writes are idempotent for that (events `ON CONFLICT DO NOTHING`, a run's
-/// row fenced by its owner and status).
+/// row fenced by its owner and status). A value that arrives after the deadline goes to
+/// `dispose` (a connection must be closed).
+///
+/// The deadline is a sleeping task on the same pool as the operation (`sleep`, injected by
+/// tests): a process whose pool is starved delays both alike, where a timer thread would fail
+/// operations the pool never had a thread to run.
 func withDeadline<T: Sendable>(
-    _ limit: Duration, timers: TimerQueue = .shared, _ operation: @escaping @Sendable () async throws -> T
+    _ limit: Duration,
+    sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+    dispose: @escaping @Sendable (T) -> Void = { _ in },
+    _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let race = DeadlineRace<T>()
+    let race = DeadlineRace<T>(dispose: dispose)
     let work = Task {
         do {
             race.settle(.success(try await operation()))
@@ -87,9 +94,16 @@ func withDeadline<T: Sendable>(
             race.settle(.failure(error))
         }
     }
-    let timer = timers.schedule(at: .now + limit) { race.settle(.failure(PostgresFailure.TimedOut(after: limit))) }
+    let deadline = Task {
+        do {
+            try await sleep(limit)
+        } catch {
+            return  // cancelled: the race is over
+        }
+        race.settle(.failure(PostgresFailure.TimedOut(after: limit)))
+    }
     defer {
-        timers.cancel(timer: timer)
+        deadline.cancel()
         work.cancel()
     }
     return try await withTaskCancellationHandler {
@@ -100,7 +114,8 @@ func withDeadline<T: Sendable>(
 }
 
 /// The first of the operation's end, the deadline and the caller's cancellation: it alone
-/// resumes the waiter, once, whether it came before the waiter or after.
+/// resumes the waiter, once, whether it came before the waiter or after. A value that loses
+/// the race is disposed of.
 private final class DeadlineRace<T: Sendable>: Sendable {
     private struct State {
         var outcome: Result<T, any Error>?
@@ -108,13 +123,22 @@ private final class DeadlineRace<T: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
+    private let dispose: @Sendable (T) -> Void
+
+    init(dispose: @escaping @Sendable (T) -> Void) {
+        self.dispose = dispose
+    }
 
     func settle(_ outcome: Result<T, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard state.outcome == nil else { return nil }
+        let (won, waiter) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?) in
+            guard state.outcome == nil else { return (false, nil) }
             state.outcome = outcome
             defer { state.waiter = nil }
-            return state.waiter
+            return (true, state.waiter)
+        }
+        guard won else {
+            if case .success(let late) = outcome { dispose(late) }
+            return
         }
         waiter?.resume(with: outcome)
     }

@@ -188,11 +188,16 @@ public final class PostgresRunStore: RunStore, RunCluster {
         return PostgresRunStore(url: url, options: options, instanceID: instanceID, logger: logger, now: now)
     }
 
+    /// Closes a connection that was made after its deadline had passed (nobody holds it).
+    @Sendable static func closeLate(_ connection: PostgresConnection) {
+        Task { try? await connection.close() }
+    }
+
     /// One connection of its own for `body` (the pool runs only inside `run()`).
     static func withConnection<T: Sendable>(
         _ url: PostgresURL, _ timeout: Duration, _ logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await withDeadline(timeout + .seconds(1)) {
+        let connection = try await withDeadline(timeout + .seconds(1), dispose: closeLate) {
             try await PostgresConnection.connect(
                 configuration: try url.connectionConfiguration(connectTimeout: timeout), id: 0, logger: logger)
         }

@@ -40,7 +40,7 @@ final class StoreListener: Sendable {
         var connectedBefore = false
         while !stopped.isFired {
             do {
-                let connection = try await withDeadline(connectTimeout + .seconds(1)) { [self] in
+                let connection = try await withDeadline(connectTimeout + .seconds(1), dispose: PostgresRunStore.closeLate) { [self] in
                     try await PostgresConnection.connect(
                         configuration: try url.connectionConfiguration(connectTimeout: connectTimeout),
                         id: 0, logger: logger)

@@ -3,34 +3,42 @@ import Patterns
 import Synchronization
 import Testing
 
-/// `withDeadline` with the deadline's timer fired by hand (a `TimerQueue` with no thread), so no
+/// `withDeadline` with the deadline's sleep on a `TimerQueue` with no thread, fired by hand, so no
 /// test depends on how fast this machine is.
 @Suite struct DeadlineTests {
     /// A transaction whose server went away can ignore cancellation and never end. The deadline
     /// must still answer, abandoning it: a deadline that waits for the operation's end (a task
     /// group does) hangs here until the time limit fails the test.
     @Test(.timeLimit(.minutes(1)))
-    func anOperationThatIgnoresCancellation_isAbandonedAtTheDeadline() async throws {
+    func anOperationThatIgnoresCancellation_isAbandonedAtTheDeadline_andItsLateValueDisposedOf() async throws {
         let timers = TimerQueue()
         let gate = Gate()
-        let caller = Caller { try await withDeadline(.seconds(5), timers: timers) { await gate.wait() } }
+        let disposed = Disposed()
+        let caller = Caller {
+            try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers), dispose: disposed.take) { await gate.wait() }
+        }
         try await waitForTimer(timers)
         for _ in 0..<100_000 where !gate.isWaiting {
             await Task.yield()
         }
         try #require(gate.isWaiting)
-        defer { gate.open(with: 1) }
         timers.fireDue(now: .now + .seconds(6))
         let outcome = try await settled(caller)
         #expect(throws: PostgresFailure.TimedOut.self) { try outcome.get() }
         #expect(gate.isWaiting, "the operation was abandoned, not ended")
+        // The operation ends after all (a connection made late): its value is not dropped unseen.
+        gate.open(with: 42)
+        for _ in 0..<100_000 where disposed.values.isEmpty {
+            await Task.yield()
+        }
+        #expect(disposed.values == [42])
     }
 
     @Test(.timeLimit(.minutes(1)))
     func anOperationThatEndsFirst_givesItsValue_andItsTimerIsCancelled() async throws {
         let timers = TimerQueue()
         let gate = Gate()
-        let caller = Caller { try await withDeadline(.seconds(5), timers: timers) { await gate.wait() } }
+        let caller = Caller { try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers)) { await gate.wait() } }
         try await waitForTimer(timers)
         gate.open(with: 7)
         #expect(try await settled(caller).get() == 7)
@@ -41,7 +49,7 @@ import Testing
     func cancellingTheCaller_endsItsWait_atOnce() async throws {
         let timers = TimerQueue()
         let gate = Gate()
-        let caller = Caller { try await withDeadline(.seconds(5), timers: timers) { await gate.wait() } }
+        let caller = Caller { try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers)) { await gate.wait() } }
         try await waitForTimer(timers)
         defer { gate.open(with: 1) }
         caller.task.cancel()
@@ -56,6 +64,11 @@ import Testing
             await Task.yield()
         }
         return try #require(caller.outcome, "withDeadline did not return")
+    }
+
+    /// The deadline's sleep, on a timer queue the test fires by hand.
+    private static func sleeping(on timers: TimerQueue) -> @Sendable (Duration) async throws -> Void {
+        { limit in try await timers.sleep(until: .now + limit) }
     }
 
     private func waitForTimer(_ timers: TimerQueue) async throws {
@@ -89,6 +102,14 @@ private final class Caller: Sendable {
     }
 
     var outcome: Result<Int, any Error>? { box.result.withLock { $0 } }
+}
+
+/// The values `withDeadline` handed to `dispose`.
+private final class Disposed: Sendable {
+    private let taken = Mutex<[Int]>([])
+
+    var take: @Sendable (Int) -> Void { { [self] value in taken.withLock { $0.append(value) } } }
+    var values: [Int] { taken.withLock { $0 } }
 }
 
 /// An operation that ends only when opened, whatever cancellation says.

@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The throwaway PostgreSQL server of the test run (`scripts/throwaway-postgres.sh run`, which
 /// `make test` uses, sets `LAB_TEST_POSTGRES_URL` to its superuser's URL), and a fresh database
@@ -44,9 +47,7 @@ public enum TestPostgres {
         return components.string ?? admin
     }
 
-    /// One psql at a time in this process: Foundation's `Process.run()` on Linux is not safe to
-    /// call from two threads at once (a parallel test run crashed in it, in `memmove`, while
-    /// another launch was listing /proc/self/fd). psql answers in milliseconds.
+    /// One psql at a time in this process (its two pipes are read one after the other).
     private static let launches = Mutex<Void>(())
 
     /// Runs `statement` through psql; returns what it printed (unaligned, tuples only).
@@ -55,22 +56,64 @@ public enum TestPostgres {
         try launches.withLock { _ in try runPSQL(url, statement) }
     }
 
+    /// psql through `posix_spawn`, not Foundation's `Process`: `Process.run()` crashed a parallel
+    /// test run in `memmove` twice (once with every launch of it already under the lock above),
+    /// while other tests were opening and closing thousands of sockets.
     private static func runPSQL(_ url: String, _ statement: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-v", "ON_ERROR_STOP=1", "-tAqc", statement]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        var output: [Int32] = [-1, -1]
+        var errors: [Int32] = [-1, -1]
+        guard pipe(&output) == 0 else { throw CommandFailed(description: "pipe: errno \(errno)") }
+        guard pipe(&errors) == 0 else {
+            close(output[0])
+            close(output[1])
+            throw CommandFailed(description: "pipe: errno \(errno)")
+        }
+        // Only psql gets them (dup2 below clears the flag on its copies).
+        for descriptor in output + errors {
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+        defer {
+            close(output[0])
+            close(errors[0])
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
+        let words: [String] = ["/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-tAqc", statement]
+        let arguments: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
+        defer { arguments.forEach { free($0) } }
+        var argv = arguments + [nil]
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, "/usr/bin/psql", &actions, nil, &argv, environ)
+        close(output[1])
+        close(errors[1])
+        guard spawned == 0 else { throw CommandFailed(description: "cannot start psql: error \(spawned)") }
+        let printed = readAll(output[0])
+        let complaint = readAll(errors[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // Exited (no signal number in the low 7 bits) with status 0.
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
             throw CommandFailed(description: "psql failed on \(statement): \(String(decoding: complaint, as: UTF8.self))")
         }
         return String(decoding: printed, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Everything `descriptor` gives until its end.
+    private static func readAll(_ descriptor: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: chunk[..<count])
+            } else if count == 0 || errno != EINTR {
+                return bytes
+            }
+        }
     }
 }
 

@@ -8,16 +8,11 @@ import Testing
 @Suite struct DeadlineTests {
     /// A transaction whose server went away can ignore cancellation and never end. The deadline
     /// must still answer, abandoning it: a deadline that waits for the operation's end (a task
-    /// group does) hangs here until the time limit fails the test.
+    /// group does) never returns, and `settled` fails the test.
     @Test(.timeLimit(.minutes(1)))
     func anOperationThatIgnoresCancellation_isAbandonedAtTheDeadline_andItsLateValueDisposedOf() async throws {
-        let timers = TimerQueue()
-        let gate = Gate()
         let disposed = Disposed()
-        let caller = Caller {
-            try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers), dispose: disposed.take) { await gate.wait() }
-        }
-        try await waitForTimer(timers)
+        let (timers, gate, caller) = try await started(dispose: disposed.take)
         for _ in 0..<100_000 where !gate.isWaiting {
             await Task.yield()
         }
@@ -36,10 +31,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(1)))
     func anOperationThatEndsFirst_givesItsValue_andItsTimerIsCancelled() async throws {
-        let timers = TimerQueue()
-        let gate = Gate()
-        let caller = Caller { try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers)) { await gate.wait() } }
-        try await waitForTimer(timers)
+        let (timers, gate, caller) = try await started()
         gate.open(with: 7)
         #expect(try await settled(caller).get() == 7)
         #expect(timers.count == 0)
@@ -47,10 +39,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(1)))
     func cancellingTheCaller_endsItsWait_atOnce() async throws {
-        let timers = TimerQueue()
-        let gate = Gate()
-        let caller = Caller { try await withDeadline(.seconds(5), sleep: Self.sleeping(on: timers)) { await gate.wait() } }
-        try await waitForTimer(timers)
+        let (_, gate, caller) = try await started()
         defer { gate.open(with: 1) }
         caller.task.cancel()
         let outcome = try await settled(caller)
@@ -66,16 +55,23 @@ import Testing
         return try #require(caller.outcome, "withDeadline did not return")
     }
 
-    /// The deadline's sleep, on a timer queue the test fires by hand.
-    private static func sleeping(on timers: TimerQueue) -> @Sendable (Duration) async throws -> Void {
-        { limit in try await timers.sleep(until: .now + limit) }
-    }
-
-    private func waitForTimer(_ timers: TimerQueue) async throws {
+    /// A caller of a 5 s `withDeadline` around a gated operation, once its deadline is asleep on
+    /// a timer queue the test fires by hand.
+    private func started(
+        dispose: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> (TimerQueue, Gate, Caller) {
+        let timers = TimerQueue()
+        let gate = Gate()
+        let caller = Caller {
+            try await withDeadline(
+                .seconds(5), sleep: { limit in try await timers.sleep(until: .now + limit) }, dispose: dispose
+            ) { await gate.wait() }
+        }
         for _ in 0..<100_000 where timers.count == 0 {
             await Task.yield()
         }
         try #require(timers.count == 1)
+        return (timers, gate, caller)
     }
 }
 

@@ -47,7 +47,9 @@ public enum TestPostgres {
         return components.string ?? admin
     }
 
-    /// One psql at a time in this process (its two pipes are read one after the other).
+    /// One psql at a time in this process: its pipes are made close-on-exec only after `pipe`
+    /// returns, so a psql started meanwhile could inherit another's write end and keep that
+    /// reader waiting until it exits.
     private static let launches = Mutex<Void>(())
 
     /// Runs `statement` through psql; returns what it printed (unaligned, tuples only).

@@ -19,11 +19,12 @@ from lab_server import OUTPUT, start_server  # noqa: E402
 
 # Modules whose tests stop, kill or starve processes on a timetable (PostgreSQL restarted under
 # a cluster, leases let lapse, descriptors and in-flight permits exhausted, signals, slow-client
-# timeouts): Tests/e2e/run.sh runs them alone, after the rest has run on two workers, so another
+# timeouts), or compare a run's elapsed time with a program's to a few milliseconds (the seed
+# tutorials): Tests/e2e/run.sh runs them alone, after the rest has run on two workers, so another
 # test's load never moves their timing.
 SERIAL_MODULES = {
     "test_cluster", "test_descriptor_exhaustion", "test_instances", "test_overload", "test_signals",
-    "test_slow_clients", "test_store_restart",
+    "test_slow_clients", "test_store_restart", "test_tutorials",
 }
 
 

@@ -71,6 +71,12 @@ def lab_binary():
     return binary
 
 
+def binary_is_debug():
+    """Whether the server binary is a debug build (its `--version` says so)."""
+    version = subprocess.run([lab_binary(), "--version"], capture_output=True, text=True, timeout=30, check=True)
+    return "debug build" in version.stdout
+
+
 def server_command(mock_args=None):
     """The real server's command line, or the mock's when `mock_args` is given."""
     if mock_args is None:

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -81,3 +82,12 @@ def test_a_list_parameter_takes_comma_separated_values():
     run = json.loads(out.stdout)
     assert run["params"]["delays_ms"] == [300, 100, 200]
     assert all(check["passed"] for check in run["checks"])
+
+
+def test_version_names_the_release_healthz_reports_and_says_when_the_build_is_debug(base_url):
+    out = lab("--version")
+    assert out.returncode == 0, out.stderr
+    release, _, build = out.stdout.strip().partition(" ")
+    with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as response:
+        assert release == json.load(response)["version"], out.stdout
+    assert build in ("", "(debug build)"), out.stdout

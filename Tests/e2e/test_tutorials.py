@@ -10,17 +10,26 @@ peak size, and the elapsed time, within 3 % of the program's ideal. 3 % of a pro
 below 5 ms (measured on this 2-core machine under the other engineers' builds: 0.5-2 ms over
 the ideal as a rule, 8 ms at worst, on a 3 s program).
 
+A debug build (make test's: `--version` says "debug build") spends longer on a run's own
+bookkeeping, unoptimised: a run's duration ends when its checks and timeline are made, and a
+program of 0 ms took 2-4 ms, 100 and 300 ms ones up to 4.6 ms over, on this machine with one
+core busy beside it. Against a debug build the floor is 10 ms; the percentage stays. The module
+runs alone (conftest.py's SERIAL_MODULES): beside another test file on two workers, a fresh
+clone's CI run saw 6-11 ms over on the 100 and 300 ms programs.
+
 Every run is launched at the start of the module, the longest first, so that the short
 ones (100 ms, where 3 % is 3 ms) do not run while the others are being launched; they mostly
 sleep, the longest 12 s. Each test then waits for its own.
 """
 
 import ast
+import functools
 import time
 
 import pytest
 
 from asyncio_reference import run as reference
+from lab_server import binary_is_debug
 from reliab import needs_binary
 from tutorial_programs import PROGRAMS
 
@@ -83,8 +92,13 @@ def runs_of(lab, launched, program):
     return finished
 
 
+@functools.cache
+def floor_ms():
+    return 10.0 if binary_is_debug() else 5.0
+
+
 def within_ideal(run, ideal_ms):
-    tolerance = max(0.03 * ideal_ms, 5.0)
+    tolerance = max(0.03 * ideal_ms, floor_ms())
     assert ideal_ms <= run["duration_ms"] <= ideal_ms + tolerance, (run["pattern"], run["duration_ms"], ideal_ms)
 
 

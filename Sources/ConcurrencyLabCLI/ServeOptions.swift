@@ -19,6 +19,10 @@ struct NetworkOptions: ParsableArguments {
     @Option(name: .long, help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes = 64 * 1024
     @Option(name: .long, help: ArgumentHelp(
+        "Memory per connection, in bytes, for the request line, the headers and the I/O buffers.",
+        discussion: "libmicrohttpd's pool, resident for every open connection, event streams included (most of a stream's ~23 KB). Headers that do not fit get 431, a URL 414: the default 16384 holds one header of about 16 KB, or about 8 KB of many small ones (4 KB of cookies and 40 more fields). Raise it for larger headers; lower it to hold more streams in less memory."))
+    var connectionMemoryBytes = ServerConfiguration.defaultConnectionMemoryLimit
+    @Option(name: .long, help: ArgumentHelp(
         "Open connections at most (more are closed at once).",
         discussion: "Default: what the open-file limit leaves room for (serve raises its soft limit to the hard one and keeps 256 descriptors for itself), at most 65,536. A larger value is lowered to that, with a warning."))
     var connectionLimit: Int?
@@ -47,6 +51,7 @@ struct NetworkOptions: ParsableArguments {
         server.maxInFlight = maxInFlight
         server.requestTimeout = .seconds(requestTimeout)
         server.maxBodyBytes = maxBodyBytes
+        server.connectionMemoryLimit = connectionMemoryBytes
         server.connectionLimit = connectionLimit
         server.perIPConnectionLimit = perIpConnectionLimit
         server.connectionTimeout = connectionTimeout
@@ -59,6 +64,7 @@ struct NetworkOptions: ParsableArguments {
         try bound("--max-in-flight", maxInFlight, 1...100_000)
         try bound("--request-timeout", requestTimeout, 1...3_600)
         try bound("--max-body-bytes", maxBodyBytes, 1_024...(64 * 1024 * 1024))
+        try bound("--connection-memory-bytes", connectionMemoryBytes, 4_096...(1024 * 1024))
         if let connectionLimit { try bound("--connection-limit", connectionLimit, 1...1_000_000) }
         try bound("--per-ip-connection-limit", perIpConnectionLimit, 0...1_000_000)
         try bound("--connection-timeout", connectionTimeout, 1...3_600)

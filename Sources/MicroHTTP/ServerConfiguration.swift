@@ -47,10 +47,17 @@ public struct ServerConfiguration: Sendable {
     public var socketSendBufferBytes: Int?
     /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
     /// clears it after every keep-alive request, and most of what an open connection costs
-    /// (the whole pool is resident once a request has used it: 16 KiB keeps an event stream
-    /// near 17 KiB, where 32 KiB made it 29). Requests whose headers or URL do not fit get
-    /// 431 / 414 from libmicrohttpd.
-    public var connectionMemoryLimit: Int = 16 * 1024
+    /// (the whole pool is resident once a request has used it). Requests whose headers or URL
+    /// do not fit get 431 / 414 from libmicrohttpd. See `defaultConnectionMemoryLimit`.
+    public var connectionMemoryLimit: Int = ServerConfiguration.defaultConnectionMemoryLimit
+
+    /// 16 KiB. What fits, measured: one header of about 16 KB, or about 8.5 KB of many small
+    /// ones (121 fields of 60 bytes), or a browser's 4 KB of cookies with 40 more fields; 12 KiB
+    /// refused that cookie with 20 fields (5.1 KB in all), too little for a default. Memory, with
+    /// 3,000 event streams open (the bench's SSE row): 22.7 KB of RSS per stream with 16 KiB,
+    /// 18.5 KB with 12 KiB, 29 with 32 KiB, the pool being most of it (`--connection-memory-bytes`
+    /// chooses).
+    public static let defaultConnectionMemoryLimit = 16 * 1024
     /// How long a stream's producer may take, once cancelled for shutdown, to write its final
     /// frame and return before its stream is closed under it.
     public var shutdownGrace: Duration = .seconds(2)

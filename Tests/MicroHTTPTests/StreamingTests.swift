@@ -179,6 +179,27 @@ struct StreamingTests {
             #expect(server.streamRefusal() == nil)
         }
     }
+
+    @Test func drainedBuffer_givesBackTheRoomABacklogMade_butKeepsAFramesWorth() {
+        var state = StreamWriter.State()
+        var out = [UInt8](repeating: 0, count: 4 * 1024)
+        func drain() {
+            out.withUnsafeMutableBytes { destination in
+                while state.buffered > 0 { _ = state.copyOut(into: destination.baseAddress!, capacity: destination.count) }
+            }
+        }
+        // A replayed backlog: 12 KiB queued before the client read any of it.
+        for _ in 0..<48 { state.buffer.append(contentsOf: [UInt8](repeating: 1, count: 256)) }
+        #expect(state.buffer.capacity >= 12 * 1024)
+        drain()
+        #expect(state.buffered == 0)
+        #expect(state.buffer.capacity <= StreamWriter.State.retainedCapacity)
+        // A live frame: its room stays for the next one.
+        state.buffer.append(contentsOf: [UInt8](repeating: 2, count: 200))
+        let frameCapacity = state.buffer.capacity
+        drain()
+        #expect(frameCapacity > 0 && state.buffer.capacity == frameCapacity)
+    }
 }
 
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

@@ -8,10 +8,11 @@ answers /healthz after each one.
 """
 
 import json
+import subprocess
 
 import pytest
 
-from reliab import needs_binary, raw_exchange, start_lab
+from reliab import BINARY, needs_binary, raw_exchange, start_lab
 
 pytestmark = needs_binary
 
@@ -228,3 +229,27 @@ def test_malformed_request_gets_documented_4xx(lab, data, expected, problem):
     health = raw_exchange(lab.port, request("GET", "/healthz"), timeout=10)
     assert health is not None and health.status == 200
     assert json.loads(health.body)["status"] == "ok"
+
+
+def test_headers_fit_the_connection_memory_and_connection_memory_bytes_makes_room():
+    """The default pool (16 KiB) takes a browser's heavy request (4 KB of cookies and 20 more
+    fields) and refuses a 17 KB header with 431; --connection-memory-bytes 32768 takes it."""
+    heavy = ["Cookie: " + "; ".join(f"c{i}={'x' * 95}" for i in range(40)),
+             *[f"X-Extra-{i}: {'v' * 40}" for i in range(20)]]
+    big = ["X-Big: " + "b" * 17000]
+    default = start_lab("connection-memory-default")
+    roomy = start_lab("connection-memory-32k", flags=["--connection-memory-bytes", "32768"])
+    try:
+        assert raw_exchange(default.port, request("GET", "/healthz", headers=heavy)).status == 200
+        assert raw_exchange(default.port, request("GET", "/healthz", headers=big)).status == 431
+        assert raw_exchange(roomy.port, request("GET", "/healthz", headers=big)).status == 200
+    finally:
+        default.stop()
+        roomy.stop()
+
+
+def test_connection_memory_bytes_out_of_bounds_is_refused_at_start_naming_the_flag():
+    out = subprocess.run([BINARY, "serve", "--port", "0", "--connection-memory-bytes", "1000"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "--connection-memory-bytes" in out.stderr

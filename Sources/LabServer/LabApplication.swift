@@ -208,14 +208,25 @@ public final class LabApplication: HTTPHandler {
             response.headers.append(contentsOf: configuration.cors.headers(origin: request.header("Origin")))
         }
         let method = request.method
-        guard case .stream(let produce) = response.body else {
-            metrics.recordRequest(route: route, method: method, status: response.status, duration: started.duration(to: .now))
-            return response
-        }
         let status = response.status
-        response.body = .stream { [metrics] writer in
-            await produce(writer)
+        let record: @Sendable (StreamWriter) -> Void = { [metrics] writer in
+            writer.whenEnded {
+                metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+            }
+        }
+        switch response.body {
+        case .bytes:
             metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+        case .stream(let produce):
+            response.body = .stream { writer in
+                record(writer)
+                await produce(writer)
+            }
+        case .attached(let attach):
+            response.body = .attached { writer in
+                record(writer)
+                attach(writer)
+            }
         }
         return response
     }

@@ -125,7 +125,7 @@ final class ServerCore: Sendable {
     /// Queues `response` now (on the MHD thread), starting its stream if it has one.
     private func answer(_ response: Response, _ connection: OpaquePointer, _ context: ConnectionContext) -> MHD_Result {
         context.phase = .answered
-        guard case .stream(let producer) = response.body else {
+        guard response.isStream else {
             return ResponseQueue.queue(response, on: connection, context)
         }
         let writer = makeStreamWriter(for: ConnectionHandle(pointer: connection))
@@ -135,7 +135,7 @@ final class ServerCore: Sendable {
             let path = Request.splitTarget(context.target).path
             return ResponseQueue.queue(refusal(error, path: path, stream: true), on: connection, context)
         }
-        writer.start(producer)
+        response.body.begin(writer)
         return ResponseQueue.queueStream(response, writer: writer, on: connection, context)
     }
 

@@ -1,4 +1,5 @@
 @testable import MicroHTTP
+import Synchronization
 import Testing
 import TestSupport
 
@@ -178,6 +179,78 @@ struct StreamingTests {
             await waitUntil { server.stats.openStreams == 0 }
             #expect(server.streamRefusal() == nil)
         }
+    }
+
+    @Test func attachedStream_isWrittenAndEndedByItsOwner_whoHearsOnlyWhenItsClientLeaves() async throws {
+        // Stream 1 through the immediate path, stream 2 through an async handler: both hand the
+        // writer to an owner (this test), and no task waits for either.
+        let writers = Mutex<[Int: StreamWriter]>([:])
+        let heard = Mutex<[Int]>([])
+        let ended = Mutex<[Int]>([])
+        @Sendable func attached(_ index: Int) -> Response {
+            .attachedStream(contentType: "text/plain") { writer in
+                writer.detach { heard.withLock { $0.append(index) } }
+                writer.whenEnded { ended.withLock { $0.append(index) } }
+                writers.withLock { $0[index] = writer }
+            }
+        }
+        let handler = TestHandler(
+            immediate: { request in request.path == "/one" ? attached(1) : nil },
+            async: { _ in attached(2) })
+        try await withServer(handler: handler) { server in
+            let first = try HTTPTestClient(port: server.port)
+            try await first.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await first.readHead()
+            let one = try #require(writers.withLock { $0[1] })
+            #expect(one.offer(Array("a\n".utf8)) == .written)
+            #expect(try await first.readChunk().map(text) == "a\n")
+            one.finish()
+            #expect(try await first.readChunk() == nil)
+            #expect(ended.withLock { $0 } == [1])
+
+            let second = try HTTPTestClient(port: server.port)
+            try await second.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await second.readHead()
+            await waitUntil { writers.withLock { $0[2] } != nil }
+            let two = try #require(writers.withLock { $0[2] })
+            #expect(two.offer(Array("b\n".utf8)) == .written)
+            #expect(try await second.readChunk().map(text) == "b\n")
+            second.close()
+            // A suspended connection learns that its client left at its next write.
+            await waitUntil { two.offer(Array(":\n".utf8)) == .closed }
+            await waitUntil { heard.withLock { $0 } == [2] }
+            #expect(heard.withLock { $0 } == [2], "the owner of the stream it ended itself is not told")
+            #expect(ended.withLock { $0 } == [1, 2])
+            await waitUntil { server.stats.openStreams == 0 }
+            #expect(server.stats.openStreams == 0)
+        }
+    }
+
+    @Test func attachedStream_atShutdown_itsOwnerIsTold_andMayWriteALastFrame() async throws {
+        let writer = Mailbox<StreamWriter>()
+        let handler = TestHandler(async: { _ in
+            .attachedStream(contentType: "text/event-stream") { stream in
+                stream.detach {
+                    _ = stream.offer(Array("event: bye\n\n".utf8), force: true)
+                    stream.finish()
+                }
+                writer.put(stream)
+            }
+        })
+        var configuration = ServerConfiguration()
+        configuration.threadPoolSize = 2
+        configuration.logger.logLevel = .warning
+        let server = Server(configuration: configuration, handler: handler)
+        try server.start()
+        let client = try HTTPTestClient(port: server.port)
+        try await client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try await client.readHead()
+        #expect(await writer.take().offer(Array("data: hello\n\n".utf8)) == .written)
+        #expect(try await client.readChunk().map(text) == "data: hello\n\n")
+        await server.shutdown(deadline: .seconds(10))
+        #expect(try await client.readChunk().map(text) == "event: bye\n\n")
+        #expect(try await client.readChunk() == nil)
+        #expect(server.stats.openStreams == 0)
     }
 
     @Test func drainedBuffer_givesBackTheRoomABacklogMade_butKeepsAFramesWorth() {

@@ -59,13 +59,15 @@ final class EventStreamHandler: Sendable {
         }
         if let refusal = streamRefusal() { throw .refused(refusal) }
         let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        return Response.stream(status: status, contentType: "text/event-stream; charset=utf-8", headers: headers + extraHeaders) { writer in
-            if let pace {
-                await PacedStream(log: log, after: after, pace: pace, retryInterval: self.retryInterval,
-                                  heartbeatInterval: self.heartbeatInterval).serve(writer)
-            } else {
-                await self.fanouts.serve(writer, log: log, after: after)
+        let contentType = "text/event-stream; charset=utf-8"
+        guard let pace else {
+            return Response.attachedStream(status: status, contentType: contentType, headers: headers + extraHeaders) { writer in
+                self.fanouts.attach(writer, log: log, after: after)
             }
+        }
+        return Response.stream(status: status, contentType: contentType, headers: headers + extraHeaders) { writer in
+            await PacedStream(log: log, after: after, pace: pace, retryInterval: self.retryInterval,
+                              heartbeatInterval: self.heartbeatInterval).serve(writer)
         }
     }
 }

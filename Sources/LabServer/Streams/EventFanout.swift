@@ -22,7 +22,9 @@ import Synchronization
 ///   shared, so lagging holds no copy of anything). One more than `maxLag` events behind a live
 ///   run, it is cut with a notice (EventSource reconnects with `Last-Event-ID`).
 /// - The task exits once it has no subscriber and none is joining; a stream that arrives after
-///   that gets a new fan-out (`EventStreamHandler` retries).
+///   that gets a new fan-out (`EventFanouts.attach` retries).
+/// - No task waits for a stream: the fan-out owns it (`StreamWriter.detach`) and finishes it;
+///   the client leaving and shutdown reach the fan-out as a note (`cancelled`).
 final class EventFanout: Sendable {
     let log: EventLog
     let retryMilliseconds: Int
@@ -62,29 +64,30 @@ final class EventFanout: Sendable {
         }
     }
 
-    /// Serves `writer` from event `after` on; returns when its stream is over (the run ended,
-    /// the client left or was cut, or the task was cancelled: shutdown). False when this
-    /// fan-out had already closed: ask for a new one.
-    func serve(_ writer: StreamWriter, after: Int) async -> Bool {
+    /// Serves `writer` from event `after` on: the fan-out owns the stream from here and
+    /// finishes it (the run ended, the client left or was cut, shutdown); nothing waits for it.
+    /// False when this fan-out had already closed: ask for a new one (the writer is untouched).
+    func attach(_ writer: StreamWriter, after: Int) -> Bool {
         let subscriber = Subscriber(writer: writer, after: after, backlogEnd: log.count)
+        // Both handlers before joining, so the task never sees a subscriber without them. Weak:
+        // the writer keeps its handlers until it closes, and the subscriber holds the writer; a
+        // subscriber that did not join (a closed fan-out) is gone, and its handlers do nothing.
         writer.setDrainHandler { [weak self, weak subscriber] in
             guard let self, let subscriber else { return }
             self.post { $0.drained.append(subscriber) }
         }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                subscriber.onEnd = continuation
-                let joined = inbox.withLock { inbox -> Bool in
-                    guard !inbox.closed else { return false }
-                    inbox.joining.append(subscriber)
-                    inbox.members += 1
-                    return true
-                }
-                if joined { signal() } else { subscriber.end(joined: false) }
-            }
-        } onCancel: {
-            post { $0.cancelled.append(subscriber) }
+        writer.detach { [weak self, weak subscriber] in
+            guard let self, let subscriber else { return }
+            self.post { $0.cancelled.append(subscriber) }
         }
+        let joined = inbox.withLock { inbox -> Bool in
+            guard !inbox.closed else { return false }
+            inbox.joining.append(subscriber)
+            inbox.members += 1
+            return true
+        }
+        if joined { signal() }
+        return joined
     }
 
     /// The log grew (called by the log, on the appending thread).

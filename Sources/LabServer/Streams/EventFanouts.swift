@@ -19,9 +19,9 @@ final class EventFanouts: Sendable {
         self.heartbeatInterval = heartbeatInterval
     }
 
-    /// Serves `writer` from event `after` on; returns when its stream is over.
-    func serve(_ writer: StreamWriter, log: EventLog, after: Int) async {
-        while await !fanout(for: log).serve(writer, after: after) {}
+    /// Hands `writer` to the log's fan-out, which serves it from event `after` on and ends it.
+    func attach(_ writer: StreamWriter, log: EventLog, after: Int) {
+        while !fanout(for: log).attach(writer, after: after) {}
     }
 
     private func fanout(for log: EventLog) -> EventFanout {

@@ -38,12 +38,14 @@ struct FanoutLoop {
     }
 
     private mutating func pass(_ inbox: EventFanout.Inbox) {
+        // Joining ones first, even one cancelled before it was served: it is a member until the
+        // end of the pass removes it with the others that ended, and so counted as gone.
+        subscribers.append(contentsOf: inbox.joining)
         for subscriber in inbox.cancelled where subscriber.phase != .ended {
             _ = subscriber.writer.offer(SSEFrames.shutdown(lastEventID: subscriber.cursor), force: true)
             subscriber.end()
         }
         for subscriber in inbox.drained { subscriber.isFull = false }
-        subscribers.append(contentsOf: inbox.joining.filter { $0.phase != .ended })
         for subscriber in inbox.joining where subscriber.phase != .ended && subscriber.cursor == shared {
             subscriber.phase = .current
         }

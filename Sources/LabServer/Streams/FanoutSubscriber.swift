@@ -5,8 +5,8 @@ extension EventFanout {
     /// One event stream served by a fan-out.
     ///
     /// Its cursor, phase and pending `retry:` belong to the fan-out's task alone (see
-    /// `EventFanout`), which is why the class is `@unchecked Sendable`; `onEnd` is set by the
-    /// stream's own task before the subscriber is posted, and resumed once, by whoever ends it.
+    /// `EventFanout`), which is why the class is `@unchecked Sendable`. No task waits for it:
+    /// ending it finishes its stream.
     final class Subscriber: @unchecked Sendable {
         enum Phase {
             /// Has every event up to the fan-out's shared cursor: gets each new batch as built.
@@ -26,7 +26,6 @@ extension EventFanout {
         var isFull = false
         /// `retry:` goes out with the first frame.
         var retryPending = true
-        var onEnd: CheckedContinuation<Bool, Never>?
 
         init(writer: StreamWriter, after: Int, backlogEnd: Int) {
             self.writer = writer
@@ -34,11 +33,10 @@ extension EventFanout {
             self.backlogEnd = backlogEnd
         }
 
-        /// Lets the stream's task go: its stream ends when the task returns.
-        func end(joined: Bool = true) {
+        /// Ends its stream: what is buffered is sent, then the response ends.
+        func end() {
             phase = .ended
-            onEnd?.resume(returning: joined)
-            onEnd = nil
+            writer.finish()
         }
     }
 }

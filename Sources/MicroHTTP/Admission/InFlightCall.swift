@@ -65,8 +65,8 @@ final class InFlightCall: Sendable {
     private func handlerReturned(_ response: Response) {
         guard let (_, timer) = claim() else { return }
         if let timer { core.deadlineTimers.cancel(timer) }
-        if case .stream(let producer) = response.body {
-            deliverStream(response, producer: producer)
+        if response.isStream {
+            deliverStream(response)
         } else {
             deliver(.bytes(response))
         }
@@ -88,7 +88,7 @@ final class InFlightCall: Sendable {
         }
     }
 
-    private func deliverStream(_ response: Response, producer: @escaping @Sendable (StreamWriter) async -> Void) {
+    private func deliverStream(_ response: Response) {
         let writer = core.makeStreamWriter(for: connection)
         do {
             try core.admission.admit(writer)
@@ -96,7 +96,7 @@ final class InFlightCall: Sendable {
             deliver(.bytes(core.refusal(error, path: request.path, stream: true)))
             return
         }
-        writer.start(producer)
+        response.body.begin(writer)
         deliver(.stream(response, writer))
     }
 

@@ -11,6 +11,21 @@ public struct Response: Sendable {
         /// its own task after the head is queued; the stream ends when it returns. It is
         /// cancelled when the client leaves or the server shuts down (see `StreamWriter`).
         case stream(@Sendable (StreamWriter) async -> Void)
+        /// A body written by an owner that outlives the handler (an event fan-out serving many
+        /// streams): the closure is given the writer once the stream is admitted, must return at
+        /// once, and no task waits for the stream. The owner writes with `offer`, ends it with
+        /// `finish`, and learns from the handler it gives `detach` when the client left or
+        /// shutdown asks it to end.
+        case attached(@Sendable (StreamWriter) -> Void)
+
+        /// Starts the body's producer for `writer`, or hands `writer` to its owner.
+        func begin(_ writer: StreamWriter) {
+            switch self {
+            case .bytes: preconditionFailure("a body of bytes has no stream")
+            case .stream(let producer): writer.start(producer)
+            case .attached(let attach): attach(writer)
+            }
+        }
     }
 
     public var status: Int
@@ -57,6 +72,16 @@ public struct Response: Sendable {
         Response(status: status, headers: withContentType(contentType, headers), body: .stream(producer))
     }
 
+    /// A stream whose writer goes to an owner (`Body.attached`).
+    public static func attachedStream(
+        status: Int = 200,
+        contentType: String,
+        headers: [(String, String)] = [],
+        attach: @escaping @Sendable (StreamWriter) -> Void
+    ) -> Response {
+        Response(status: status, headers: withContentType(contentType, headers), body: .attached(attach))
+    }
+
     /// The first value of the header `name` the handler set, compared case-insensitively.
     public func header(_ name: String) -> String? {
         headers.first { HTTPHeaders.namesEqual($0.0, name) }?.1
@@ -64,7 +89,7 @@ public struct Response: Sendable {
 
     /// True when the body is a stream.
     public var isStream: Bool {
-        if case .stream = body { return true }
-        return false
+        if case .bytes = body { return false }
+        return true
     }
 }

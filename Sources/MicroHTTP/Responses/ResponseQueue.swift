@@ -28,7 +28,7 @@ enum ResponseQueue {
         // unchunked bodies; a chunked stream's reader writes into the connection's own buffer,
         // so a small block costs nothing in throughput and saves memory per open stream.
         let created = MHD_create_response_from_callback(
-            CMHD_SIZE_UNKNOWN, 512,
+            CMHD_SIZE_UNKNOWN, 128,
             { cls, _, buffer, capacity in
                 guard let cls, let buffer else { return CMHD_CONTENT_READER_END_WITH_ERROR }
                 let writer = Unmanaged<StreamWriter>.fromOpaque(cls).takeUnretainedValue()

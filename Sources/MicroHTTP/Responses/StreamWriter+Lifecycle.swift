@@ -40,11 +40,12 @@ extension StreamWriter {
         return result
     }
 
-    /// Starts the producer in its own task; the stream ends when it returns.
+    /// Starts the producer in its own task; the stream ends when it returns, unless it handed
+    /// the stream to an owner (`detach`).
     func start(_ producer: @escaping @Sendable (StreamWriter) async -> Void) {
         let task = Task {
             await producer(self)
-            self.finish()
+            if !self.state.withLock({ $0.detached }) { self.finish() }
         }
         let cancelNow = state.withLock { state in
             state.producer = task
@@ -53,39 +54,59 @@ extension StreamWriter {
         if cancelNow { task.cancel() }
     }
 
-    /// The producer returned: send what is buffered, then end the response.
-    func finish() {
-        let mustResume = state.withLock { state in
-            if state.phase == .open { state.phase = .finished }
-            return state.takeSuspendedReader()
+    /// The stream is over (its producer returned, or its owner says so): send what is
+    /// buffered, then end the response. Later calls do nothing.
+    public func finish() {
+        let (mustResume, ended) = state.withLock { state in
+            var ended: [@Sendable () -> Void] = []
+            if state.phase == .open {
+                state.phase = .finished
+                swap(&ended, &state.endHandlers)
+                // Its owner ended it: there is nothing left to tell it.
+                state.cancellationHandler = nil
+            }
+            return (state.takeSuspendedReader(), ended)
         }
+        for action in ended { action() }
         if mustResume { ledger.resume(connection) }
     }
 
-    /// Shutdown has begun: cancel the producer, but keep accepting its last writes.
+    /// Shutdown has begun: cancel the producer (or tell a detached stream's owner), but keep
+    /// accepting its last writes.
     func cancelProducer() {
-        let producer = state.withLock { state in
+        let (producer, handler) = state.withLock { state in
             state.cancelRequested = true
-            return state.producer
+            defer { state.cancellationHandler = nil }
+            return (state.producer, state.cancellationHandler)
         }
         producer?.cancel()
+        handler?()
     }
 
     /// Ends the stream now: buffered bytes are dropped, writes throw, the producer is cancelled,
     /// and a suspended reader is resumed so libmicrohttpd can end the response.
     func close() {
-        let (mustResume, waiters, producer) = state.withLock { state in
+        let (mustResume, waiters, producer, handler, ended) = state.withLock { state in
             state.phase = .closed
             state.buffer = []
             state.readOffset = 0
-            // The handler may hold whoever holds this writer: let go of it.
+            // The handlers may hold whoever holds this writer: let go of them.
             state.drainHandler = nil
-            defer { state.spaceWaiters = [] }
-            return (state.takeSuspendedReader(), state.spaceWaiters, state.producer)
+            defer {
+                state.spaceWaiters = []
+                state.cancellationHandler = nil
+                state.endHandlers = []
+            }
+            return (
+                state.takeSuspendedReader(), state.spaceWaiters, state.producer, state.cancellationHandler,
+                state.endHandlers
+            )
         }
+        for action in ended { action() }
         if mustResume { ledger.resume(connection) }
         for waiter in waiters { waiter.resume(throwing: Closed()) }
         producer?.cancel()
+        handler?()
     }
 
     /// libmicrohttpd is done with the response (sent, failed or the connection closed): the

@@ -118,62 +118,25 @@ extension JSONValue {
         value.write(into: &out)
     }
 
-    /// Decimal digits straight into `out` (no intermediate `String`).
+    /// Decimal digits straight into `out` (no intermediate `String`), through a stack buffer
+    /// (`ReservedJSONWriter.int`, the one place integers are formatted).
     public static func writeInteger(_ value: Int, into out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        if magnitude < 10 {
-            out.append(UInt8(ascii: "0") + UInt8(magnitude))
-            return
-        }
-        var digits = 0
-        var probe = magnitude
-        while probe > 0 {
-            digits += 1
-            probe /= 10
-        }
-        let end = out.count + digits
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        out.withUnsafeMutableBufferPointer { buffer in
-            var index = end - 1
-            while magnitude > 0 {
-                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                index -= 1
-            }
-        }
+        writeFormatted(into: &out, bound: ReservedJSONWriter.maxIntegerBytes) { $0.int(value) }
     }
 
     /// Numbers as Swift's shortest round-trip `description` writes them, with a fast path for
     /// what runs are full of (timestamps in tenths of a millisecond, ratios in thousandths):
-    /// a value with at most three decimals that round-trips through its thousandths is written
-    /// digit by digit, which is the same text `description` gives for it.
+    /// see `ReservedJSONWriter.number`, the one place numbers are formatted.
     public static func writeNumber(_ value: Double, into out: inout [UInt8]) {
-        guard value.isFinite else {
-            out.append(contentsOf: "null".utf8)  // JSON has no NaN or infinity
-            return
+        writeFormatted(into: &out, bound: ReservedJSONWriter.maxNumberBytes) { $0.number(value) }
+    }
+
+    private static func writeFormatted(into out: inout [UInt8], bound: Int, _ format: (inout ReservedJSONWriter) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buffer in
+            var writer = ReservedJSONWriter(base: buffer.baseAddress!, capacity: bound)
+            format(&writer)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: writer.count))
         }
-        let magnitude = abs(value)
-        if value.rounded() == value && magnitude < 1e15 {
-            writeInteger(Int(value), into: &out)
-            return
-        }
-        if magnitude >= 1e-3 && magnitude < 1e12 {
-            let thousandths = (magnitude * 1000).rounded()
-            if thousandths / 1000 == magnitude {
-                let whole = Int(thousandths) / 1000
-                let fraction = Int(thousandths) % 1000
-                let digits = [fraction / 100, fraction / 10 % 10, fraction % 10]
-                var width = 3
-                while width > 1 && digits[width - 1] == 0 { width -= 1 }
-                if value < 0 { out.append(UInt8(ascii: "-")) }
-                writeInteger(whole, into: &out)
-                out.append(UInt8(ascii: "."))
-                for digit in digits[..<width] { out.append(UInt8(ascii: "0") + UInt8(digit)) }
-                return
-            }
-        }
-        out.append(contentsOf: value.description.utf8)
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

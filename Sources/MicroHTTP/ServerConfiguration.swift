@@ -54,9 +54,9 @@ public struct ServerConfiguration: Sendable {
     /// 16 KiB. What fits, measured: one header of about 16 KB, or about 8.5 KB of many small
     /// ones (121 fields of 60 bytes), or a browser's 4 KB of cookies with 40 more fields; 12 KiB
     /// refused that cookie with 20 fields (5.1 KB in all), too little for a default. Memory, with
-    /// 3,000 event streams open (the bench's SSE row): 22.7 KB of RSS per stream with 16 KiB,
-    /// 18.5 KB with 12 KiB, 29 with 32 KiB, the pool being most of it (`--connection-memory-bytes`
-    /// chooses).
+    /// 3,000 event streams open (the bench's SSE row): about 19.5 KB of RSS per stream with
+    /// 16 KiB, the pool 16.4 KB of it; 12 KiB saved about 4 KB a stream, 32 KiB cost about 6
+    /// more (`--connection-memory-bytes` chooses).
     public static let defaultConnectionMemoryLimit = 16 * 1024
     /// How long a stream's producer may take, once cancelled for shutdown, to write its final
     /// frame and return before its stream is closed under it.

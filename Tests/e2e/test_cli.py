@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,13 @@ def test_version_names_the_release_healthz_reports_and_says_when_the_build_is_de
     with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as response:
         assert release == json.load(response)["version"], out.stdout
     assert build in ("", "(debug build)"), out.stdout
+
+
+def test_every_serve_flag_is_in_the_readme_table():
+    help_text = lab("serve", "--help").stdout
+    flags = set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help", "--version"}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Serve flags"):]
+    table = section[:section.index("\n## ", 1)]
+    assert len(flags) > 20, help_text
+    assert sorted(flag for flag in flags if f"`{flag}`" not in table) == []

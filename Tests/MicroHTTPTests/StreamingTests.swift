@@ -237,20 +237,18 @@ struct StreamingTests {
                 writer.put(stream)
             }
         })
-        var configuration = ServerConfiguration()
-        configuration.threadPoolSize = 2
-        configuration.logger.logLevel = .warning
-        let server = Server(configuration: configuration, handler: handler)
-        try server.start()
-        let client = try HTTPTestClient(port: server.port)
-        try await client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-        _ = try await client.readHead()
-        #expect(await writer.take().offer(Array("data: hello\n\n".utf8)) == .written)
-        #expect(try await client.readChunk().map(text) == "data: hello\n\n")
-        await server.shutdown(deadline: .seconds(10))
-        #expect(try await client.readChunk().map(text) == "event: bye\n\n")
-        #expect(try await client.readChunk() == nil)
-        #expect(server.stats.openStreams == 0)
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            try await client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readHead()
+            #expect(await writer.take().offer(Array("data: hello\n\n".utf8)) == .written)
+            #expect(try await client.readChunk().map(text) == "data: hello\n\n")
+            // Shut down here (withServer's own shutdown afterwards finds nothing to do).
+            await server.shutdown(deadline: .seconds(10))
+            #expect(try await client.readChunk().map(text) == "event: bye\n\n")
+            #expect(try await client.readChunk() == nil)
+            #expect(server.stats.openStreams == 0)
+        }
     }
 
     @Test func drainedBuffer_givesBackTheRoomABacklogMade_butKeepsAFramesWorth() {

@@ -66,7 +66,8 @@ final class EventFanout: Sendable {
 
     /// Serves `writer` from event `after` on: the fan-out owns the stream from here and
     /// finishes it (the run ended, the client left or was cut, shutdown); nothing waits for it.
-    /// False when this fan-out had already closed: ask for a new one (the writer is untouched).
+    /// False when this fan-out had already closed: ask for a new one, whose handlers replace
+    /// this one's on the writer.
     func attach(_ writer: StreamWriter, after: Int) -> Bool {
         let subscriber = Subscriber(writer: writer, after: after, backlogEnd: log.count)
         // Both handlers before joining, so the task never sees a subscriber without them. Weak:

@@ -40,12 +40,11 @@ extension StreamWriter {
         return result
     }
 
-    /// Starts the producer in its own task; the stream ends when it returns, unless it handed
-    /// the stream to an owner (`detach`).
+    /// Starts the producer in its own task; the stream ends when it returns.
     func start(_ producer: @escaping @Sendable (StreamWriter) async -> Void) {
         let task = Task {
             await producer(self)
-            if !self.state.withLock({ $0.detached }) { self.finish() }
+            self.finish()
         }
         let cancelNow = state.withLock { state in
             state.producer = task
@@ -55,7 +54,7 @@ extension StreamWriter {
     }
 
     /// The stream is over (its producer returned, or its owner says so): send what is
-    /// buffered, then end the response. Later calls do nothing.
+    /// buffered, then end the response. Later calls do nothing but resume a suspended reader.
     public func finish() {
         let (mustResume, ended) = state.withLock { state in
             var ended: [@Sendable () -> Void] = []
@@ -71,7 +70,7 @@ extension StreamWriter {
         if mustResume { ledger.resume(connection) }
     }
 
-    /// Shutdown has begun: cancel the producer (or tell a detached stream's owner), but keep
+    /// Shutdown has begun: cancel the producer (or tell an attached stream's owner), but keep
     /// accepting its last writes.
     func cancelProducer() {
         let (producer, handler) = state.withLock { state in

@@ -17,10 +17,10 @@ import Synchronization
 ///   heartbeats.
 /// - Shutdown cancels the producer but keeps the writer open for `shutdownGrace`, so it can
 ///   write a final frame; then the writer is closed under it.
-/// - A producer may hand the stream to an owner that outlives it (`detach`: an event fan-out
-///   serving thousands of streams) and return: no task then waits for the stream. The owner
-///   writes with `offer`, ends the stream with `finish`, and is told by its cancellation
-///   handler, instead of a task cancellation, when the client left or shutdown began.
+/// - An attached stream (`Response.Body.attached`) has no producer task: its owner (an event
+///   fan-out serving thousands of streams) writes with `offer`, ends it with `finish`, and is
+///   told by the handler it gives `detach`, instead of a task cancellation, when the client
+///   left or shutdown began.
 public final class StreamWriter: Sendable {
     /// Thrown by `write` once the stream can take no more bytes.
     public struct Closed: Error, Sendable {}
@@ -57,8 +57,6 @@ public final class StreamWriter: Sendable {
         /// Set by an `offer` that found the buffer full; cleared when the drain handler runs.
         var drainWanted = false
         var drainHandler: (@Sendable () -> Void)?
-        /// The producer handed the stream to an owner (`detach`): its return does not end it.
-        var detached = false
         /// The owner's, told once when the client leaves or shutdown asks the stream to end.
         var cancellationHandler: (@Sendable () -> Void)?
         /// Run once when the stream ends (`finish` or `close`, the first of them).
@@ -132,17 +130,15 @@ public final class StreamWriter: Sendable {
         state.withLock { $0.drainHandler = handler }
     }
 
-    /// Hands the stream to an owner: the producer may return without ending it, and the owner
-    /// calls `finish()` when the stream is over. `onCancel` runs once (on whichever thread sees
-    /// it) when the client has left or shutdown asks the stream to end, at once if that already
-    /// happened; after shutdown's request the stream stays writable for the grace period, so the
-    /// owner can write a last frame (`offer(_:force:)`) and finish.
-    ///
-    /// Call it once, from the producer or an `attached` body. Why: a task waiting on each of 3,000 event streams held
+    /// For the owner of an attached stream (`Response.Body.attached`), which calls `finish()`
+    /// when the stream is over: `onCancel` runs once (on whichever thread sees it) when the
+    /// client has left or shutdown asks the stream to end, at once if that already happened;
+    /// after shutdown's request the stream stays writable for the grace period, so the owner can
+    /// write a last frame (`offer(_:force:)`) and finish. Not after `finish()`: an owner is not
+    /// told about a stream it ended. Why no task: one waiting on each of 3,000 event streams held
     /// 2.4 KB of task memory per stream, a tenth of what an open stream costs.
     public func detach(onCancel: @escaping @Sendable () -> Void) {
         let runNow = state.withLock { state -> Bool in
-            state.detached = true
             guard state.phase != .closed && !state.cancelRequested else { return true }
             state.cancellationHandler = onCancel
             return false

@@ -71,6 +71,32 @@ import TestSupport
         #expect(try await store.record(id: started.id)?.status == .succeeded)
     }
 
+    /// Retention over several batches, counted from the old end: the oldest kept run is the
+    /// `keepRuns`-th newest of all runs, a run in flight older than it counts and stays, and a
+    /// batch that leaves the table at `keepRuns` deletes nothing. An offset one off either way
+    /// keeps `c` or deletes `d`.
+    @Test func prunesFromTheOldEnd_acrossBatches_countingRunsInFlight() async throws {
+        var runs = RunFactory()
+        let store = try SQLiteRunStore(path: file, retention: RunRetention(keepRuns: 3))
+        let inFlight = runs.started()
+        let (b, c, d, e, f) = (runs.finished(), runs.finished(), runs.finished(), runs.finished(), runs.finished())
+        func write(_ records: RunRecord...) async {
+            for record in records { store.save(record, events: RunFactory.events(of: record)) }
+            await store.flush()
+        }
+        func stored() async throws -> [String] {
+            try await store.database.read { db in try String.fetchAll(db, sql: "SELECT id FROM run ORDER BY id") }
+        }
+        await write(inFlight, b, c)
+        #expect(try await stored() == [inFlight.id, b.id, c.id])
+        await write(d)  // four runs: `b` is the third newest; only the run in flight is older
+        #expect(try await stored() == [inFlight.id, b.id, c.id, d.id])
+        await write(e, f)  // six: `d` is the third newest
+        #expect(try await stored() == [inFlight.id, d.id, e.id, f.id])
+        #expect(try await store.events(runID: c.id) == nil)
+        #expect(store.statistics.prunedRuns == 2)
+    }
+
     // MARK: Helpers
 
     /// Rows in the `run` table: what reached the file, whatever the buffer holds.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import LabJSON
 import Patterns
 
@@ -35,15 +36,40 @@ enum RunRow {
             error = excluded.error, event_count = coalesce(excluded.event_count, run.event_count)
         """
 
-    static func upsertArguments(_ record: RunRecord, eventCount: Int?) -> StatementArguments {
-        let values: [(any DatabaseValueConvertible)?] = [
-            record.id, record.pattern, record.status.rawValue, record.params.serialized(),
-            record.result?.serialized(), JSONValue.array(record.checks).serialized(), record.timeline?.serialized(),
-            record.createdAt.timeIntervalSince1970, record.startedAt?.timeIntervalSince1970,
-            record.finishedAt?.timeIntervalSince1970, record.durationMs, record.progress.completed,
-            record.progress.total, record.error, record.realMs, eventCount,
-        ]
-        return StatementArguments(values)
+    /// Binds the record to `upsertSQL` (a prepared statement of it) and steps it. The values
+    /// are bound straight from the record, the JSON members as the bytes their writer made: through
+    /// `StatementArguments` each value became an existential and a `DatabaseValue`, and each JSON
+    /// member a `String` copy of its bytes, 11 % of the server's CPU at 2,000 runs/s.
+    static func upsert(_ record: RunRecord, eventCount: Int?, with statement: Statement, _ db: Database) throws {
+        let handle = statement.sqliteStatement
+        _ = sqlite3_reset(handle)
+        defer {
+            _ = sqlite3_clear_bindings(handle)
+            _ = sqlite3_reset(handle)
+        }
+        let bind = SQLiteBinder(handle)
+        bind.text(1, record.id)
+        bind.text(2, record.pattern)
+        bind.text(3, record.status.rawValue)
+        bind.json(4, record.params)
+        bind.json(5, record.result)
+        bind.json(6, JSONValue.array(record.checks))
+        bind.json(7, record.timeline)
+        bind.double(8, record.createdAt.timeIntervalSince1970)
+        bind.double(9, record.startedAt?.timeIntervalSince1970)
+        bind.double(10, record.finishedAt?.timeIntervalSince1970)
+        bind.double(11, record.durationMs)
+        bind.integer(12, record.progress.completed)
+        bind.integer(13, record.progress.total)
+        bind.text(14, record.error)
+        bind.double(15, record.realMs)
+        bind.integer(16, eventCount)
+        let code = sqlite3_step(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                sql: statement.sql)
+        }
     }
 
     /// The record in a row selected with `selection`; throws on a value this version cannot read.
@@ -78,5 +104,49 @@ enum RunRow {
         } catch {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "run \(id) holds invalid JSON: \(error)")
         }
+    }
+}
+
+/// Binds values to a prepared statement's parameters (1-based), copying what it binds
+/// (SQLITE_TRANSIENT): the statement may step after the values are gone. nil binds NULL.
+struct SQLiteBinder {
+    private let handle: SQLiteStatement?
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(_ handle: SQLiteStatement?) { self.handle = handle }
+
+    func text(_ index: Int32, _ value: String?) {
+        guard var value else { return null(index) }
+        value.withUTF8 { bytes(index, $0) }
+    }
+
+    func json(_ index: Int32, _ value: JSONValue?) {
+        guard let value else { return null(index) }
+        value.serializedBytes().withUnsafeBufferPointer { bytes(index, $0) }
+    }
+
+    func double(_ index: Int32, _ value: Double?) {
+        guard let value else { return null(index) }
+        _ = sqlite3_bind_double(handle, index, value)
+    }
+
+    func integer(_ index: Int32, _ value: Int?) {
+        guard let value else { return null(index) }
+        _ = sqlite3_bind_int64(handle, index, Int64(value))
+    }
+
+    /// UTF-8 bytes as text; empty text is '' (a nil pointer would bind NULL).
+    private func bytes(_ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
+        guard let base = text.baseAddress, !text.isEmpty else {
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            return
+        }
+        _ = base.withMemoryRebound(to: CChar.self, capacity: text.count) {
+            sqlite3_bind_text(handle, index, $0, Int32(text.count), Self.transient)
+        }
+    }
+
+    private func null(_ index: Int32) {
+        _ = sqlite3_bind_null(handle, index)
     }
 }

@@ -8,8 +8,8 @@ import TestSupport
 /// anyone, a finished stream that has everything gets 204, and fan-outs do not outlive their
 /// streams.
 @Suite struct EventFanoutTests {
-    private func launch(_ server: LabTestServer, _ params: JSONValue) async throws -> String {
-        let response = try await server.request("POST", "/patterns/gather/runs", json: params)
+    private func launch(_ server: LabTestServer, _ params: JSONValue, pattern: String = "gather") async throws -> String {
+        let response = try await server.request("POST", "/patterns/\(pattern)/runs", json: params)
         return try #require(response.json?["id"]?.stringValue)
     }
 
@@ -95,6 +95,29 @@ import TestSupport
             // A stream on the ended run replays through a new one, which ends with it too.
             #expect(try await server.events("/runs/\(id)/events").1.readAll().last?.event == "run.finished")
             try await waitUntil("the second fan-out is gone") { fanouts.count == 0 }
+        }
+    }
+
+    /// A subscriber and its writer hold each other (its handlers on the writer capture it) until
+    /// the writer closes: every way a stream ends must free it, or each stream leaks its ~20 KB.
+    @Test func everyEndedStream_freesItsSubscriber() async throws {
+        try await LabTestServer.with { server in
+            let tally = server.lab.application.streams.fanouts.tally
+            // Ticks every 20 ms: a stream's next write is how its server learns its client left.
+            let id = try await launch(server, ["interval_ms": 20, "duration_ms": 60_000], pattern: "periodic")
+            let (_, leaving) = try await server.events("/runs/\(id)/events")
+            let (_, staying) = try await server.events("/runs/\(id)/events")
+            _ = try await leaving.next()
+            _ = try await staying.next()
+            #expect(tally.alive.load(ordering: .relaxed) == 2)
+            leaving.close()  // the client leaves a live run's stream
+            try await waitUntil("the subscriber whose client left is freed") { tally.alive.load(ordering: .relaxed) == 1 }
+            _ = try await server.request("DELETE", "/runs/\(id)")  // the fan-out ends the other
+            #expect(try await staying.readAll().last?.event == "run.finished")
+            try await waitUntil("the subscriber the fan-out ended is freed") { tally.alive.load(ordering: .relaxed) == 0 }
+            // A replay of the ended run: a fan-out that ends its only stream at once.
+            #expect(try await server.events("/runs/\(id)/events").1.readAll().last?.event == "run.finished")
+            try await waitUntil("the replay's subscriber is freed") { tally.alive.load(ordering: .relaxed) == 0 }
         }
     }
 }

@@ -38,6 +38,11 @@ public final class SSEReader: @unchecked Sendable {
         }
     }
 
+    /// Leaves: closes the connection, as a client that goes away does.
+    public func close() {
+        client.close()
+    }
+
     /// Every frame until the stream ends.
     public func readAll() async throws -> [SSEFrame] {
         var frames: [SSEFrame] = []

@@ -13,6 +13,8 @@ final class EventFanouts: Sendable {
     /// Offers refused because a stream was full, since start: each is a subscriber skipped,
     /// to catch up from the log once its stream drains.
     let streamsSkipped = Atomic<Int>(0)
+    /// The subscribers of every fan-out not yet freed: an ended stream's must be (tests).
+    let tally = SubscriberTally()
 
     init(retryInterval: Duration, heartbeatInterval: Duration) {
         self.retryInterval = retryInterval
@@ -29,7 +31,7 @@ final class EventFanouts: Sendable {
         let (fanout, isNew) = fanouts.withLock { fanouts -> (EventFanout, Bool) in
             if let existing = fanouts[key], !existing.isClosed { return (existing, false) }
             let created = EventFanout(
-                log: log, retryInterval: retryInterval, heartbeatInterval: heartbeatInterval,
+                log: log, retryInterval: retryInterval, heartbeatInterval: heartbeatInterval, tally: tally,
                 onSkip: { [weak self] in self?.streamsSkipped.wrappingAdd(1, ordering: .relaxed) })
             fanouts[key] = created
             return (created, true)
@@ -47,4 +49,10 @@ final class EventFanouts: Sendable {
 
     /// Fan-outs running now (for tests and metrics).
     var count: Int { fanouts.withLock { $0.count } }
+}
+
+/// How many fan-out subscribers exist: one is freed when its stream has ended and its
+/// connection closed, so a count that stays up is a leak.
+final class SubscriberTally: Sendable {
+    let alive = Atomic<Int>(0)
 }

@@ -27,10 +27,18 @@ extension EventFanout {
         /// `retry:` goes out with the first frame.
         var retryPending = true
 
-        init(writer: StreamWriter, after: Int, backlogEnd: Int) {
+        private let tally: SubscriberTally
+
+        init(writer: StreamWriter, after: Int, backlogEnd: Int, tally: SubscriberTally) {
             self.writer = writer
             cursor = max(0, after)
             self.backlogEnd = backlogEnd
+            self.tally = tally
+            tally.alive.wrappingAdd(1, ordering: .relaxed)
+        }
+
+        deinit {
+            tally.alive.wrappingSubtract(1, ordering: .relaxed)
         }
 
         /// Ends its stream: what is buffered is sent, then the response ends.

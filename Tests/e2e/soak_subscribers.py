@@ -43,9 +43,12 @@ def descriptors(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def start_server(binary, subscribers, log):
+def start_server(binary, subscribers, run_ms, log):
+    # The periodic run outlasts the soak: its duration is a delay parameter, bounded by
+    # --max-delay-ms (60 s by default).
     command = [binary, "serve", "--port", "0", "--db", ":memory:", "--log-level", "notice",
-               "--max-subscribers", str(subscribers + 500), "--connection-limit", str(subscribers + 1000)]
+               "--max-subscribers", str(subscribers + 500), "--connection-limit", str(subscribers + 1000),
+               "--max-delay-ms", str(run_ms)]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -155,10 +158,11 @@ def main():
         sys.exit(f"the open-file limit ({hard}) is below what {args.subscribers} subscribers need")
 
     log = tempfile.NamedTemporaryFile(prefix="soak-subscribers-", suffix=".log", delete=False)
-    server, port = start_server(args.binary, args.subscribers, log)
+    run_ms = (args.seconds + 20) * 1000
+    server, port = start_server(args.binary, args.subscribers, run_ms, log)
     failures = []
     try:
-        body = json.dumps({"interval_ms": 100, "duration_ms": (args.seconds + 20) * 1000, "work_ms": 0}).encode()
+        body = json.dumps({"interval_ms": 100, "duration_ms": run_ms, "work_ms": 0}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/patterns/periodic/runs", data=body,
                                          headers={"Content-Type": "application/json"})
         run = json.load(urllib.request.urlopen(request, timeout=10))

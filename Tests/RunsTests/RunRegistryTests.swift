@@ -72,6 +72,8 @@ import Testing
         }
         #expect(live.snapshotJSON() == record.json().serializedBytes())
         let finished = try #require(events.last)
+        // Written as the writer writes any object: keys in order, `t_ms` among them.
+        #expect(try JSONValue.parse(finished.dataText).serialized() == finished.dataText)
         var data = try #require(try JSONValue.parse(finished.dataText).objectValue)
         #expect(data.removeValue(forKey: "t_ms")?.doubleValue != nil)
         // Compared as text: parsing reads `0.0` back as the integer 0.

@@ -1,4 +1,5 @@
 import Foundation
+import LabJSON
 import Patterns
 import Synchronization
 
@@ -86,13 +87,19 @@ public final class LiveRun: Sendable {
     /// at once with those bytes), then appends `run.finished`, whose data is the same record
     /// plus `t_ms`, and closes the log. The timeline, most of a large run's bytes, is already
     /// serialized (`Timeline.json`): both copy it.
+    ///
+    /// Both are written from the record's members: the event's `t_ms` is written among them
+    /// (`writeObject(_:extra:)`), not inserted into a copy of the record's dictionary first.
     func publish(_ record: RunRecord) {
-        let json = record.json(links: links)
-        published.withLock { $0 = (record, json.serializedBytes()) }
+        let members = record.json(links: links).objectValue ?? [:]
+        var bytes: [UInt8] = []
+        JSONValue.writeObject(members, into: &bytes)
+        published.withLock { $0 = (record, bytes) }
         finished.fire()
-        var data = json.objectValue ?? [:]
-        data["t_ms"] = .milliseconds(context.clock.elapsedMs())
-        log.finish(with: RunEvent(name: "run.finished", data: data))
+        var data: [UInt8] = []
+        data.reserveCapacity(bytes.count + 24)
+        JSONValue.writeObject(members, extra: ("t_ms", .milliseconds(context.clock.elapsedMs())), into: &data)
+        log.finish(with: RunEvent(name: "run.finished", serializedData: SerializedJSON(bytes: data)))
     }
 
     /// Runs the pattern until it ends or cancellation is requested, whichever is first.

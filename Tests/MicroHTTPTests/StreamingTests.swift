@@ -226,6 +226,35 @@ struct StreamingTests {
         }
     }
 
+    /// The client leaves while the async handler still works (its connection suspended, so
+    /// unwatched): the stream it answers with is queued all the same, and like any stream whose
+    /// client left, is ended at its next write: its owner told, its writer closed (which lets go
+    /// of the owner's handlers), its slot freed.
+    @Test func streamAnsweredAfterItsClientLeft_endsAtItsFirstWrite() async throws {
+        let gate = Mailbox<Void>()
+        let writer = Mailbox<StreamWriter>()
+        let heard = Mutex(0)
+        let handler = TestHandler(async: { _ in
+            await gate.take()
+            return .attachedStream(contentType: "text/event-stream") { stream in
+                stream.detach { heard.withLock { $0 += 1 } }
+                writer.put(stream)
+            }
+        })
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            try await client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            await waitUntil { server.stats.requestsInFlight == 1 }
+            client.close()
+            gate.put(())
+            let stream = await writer.take()
+            #expect(server.stats.openStreams == 1)
+            await waitUntil { stream.offer(Array(": ping\n\n".utf8)) == .closed }
+            await waitUntil { heard.withLock { $0 } == 1 }
+            await waitUntil { server.stats.openStreams == 0 }
+        }
+    }
+
     @Test func attachedStream_atShutdown_itsOwnerIsTold_andMayWriteALastFrame() async throws {
         let writer = Mailbox<StreamWriter>()
         let handler = TestHandler(async: { _ in

@@ -108,22 +108,26 @@ enum RunRow {
     }
 }
 
-/// Binds values to a prepared statement's parameters (1-based), copying what it binds
-/// (SQLITE_TRANSIENT): the statement may step after the values are gone. nil binds NULL.
+/// Binds values to a prepared statement's parameters (1-based). nil binds NULL. Text is
+/// copied (SQLITE_TRANSIENT) unless `copying` is false (SQLITE_STATIC: the caller steps the
+/// statement while the bytes it bound are still borrowed).
 struct SQLiteBinder {
     private let handle: SQLiteStatement?
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    private let destructor: sqlite3_destructor_type?
 
-    init(_ handle: SQLiteStatement?) { self.handle = handle }
+    init(_ handle: SQLiteStatement?, copying: Bool = true) {
+        self.handle = handle
+        destructor = copying ? unsafeBitCast(-1, to: sqlite3_destructor_type.self) : nil
+    }
 
     func text(_ index: Int32, _ value: String?) {
         guard var value else { return null(index) }
-        value.withUTF8 { bytes(index, $0) }
+        value.withUTF8 { text(index, $0) }
     }
 
     func json(_ index: Int32, _ value: JSONValue?) {
         guard let value else { return null(index) }
-        value.serializedBytes().withUnsafeBufferPointer { bytes(index, $0) }
+        value.serializedBytes().withUnsafeBufferPointer { text(index, $0) }
     }
 
     func double(_ index: Int32, _ value: Double?) {
@@ -137,13 +141,13 @@ struct SQLiteBinder {
     }
 
     /// UTF-8 bytes as text; empty text is '' (a nil pointer would bind NULL).
-    private func bytes(_ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
+    func text(_ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
         guard let base = text.baseAddress, !text.isEmpty else {
-            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            _ = sqlite3_bind_text(handle, index, "", 0, destructor)
             return
         }
         _ = base.withMemoryRebound(to: CChar.self, capacity: text.count) {
-            sqlite3_bind_text(handle, index, $0, Int32(text.count), Self.transient)
+            sqlite3_bind_text(handle, index, $0, Int32(text.count), destructor)
         }
     }
 

@@ -165,6 +165,7 @@ extension SQLiteRunStore {
         _ events: [StoredEvent], of runID: String, with statement: Statement, _ db: Database
     ) throws {
         let handle = statement.sqliteStatement
+        let bind = SQLiteBinder(handle, copying: false)
         var runID = runID
         try runID.withUTF8 { run in
             for event in events {
@@ -172,10 +173,10 @@ extension SQLiteRunStore {
                 let code = name.withUTF8 { name in
                     event.data.withUnsafeBufferPointer { data in
                         _ = sqlite3_reset(handle)
-                        bindText(handle, 1, run)
-                        _ = sqlite3_bind_int64(handle, 2, Int64(event.id))
-                        bindText(handle, 3, name)
-                        bindText(handle, 4, data)
+                        bind.text(1, run)
+                        bind.integer(2, event.id)
+                        bind.text(3, name)
+                        bind.text(4, data)
                         defer { _ = sqlite3_clear_bindings(handle) }
                         return sqlite3_step(handle)
                     }
@@ -188,18 +189,6 @@ extension SQLiteRunStore {
             }
         }
         _ = sqlite3_reset(handle)
-    }
-
-    /// Binds `text` without a copy (a nil destructor is SQLITE_STATIC); empty text is bound
-    /// as '' (a nil pointer would bind NULL).
-    private static func bindText(_ statement: SQLiteStatement?, _ index: Int32, _ text: UnsafeBufferPointer<UInt8>) {
-        guard let base = text.baseAddress, !text.isEmpty else {
-            _ = sqlite3_bind_text(statement, index, "", 0, nil)
-            return
-        }
-        _ = base.withMemoryRebound(to: CChar.self, capacity: text.count) {
-            sqlite3_bind_text(statement, index, $0, Int32(text.count), nil)
-        }
     }
 
     /// Deletes (with their events) the finished runs past the newest `keepRuns`, and those

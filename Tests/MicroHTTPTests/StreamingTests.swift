@@ -248,7 +248,6 @@ struct StreamingTests {
             client.close()
             gate.put(())
             let stream = await writer.take()
-            #expect(server.stats.openStreams == 1)
             await waitUntil { stream.offer(Array(": ping\n\n".utf8)) == .closed }
             await waitUntil { heard.withLock { $0 } == 1 }
             await waitUntil { server.stats.openStreams == 0 }

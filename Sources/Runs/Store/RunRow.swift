@@ -65,12 +65,7 @@ enum RunRow {
         bind.text(14, record.error)
         bind.double(15, record.realMs)
         bind.integer(16, eventCount)
-        let code = sqlite3_step(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                sql: statement.sql)
-        }
+        try SQLiteBinder.expectDone(sqlite3_step(handle), statement, db)
     }
 
     /// The record in a row selected with `selection`; throws on a value this version cannot read.
@@ -149,6 +144,14 @@ struct SQLiteBinder {
         _ = base.withMemoryRebound(to: CChar.self, capacity: text.count) {
             sqlite3_bind_text(handle, index, $0, Int32(text.count), destructor)
         }
+    }
+
+    /// Throws what GRDB would for a step of `statement` that returned `code` instead of DONE.
+    static func expectDone(_ code: Int32, _ statement: Statement, _ db: Database) throws {
+        guard code != SQLITE_DONE else { return }
+        throw DatabaseError(
+            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+            sql: statement.sql)
     }
 
     private func null(_ index: Int32) {

@@ -181,11 +181,7 @@ extension SQLiteRunStore {
                         return sqlite3_step(handle)
                     }
                 }
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                        sql: statement.sql)
-                }
+                try SQLiteBinder.expectDone(code, statement, db)
             }
         }
         _ = sqlite3_reset(handle)

@@ -33,6 +33,7 @@ SERVER_BIN = os.path.join(ROOT, ".build", "release", "concurrency-lab")
 RAW_BIN = os.path.join(OUT, "raw")
 HELLO_BIN = os.path.join(OUT, "hello")
 SSE_BIN = os.path.join(OUT, "sse_client")
+SSE_PEER_BIN = os.path.join(OUT, "sse_server")
 ACCEPT_BIN = os.path.join(OUT, "accept_burst")
 PY = sys.executable  # the .venv's python (run.sh), which has uvloop
 PEER_PY = os.path.join(BENCH, "peers", "peer.py")
@@ -206,6 +207,21 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class SSEPeer:
+    """reference/sse_server.c: the SSE row's raw peer, a C broadcaster ticking for `secs`."""
+
+    def __init__(self, secs):
+        self.proc = subprocess.Popen([SSE_PEER_BIN, str(secs)], stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        port, started = self.proc.stdout.readline().split()
+        self.port, self.started = int(port), float(started)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(5)
 
 
 class Hello:
@@ -586,52 +602,94 @@ def sample_rss_kb(pid, stop, into):
         stop.wait(0.05)
 
 
+def sse_read(pid, port, path, started, subs, secs):
+    """Reads `subs` streams of one run with reference/sse_client.c while sampling the server's
+    CPU and RSS: the client's counts and percentiles, plus CPU s, wall s and RSS KB per subscriber."""
+    import threading
+    rss_before = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                rss_before = int(line.split()[1])
+    peak, stop = [rss_before], threading.Event()
+    sampler = threading.Thread(target=sample_rss_kb, args=(pid, stop, peak), daemon=True)
+    sampler.start()
+    cpu0 = proc_cpu_jiffies(pid)
+    t0 = time.time()
+    try:
+        out = subprocess.run([SSE_BIN, str(port), path, str(subs), repr(started), str(secs + 30)],
+                             check=True, capture_output=True, text=True, timeout=secs + 90).stdout
+    finally:
+        stop.set()
+        sampler.join()
+    r = json.loads(out.strip().splitlines()[-1])
+    r["wall_s"] = time.time() - t0
+    r["cpu_s"] = (proc_cpu_jiffies(pid) - cpu0) / CLK
+    r["rss_before_kb"], r["rss_peak_kb"] = rss_before, peak[0]
+    r["kb_per_sub"] = (peak[0] - rss_before) / subs
+    r["us_per_frame"] = r["cpu_s"] * 1e6 / max(1, r["delivered"])
+    # Per subscriber and tick of the run (20 a second): the service and the peer send the same
+    # ticks, but the service coalesces its `progress` events (one per 50 ms), so their frame
+    # counts differ a little; this one compares like with like.
+    r["us_per_sub_tick"] = r["cpu_s"] * 1e6 / (subs * secs * 20)
+    return r
+
+
 def row_sse(_shared_server):
     """A periodic run at 20 events/s with SUBSCRIBERS streams on it, read by the C client
     (reference/sse_client.c, one epoll loop): latency = arrival - (started_at + t_ms). A fresh
     server with its default limits (sized from the open-file limit), so the RSS per subscriber
-    is the streams' own."""
-    import threading
+    is the streams' own. Then, in the same batch and with the same client, the raw peer
+    (reference/sse_server.c: one C thread, one send() per subscriber per tick, ticks it fell
+    behind on sent together): what this machine allows at all."""
     subs, secs = CFG["sse_subscribers"], CFG["sse_secs"]
     name = f"{subs:,} SSE subscribers on one run, 20 events/s"
     goal = "all delivered; p99 <= 100 ms; connected <= 2 s; <= 20 KB RSS/subscriber"
     server = Server(log_level="notice")
+    c = None
     try:
         with Batch(name, [server]) as b:
             status, run = http_json(server.url("/patterns/periodic/runs"),
                                     {"interval_ms": 50, "duration_ms": secs * 1000, "work_ms": 0})
             started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp()
-            rss_before = server.rss_kb()["VmRSS"]
-            peak, stop = [rss_before], threading.Event()
-            sampler = threading.Thread(target=sample_rss_kb, args=(server.pid, stop, peak), daemon=True)
-            sampler.start()
-            cpu0 = proc_cpu_jiffies(server.pid)
-            t0 = time.time()
-            out = subprocess.run([SSE_BIN, str(server.port), f"/runs/{run['id']}/events", str(subs), repr(started),
-                                  str(secs + 30)], check=True, capture_output=True, text=True, timeout=secs + 90).stdout
-            wall = time.time() - t0
-            cpu = (proc_cpu_jiffies(server.pid) - cpu0) / CLK
-            stop.set()
-            sampler.join()
+            r = sse_read(server.pid, server.port, f"/runs/{run['id']}/events", started, subs, secs)
+            server.stop()
+            c = SSEPeer(secs)
+            b.servers = [server, c]
+            p = sse_read(c.pid, c.port, "/events", c.started, subs, secs)
     finally:
         server.stop()
-    r = json.loads(out.strip().splitlines()[-1])
-    kb_per_sub = (peak[0] - rss_before) / subs
-    us_per_frame = cpu * 1e6 / max(1, r["delivered"])
+        if c:
+            c.stop()
+    cpu, wall, kb_per_sub, us_per_frame = r["cpu_s"], r["wall_s"], r["kb_per_sub"], r["us_per_frame"]
     all_ok = r["complete"] == subs and r["errors"] == 0 and r["refused"] == 0 and r["finished"] == subs
     met = all_ok and r["samples"] > 0 and r["p99_ms"] <= 100 and r["connect_s"] <= 2 and kb_per_sub <= 20
+    peer_ok = p["complete"] == subs and p["finished"] == subs and p["errors"] == 0
     add_row(name, {"value": summary([r["p99_ms"]]), "unit": "p99 latency ms (live events)",
                    "p50_ms": r["p50_ms"], "max_ms": r["max_ms"], "first_subscriber_p99_ms": r["first_p99_ms"],
                    "events_delivered": r["delivered"], "expected": r["max_id"] * subs, "server_cpu_s": round(cpu, 2),
                    "server_cpu_cores": round(cpu / wall, 2), "cpu_us_per_frame": round(us_per_frame, 2),
+                   "cpu_us_per_subscriber_tick": round(r["us_per_sub_tick"], 2),
                    "connect_s": r["connect_s"], "rss_kb_per_subscriber": round(kb_per_sub, 1)},
-            {}, {}, goal, met, b,
+            {"C broadcaster (reference/sse_server.c)": {
+                "value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
+                "all_delivered": peer_ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
+                "cpu_us_per_frame": round(p["us_per_frame"], 2),
+                "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2), "connect_s": p["connect_s"]}},
+            {"p99 vs C": round(r["p99_ms"] / max(p["p99_ms"], 1e-9), 2),
+             "CPU per subscriber-tick vs C": round(r["us_per_sub_tick"] / max(p["us_per_sub_tick"], 1e-9), 2)},
+            goal, met, b,
             note=f"{r['complete']:,}/{subs:,} subscribers got all {r['max_id']} events ({r['delivered']:,} frames); "
                  f"live-event latency p50 {fmt(r['p50_ms'])} p99 {fmt(r['p99_ms'])} max {fmt(r['max_ms'])} ms over "
                  f"{r['samples']:,} samples (first subscriber to get each event: p99 {fmt(r['first_p99_ms'])} ms); "
                  f"all connected in {fmt(r['connect_s'])} s; server CPU {cpu:.2f}s over {wall:.1f}s "
-                 f"({cpu / wall:.2f} cores) = {us_per_frame:.2f} us per delivered frame (target <= 2 us); "
-                 f"RSS {rss_before / 1024:.0f} -> {peak[0] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
+                 f"({cpu / wall:.2f} cores) = {us_per_frame:.2f} us per delivered frame (target <= 2 us), "
+                 f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; "
+                 f"RSS {r['rss_before_kb'] / 1024:.0f} -> {r['rss_peak_kb'] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
+                 f"raw peer, the C broadcaster with the same client: "
+                 f"{'all delivered' if peer_ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
+                 f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
+                 f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores); "
                  f"client: reference/sse_client.c (one epoll loop) on the same 2 cores"
                  + (f"; {r['errors']} client errors" if r["errors"] else "")
                  + (f"; {r['refused']} refused" if r["refused"] else ""))

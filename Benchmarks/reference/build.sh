@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/.build-bench"
 mkdir -p "$out"
-gcc -O2 -Wall -Wextra -Werror -o "$out/hello" "$root/Benchmarks/reference/hello.c" \
+gcc -O2 -Wall -Wextra -Werror -pthread -o "$out/hello" "$root/Benchmarks/reference/hello.c" \
   $(pkg-config --cflags --libs libmicrohttpd)
 gcc -O2 -Wall -Wextra -Werror -o "$out/sse_client" "$root/Benchmarks/reference/sse_client.c"
 gcc -O2 -Wall -Wextra -Werror -o "$out/sse_server" "$root/Benchmarks/reference/sse_server.c"

@@ -4,45 +4,116 @@
  * inter-thread channel, error log) and the same per-connection memory limit (16 KiB). The
  * benchmark compares the Swift fast path against this, so keep the two configured alike.
  *
+ * It is also the 256-clients row's raw peer: any POST is answered 100 ms after its request
+ * arrived (the connection suspended, a timer thread resuming it), with nothing else done: what an
+ * HTTP server on this machine achieves when all it does for a request is wait 100 ms, against
+ * the service's 100 ms runs.
+ *
  * usage: hello PORT [THREADS]   (binds 127.0.0.1; THREADS defaults to the online cores)
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char HEALTH[] = "{\"status\":\"ok\"}";
 static const char NOT_FOUND[] = "{\"title\":\"Not Found\",\"status\":404}";
 
-/* First call: only mark the request (queueing now would cost keep-alive). Second: answer. */
+static int get_marker;  /* con_cls of a GET */
+static const char WAITED[] = "{\"status\":\"succeeded\"}";
+
+/* A POST's state (con_cls): 0 reading its body, 1 waiting (suspended), 2 answered. */
+struct waiting { int state; struct timespec due; };
+
+/* The waiting connections, in the order they come due (every wait is 100 ms: a FIFO). */
+enum { QUEUE = 1 << 16 };
+static struct { struct MHD_Connection *connection; struct timespec due; } queue[QUEUE];
+static size_t head, tail;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t added = PTHREAD_COND_INITIALIZER;
+
+static void *resumer(void *unused) {
+  (void) unused;
+  pthread_mutex_lock(&lock);
+  for (;;) {
+    while (head == tail) pthread_cond_wait(&added, &lock);
+    struct timespec due = queue[head % QUEUE].due;
+    struct MHD_Connection *connection = queue[head % QUEUE].connection;
+    pthread_mutex_unlock(&lock);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0) {}
+    MHD_resume_connection(connection);
+    pthread_mutex_lock(&lock);
+    head++;
+  }
+  return NULL;
+}
+
+static enum MHD_Result
+respond(struct MHD_Connection *connection, unsigned int status, const char *body, const char *type)
+{
+  struct MHD_Response *response =
+    MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
+  if (NULL == response)
+    return MHD_NO;
+  MHD_add_response_header(response, "Content-Type", type);
+  enum MHD_Result result = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return result;
+}
+
+/* GET: first call only marks the request (queueing now would cost keep-alive), the second
+ * answers. POST: the body is read, the connection suspended for 100 ms, then answered. */
 static enum MHD_Result
 answer(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
        const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-  static int marker;
   (void) cls; (void) version; (void) upload_data;
+  int post = 0 == strcmp(method, "POST");
   if (NULL == *con_cls) {
-    *con_cls = &marker;
-    return MHD_YES;
+    *con_cls = post ? calloc(1, sizeof (struct waiting)) : (void *) &get_marker;
+    return NULL == *con_cls ? MHD_NO : MHD_YES;
   }
   if (0 != *upload_data_size) {
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (post) {
+    struct waiting *w = *con_cls;
+    if (w->state == 1) {
+      w->state = 2;
+      return respond(connection, 200, WAITED, "application/json");
+    }
+    w->state = 1;
+    clock_gettime(CLOCK_MONOTONIC, &w->due);
+    w->due.tv_nsec += 100 * 1000000L;
+    if (w->due.tv_nsec >= 1000000000L) { w->due.tv_sec++; w->due.tv_nsec -= 1000000000L; }
+    MHD_suspend_connection(connection);
+    pthread_mutex_lock(&lock);
+    queue[tail % QUEUE].connection = connection;
+    queue[tail % QUEUE].due = w->due;
+    tail++;
+    pthread_cond_signal(&added);
+    pthread_mutex_unlock(&lock);
+    return MHD_YES;
+  }
   int found = 0 == strcmp(method, "GET") && 0 == strcmp(url, "/healthz");
-  const char *body = found ? HEALTH : NOT_FOUND;
-  struct MHD_Response *response =
-    MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
-  if (NULL == response)
-    return MHD_NO;
-  MHD_add_response_header(response, "Content-Type", found ? "application/json" : "application/problem+json");
-  enum MHD_Result result = MHD_queue_response(connection, found ? 200 : 404, response);
-  MHD_destroy_response(response);
-  return result;
+  return respond(connection, found ? 200 : 404, found ? HEALTH : NOT_FOUND,
+                 found ? "application/json" : "application/problem+json");
+}
+
+static void
+completed(void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode code)
+{
+  (void) cls; (void) connection; (void) code;
+  if (NULL != *con_cls && *con_cls != (void *) &get_marker)
+    free(*con_cls);
+  *con_cls = NULL;
 }
 
 int
@@ -60,6 +131,11 @@ main(int argc, char **argv)
   address.sin_port = htons((uint16_t) port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   signal(SIGPIPE, SIG_IGN);
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, resumer, NULL) != 0) {
+    fprintf(stderr, "hello: cannot start the resumer thread\n");
+    return 1;
+  }
 
   struct MHD_Daemon *daemon = MHD_start_daemon(
     MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC,
@@ -71,6 +147,7 @@ main(int argc, char **argv)
     MHD_OPTION_CONNECTION_LIMIT, 4096u,
     MHD_OPTION_CONNECTION_TIMEOUT, 60u,
     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+    MHD_OPTION_NOTIFY_COMPLETED, &completed, NULL,
     MHD_OPTION_END);
   if (NULL == daemon) {
     fprintf(stderr, "hello: cannot start on 127.0.0.1:%u\n", port);

@@ -3,8 +3,9 @@
 
 usage: Benchmarks/run.py full|quick   (run by Benchmarks/run.sh in the repo's .venv)
 
-Builds what it needs (the release server, the raw Swift peer with `swiftc -O` and the C
-libmicrohttpd hello server into .build-bench/), then runs each row, alternating the systems
+Builds what it needs (the release server, the raw Swift peer with `swiftc -O`, and the C
+programs of reference/build.sh: the libmicrohttpd hello server, the SSE broadcaster and the
+clients, into .build-bench/), then runs each row, alternating the systems
 and repeating, and prints one table; the same goes to Benchmarks/results/latest.json.
 
 Every batch (row) records /proc/loadavg before it and the CPU that processes other than
@@ -218,13 +219,22 @@ class SSEPeer:
     def __init__(self, secs):
         self.proc = subprocess.Popen([SSE_PEER_BIN, str(secs)], stdout=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
-        port, started = self.proc.stdout.readline().split()
-        self.port, self.started = int(port), float(started)
+        try:
+            port, started = self.proc.stdout.readline().split()
+            self.port, self.started = int(port), float(started)
+        except ValueError:
+            self.stop()
+            raise RuntimeError("sse_server did not print its port and start") from None
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(5)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
 class Hello:
@@ -638,18 +648,27 @@ def sse_read(pid, port, path, started, subs, secs):
     return r
 
 
+def ratio_to(peer, ours, usable):
+    """peer / ours, rounded, when both figures are usable (> 0 and the peer's run complete):
+    above 1, the service does better (less latency, less CPU). None otherwise."""
+    if not usable or not peer or not ours or peer <= 0 or ours <= 0:
+        return None
+    return round(peer / ours, 2)
+
+
 def row_sse(_shared_server):
     """A periodic run at 20 events/s with SUBSCRIBERS streams on it, read by the C client
     (reference/sse_client.c, one epoll loop): latency = arrival - (started_at + t_ms). A fresh
     server with its default limits (sized from the open-file limit), so the RSS per subscriber
     is the streams' own. Then, in the same batch and with the same client, the raw peer
     (reference/sse_server.c: one C thread, one send() per subscriber per tick, ticks it fell
-    behind on sent together): what this machine allows at all."""
+    behind on sent together): what this machine allows at all. A failure of the peer costs
+    only the peer's figures."""
     subs, secs = CFG["sse_subscribers"], CFG["sse_secs"]
     name = f"{subs:,} SSE subscribers on one run, 20 events/s"
     goal = "all delivered; p99 <= 100 ms; connected <= 2 s; <= 20 KB RSS/subscriber"
     server = Server(log_level="notice")
-    c = None
+    c, p, peer_error = None, None, None
     try:
         with Batch(name, [server]) as b:
             status, run = http_json(server.url("/patterns/periodic/runs"),
@@ -657,9 +676,13 @@ def row_sse(_shared_server):
             started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp()
             r = sse_read(server.pid, server.port, f"/runs/{run['id']}/events", started, subs, secs)
             server.stop()
-            c = SSEPeer(secs)
-            b.servers = [server, c]
-            p = sse_read(c.pid, c.port, "/events", c.started, subs, secs)
+            try:
+                c = SSEPeer(secs)
+                b.servers = [server, c]
+                p = sse_read(c.pid, c.port, "/events", c.started, subs, secs)
+            except Exception as e:  # the service's figures stand without the peer's
+                peer_error = f"{type(e).__name__}: {e}"
+                log(f"bench: {name}: the C broadcaster failed: {peer_error}")
     finally:
         server.stop()
         if c:
@@ -667,20 +690,29 @@ def row_sse(_shared_server):
     cpu, wall, kb_per_sub, us_per_frame = r["cpu_s"], r["wall_s"], r["kb_per_sub"], r["us_per_frame"]
     all_ok = r["complete"] == subs and r["errors"] == 0 and r["refused"] == 0 and r["finished"] == subs
     met = all_ok and r["samples"] > 0 and r["p99_ms"] <= 100 and r["connect_s"] <= 2 and kb_per_sub <= 20
-    peer_ok = p["complete"] == subs and p["finished"] == subs and p["errors"] == 0
+    peer_ok = (p is not None and p["complete"] == subs and p["finished"] == subs and p["errors"] == 0
+               and p["refused"] == 0 and p["samples"] > 0)
+    peers, peer_note = {}, f"raw peer, the C broadcaster: failed ({peer_error})"
+    if p is not None:
+        peers["C broadcaster (reference/sse_server.c)"] = {
+            "value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
+            "all_delivered": peer_ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
+            "cpu_us_per_frame": round(p["us_per_frame"], 2),
+            "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2), "connect_s": p["connect_s"]}
+        peer_note = (f"raw peer, the C broadcaster with the same client: "
+                     f"{'all delivered' if peer_ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
+                     f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
+                     f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores)")
+    ours_ok = all_ok and r["samples"] > 0
     add_row(name, {"value": summary([r["p99_ms"]]), "unit": "p99 latency ms (live events)",
                    "p50_ms": r["p50_ms"], "max_ms": r["max_ms"], "first_subscriber_p99_ms": r["first_p99_ms"],
                    "events_delivered": r["delivered"], "expected": r["max_id"] * subs, "server_cpu_s": round(cpu, 2),
                    "server_cpu_cores": round(cpu / wall, 2), "cpu_us_per_frame": round(us_per_frame, 2),
                    "cpu_us_per_subscriber_tick": round(r["us_per_sub_tick"], 2),
                    "connect_s": r["connect_s"], "rss_kb_per_subscriber": round(kb_per_sub, 1)},
-            {"C broadcaster (reference/sse_server.c)": {
-                "value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
-                "all_delivered": peer_ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
-                "cpu_us_per_frame": round(p["us_per_frame"], 2),
-                "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2), "connect_s": p["connect_s"]}},
-            {"p99 vs C": round(r["p99_ms"] / max(p["p99_ms"], 1e-9), 2),
-             "CPU per subscriber-tick vs C": round(r["us_per_sub_tick"] / max(p["us_per_sub_tick"], 1e-9), 2)},
+            peers,
+            {"vs C p99": ratio_to(p and p["p99_ms"], r["p99_ms"], peer_ok and ours_ok),
+             "vs C CPU per subscriber-tick": ratio_to(p and p["us_per_sub_tick"], r["us_per_sub_tick"], peer_ok and ours_ok)},
             goal, met, b,
             note=f"{r['complete']:,}/{subs:,} subscribers got all {r['max_id']} events ({r['delivered']:,} frames); "
                  f"live-event latency p50 {fmt(r['p50_ms'])} p99 {fmt(r['p99_ms'])} max {fmt(r['max_ms'])} ms over "
@@ -689,10 +721,7 @@ def row_sse(_shared_server):
                  f"({cpu / wall:.2f} cores) = {us_per_frame:.2f} us per delivered frame (target <= 2 us), "
                  f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; "
                  f"RSS {r['rss_before_kb'] / 1024:.0f} -> {r['rss_peak_kb'] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
-                 f"raw peer, the C broadcaster with the same client: "
-                 f"{'all delivered' if peer_ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
-                 f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
-                 f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores); "
+                 f"{peer_note}; ratios are C's figure over the service's (above 1: the service does better); "
                  f"client: reference/sse_client.c (one epoll loop) on the same 2 cores"
                  + (f"; {r['errors']} client errors" if r["errors"] else "")
                  + (f"; {r['refused']} refused" if r["refused"] else ""))
@@ -744,39 +773,60 @@ def row_clients(server):
     """wrk -c256, each connection POSTing a 1-task gather of 100 ms with ?wait=60: runs/s over
     the ideal 2,560. The raw peer, alternating with the service in the same batch: the C hello
     server (reference/hello.c), which answers any POST 100 ms after it arrived and does nothing
-    else, under the same wrk: what this machine and this client allow at all."""
+    else, under the same wrk: what this machine and this client allow at all. A failure of the
+    peer costs only the peer's figures."""
     name = "256 clients each waiting on a 100 ms run"
     goal = ">= 0.97 of ideal 2,560 runs/s"
     script = post_gather_script()
-    hello = Hello()
     path = "/patterns/gather/runs?wait=60"
-    urls = {"service": server.url(path), "c": f"http://127.0.0.1:{hello.port}{path}"}
     res = {"service": [], "c": []}
+    hello, peer_error = None, None
     try:
-        with Batch(name, [server, hello]) as b:
-            for u in urls.values():  # warm-up
-                wrk(u, 256, 1, script=script)
-            for _, order in rotations(["service", "c"], CFG["clients_reps"]):
+        hello = Hello()
+    except Exception as e:
+        peer_error = f"{type(e).__name__}: {e}"
+    systems = ["service"] + (["c"] if hello else [])
+    urls = {"service": server.url(path), "c": f"http://127.0.0.1:{hello.port}{path}" if hello else None}
+    try:
+        with Batch(name, [server] + ([hello] if hello else [])) as b:
+            for system in systems:  # warm-up
+                wrk(urls[system], 256, 1, script=script)
+            for _, order in rotations(systems, CFG["clients_reps"]):
                 for system in order:
-                    res[system].append(wrk(urls[system], 256, CFG["clients_secs"], script=script))
+                    try:
+                        res[system].append(wrk(urls[system], 256, CFG["clients_secs"], script=script))
+                    except Exception as e:
+                        if system == "service":
+                            raise
+                        peer_error = f"{type(e).__name__}: {e}"
     finally:
-        hello.stop()
+        if hello:
+            hello.stop()
     ours, c = res["service"], res["c"]
     rps = summary([r["rps"] / 2560 for r in ours])
-    c_rps = summary([r["rps"] / 2560 for r in c])
     bad = sum(r["non2xx"] for r in ours)
     met = rps["median"] >= 0.97 and bad == 0
+    c_bad = sum(r["non2xx"] for r in c)
+    c_ok = bool(c) and c_bad == 0 and peer_error is None
+    peers, peer_note = {}, f"raw peer: failed ({peer_error})"
+    if c:
+        c_rps = summary([r["rps"] / 2560 for r in c])
+        peers["C, answers 100 ms later (reference/hello.c)"] = {
+            "value": c_rps, "unit": "fraction of ideal 2,560 runs/s",
+            "req_per_s": summary([r["rps"] for r in c]), "p99_ms": summary([r["p99_ms"] for r in c]), "non2xx": c_bad}
+        peer_note = (f"raw peer (C, a POST answered 100 ms after it arrived, nothing else): "
+                     f"{fmt_sum(c_rps)} of ideal, {fmt_sum(summary([r['rps'] for r in c]))} req/s, p50 "
+                     f"{fmt_sum(summary([r['p50_ms'] for r in c]), ' ms')} p99 {fmt_sum(summary([r['p99_ms'] for r in c]), ' ms')}"
+                     + (f", {c_bad} non-2xx" if c_bad else "") + (f", failed ({peer_error})" if peer_error else ""))
     add_row(name, {"value": rps, "unit": "fraction of ideal 2,560 runs/s",
                    "runs_per_s": summary([r["rps"] for r in ours]), "p99_ms": summary([r["p99_ms"] for r in ours])},
-            {"C, answers 100 ms later (reference/hello.c)": {
-                "value": c_rps, "unit": "fraction of ideal 2,560 runs/s",
-                "runs_per_s": summary([r["rps"] for r in c]), "p99_ms": summary([r["p99_ms"] for r in c])}},
-            {"vs C": round(rps["median"] / c_rps["median"], 3)}, goal, met, b,
+            peers,
+            {"vs C": round(rps["median"] / peers["C, answers 100 ms later (reference/hello.c)"]["value"]["median"], 3)
+             if c_ok and peers["C, answers 100 ms later (reference/hello.c)"]["value"]["median"] > 0 else None},
+            goal, met, b,
             note=f"runs/s {fmt_sum(summary([r['rps'] for r in ours]))}; latency p50 "
                  f"{fmt_sum(summary([r['p50_ms'] for r in ours]), ' ms')} p99 {fmt_sum(summary([r['p99_ms'] for r in ours]), ' ms')}; "
-                 f"raw peer (C, a POST answered 100 ms after it arrived, nothing else): "
-                 f"{fmt_sum(c_rps)} of ideal, {fmt_sum(summary([r['rps'] for r in c]))} req/s, p50 "
-                 f"{fmt_sum(summary([r['p50_ms'] for r in c]), ' ms')} p99 {fmt_sum(summary([r['p99_ms'] for r in c]), ' ms')}; "
+                 f"{peer_note}; "
                  f"wrk -c256 POST gather count=1 delay 100 ms ?wait=60, {CFG['clients_secs']}s x{CFG['clients_reps']} each"
                  + (f"; {bad} non-2xx" if bad else "") + (f"; socket errors {ours[0]['socket_errors']}" if ours[0]['socket_errors'] else ""),
             detail={"wrk": res})
@@ -1057,7 +1107,7 @@ def print_table():
         svc = r["service"]
         svc_s = f"{fmt_sum(svc['value'])} {svc['unit']}" if svc and svc.get("value") else (r["note"] if not svc else "-")
         peers = "; ".join(f"{k} {fmt_sum(v['value'])}" for k, v in r["peers"].items())
-        ratios = ", ".join(f"{k} {v}" for k, v in r["ratios"].items())
+        ratios = ", ".join(f"{k} {v}" for k, v in r["ratios"].items() if v is not None)
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
         bt = r["batch"]
         load = f"{bt['loadavg_before']} / {'DISTURBED ' + str(bt['foreign_cpu_cores']) + ' cores' if bt['disturbed'] else 'quiet'}" if bt else "-"

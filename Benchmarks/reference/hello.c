@@ -12,6 +12,7 @@
  * usage: hello PORT [THREADS]   (binds 127.0.0.1; THREADS defaults to the online cores)
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,7 +47,7 @@ static void *resumer(void *unused) {
     struct timespec due = queue[head % QUEUE].due;
     struct MHD_Connection *connection = queue[head % QUEUE].connection;
     pthread_mutex_unlock(&lock);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0) {}
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {}
     MHD_resume_connection(connection);
     pthread_mutex_lock(&lock);
     head++;
@@ -90,11 +91,12 @@ answer(void *cls, struct MHD_Connection *connection, const char *url, const char
       return respond(connection, 200, WAITED, "application/json");
     }
     w->state = 1;
+    MHD_suspend_connection(connection);
+    pthread_mutex_lock(&lock);
+    /* Under the lock, so that the queue is in the order the connections come due. */
     clock_gettime(CLOCK_MONOTONIC, &w->due);
     w->due.tv_nsec += 100 * 1000000L;
     if (w->due.tv_nsec >= 1000000000L) { w->due.tv_sec++; w->due.tv_nsec -= 1000000000L; }
-    MHD_suspend_connection(connection);
-    pthread_mutex_lock(&lock);
     queue[tail % QUEUE].connection = connection;
     queue[tail % QUEUE].due = w->due;
     tail++;

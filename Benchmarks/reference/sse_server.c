@@ -7,6 +7,11 @@
  * process pays on this machine to put a frame on 10,000 loopback sockets: no HTTP parsing
  * beyond finding the end of the request head, no routing, no store, no JSON writer.
  *
+ * A tick's `t_ms` is its due time (n * 50 ms after the start); the service's is the instant its
+ * run ticked, which is due time plus its `drift_ms` (a fraction of a millisecond). So the
+ * latency the client measures of the peer includes its timer's wake-up, the service's does not.
+ * `drift_ms` is always 0 here, and `run.finished` carries only `t_ms` and `ticks`.
+ *
  * usage: sse_server SECONDS
  *   Binds 127.0.0.1 on a free port, prints `PORT STARTED_EPOCH_S` on one line, ticks for
  *   SECONDS, finishes every stream, exits when every subscriber has been written out (or 60 s
@@ -41,11 +46,14 @@ static int subs_cap, live_count, open_count;
 static char *history; static size_t history_len, history_cap;  /* every chunk so far */
 static int ep, finished;
 
-static double now_s(void) {
+static double seconds_of(clockid_t clock) {
   struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
+  clock_gettime(clock, &t);
   return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
+
+/* The schedule runs on the monotonic clock; only the printed start is wall-clock time. */
+static double now_s(void) { return seconds_of(CLOCK_MONOTONIC); }
 
 static void grow(char **buf, size_t *len, size_t *cap, const char *data, size_t n) {
   if (*len + n > *cap) {
@@ -178,32 +186,28 @@ int main(int argc, char **argv) {
   ep = epoll_create1(0);
   struct epoll_event e = { .events = EPOLLIN, .data.fd = listener };
   epoll_ctl(ep, EPOLL_CTL_ADD, listener, &e);
+  /* Tick n is due at started + n * 50 ms; the timer fires at exactly those instants. */
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  double started = (double) start.tv_sec + (double) start.tv_nsec / 1e9, give_up = started + seconds + 60;
+  double started_wall = seconds_of(CLOCK_REALTIME);
   int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
-  struct itimerspec every = { .it_interval = { 0, 50 * 1000000 }, .it_value = { 0, 1000000 } };
-  timerfd_settime(timer, 0, &every, NULL);
+  struct itimerspec every = { .it_interval = { 0, 50 * 1000000 }, .it_value = start };
+  timerfd_settime(timer, TFD_TIMER_ABSTIME, &every, NULL);
   e.data.fd = timer;
   epoll_ctl(ep, EPOLL_CTL_ADD, timer, &e);
-  double started = now_s(), give_up = started + seconds + 60;
-  printf("%u %.6f\n", ntohs(address.sin_port), started);
+  printf("%u %.6f\n", ntohs(address.sin_port), started_wall);
   fflush(stdout);
 
   int tick = 0;
   long id = 0;
   struct epoll_event ready[256];
   while (now_s() < give_up && !(finished && open_count == 0)) {
-    int k = epoll_wait(ep, ready, 256, 100);
+    int k = epoll_wait(ep, ready, 256, 100), accepting = 0;
     for (int i = 0; i < k; i++) {
       int fd = ready[i].data.fd;
       if (fd == listener) {
-        for (int client; (client = accept4(listener, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
-          if (client >= subs_cap) { close(client); continue; }
-          struct sub *s = calloc(1, sizeof *s);
-          s->fd = client;
-          subs[client] = s;
-          open_count++;
-          struct epoll_event ce = { .events = EPOLLIN, .data.fd = client };
-          epoll_ctl(ep, EPOLL_CTL_ADD, client, &ce);
-        }
+        accepting = 1;  /* after this batch: a descriptor closed in it must not be reused in it */
       } else if (fd == timer) {
         unsigned long long expirations;
         if (read(timer, &expirations, sizeof expirations) < 0 || finished) continue;
@@ -237,6 +241,15 @@ int main(int argc, char **argv) {
         if (ready[i].events & EPOLLIN) readable(s);
         if (subs[fd] && (ready[i].events & EPOLLOUT)) flush(s);
       }
+    }
+    for (int client; accepting && (client = accept4(listener, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
+      if (client >= subs_cap) { close(client); continue; }
+      struct sub *s = calloc(1, sizeof *s);
+      s->fd = client;
+      subs[client] = s;
+      open_count++;
+      struct epoll_event ce = { .events = EPOLLIN, .data.fd = client };
+      epoll_ctl(ep, EPOLL_CTL_ADD, client, &ce);
     }
   }
   return 0;

@@ -20,11 +20,12 @@ from page import (
 
 SEMAPHORE = {"count": 10, "limit": 3, "delay_ms": 400}
 
-# A pattern's detail as the user sees it: its texts (rendered, trimmed) and, for each parameter
-# named in arguments[1], its control and label (null when the control is missing).
+# A pattern's detail as the user sees it: its texts (rendered, trimmed; "" when not displayed,
+# as Selenium's .text) and, for each parameter named in arguments[1], its control and label
+# (null when the control is missing).
 DETAIL_AS_SHOWN = """
 const detail = arguments[0];
-const text = (el) => el ? el.innerText.trim() : null;
+const text = (el) => el ? (el.checkVisibility() ? el.innerText.trim() : "") : null;
 const one = (testid) => detail.querySelector(`[data-testid="${testid}"]`);
 const params = {};
 for (const name of arguments[1]) {

@@ -38,13 +38,19 @@ enum MHDCallbacks {
         guard let slot else { return }
         let counters = core(cls)?.counters
         if code == .CONNECTION_NOTIFY_STARTED {
-            counters?.pendingConnections.wrappingSubtract(1, ordering: .relaxed)
-            counters?.openConnections.wrappingAdd(1, ordering: .relaxed)
-            let address = connection.flatMap { cmhd_client_address($0) }.flatMap(SocketAddress.describe)
-            slot.pointee = Unmanaged.passRetained(ConnectionContext(remoteAddress: address)).toOpaque()
+            let peer = connection.flatMap { cmhd_client_address($0) }
+            // A worker's wake-up connection is not counted (see `ServerCore.wakeWorkers`).
+            let counted = !(peer.map(SocketAddress.isWakeUp) ?? false)
+            if counted {
+                counters?.pendingConnections.wrappingSubtract(1, ordering: .relaxed)
+                counters?.openConnections.wrappingAdd(1, ordering: .relaxed)
+            }
+            let context = ConnectionContext(remoteAddress: peer.flatMap(SocketAddress.describe), counted: counted)
+            slot.pointee = Unmanaged.passRetained(context).toOpaque()
         } else if let pointer = slot.pointee {
-            counters?.openConnections.wrappingSubtract(1, ordering: .relaxed)
-            Unmanaged<ConnectionContext>.fromOpaque(pointer).release()
+            let context = Unmanaged<ConnectionContext>.fromOpaque(pointer)
+            if context.takeUnretainedValue().counted { counters?.openConnections.wrappingSubtract(1, ordering: .relaxed) }
+            context.release()
             slot.pointee = nil
         }
     }
@@ -81,6 +87,22 @@ enum MHDCallbacks {
 
 /// Printable socket addresses.
 enum SocketAddress {
+    /// The address `ServerCore.wakeWorkers` gives its connections: 127.0.0.1 port 0, which no
+    /// TCP peer can have.
+    static let wakeUp: sockaddr_in = {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+        return address
+    }()
+
+    static func isWakeUp(_ address: UnsafePointer<sockaddr>) -> Bool {
+        guard Int32(address.pointee.sa_family) == AF_INET else { return false }
+        return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+            $0.pointee.sin_port == 0 && $0.pointee.sin_addr.s_addr == wakeUp.sin_addr.s_addr
+        }
+    }
+
     /// `address:port` for IPv4, `[address]:port` for IPv6, nil for anything else.
     static func describe(_ address: UnsafePointer<sockaddr>) -> String? {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

@@ -199,6 +199,53 @@ final class ServerCore: Sendable {
         }
     }
 
+    /// Wakes every libmicrohttpd worker once, if the server holds any connection.
+    ///
+    /// libmicrohttpd 0.9.75 can leave a worker asleep on events it has already taken: when one
+    /// `epoll_wait` returns exactly its MAX_EVENTS (128), it calls `epoll_wait` again, with no
+    /// timeout, before it serves them; its connections are edge-triggered, so the worker sleeps
+    /// until something else reaches it (a C program on the library alone shows it: 128 requests
+    /// arriving while the worker is busy go unanswered; 127 or 129 do not). It happened to the
+    /// flood test in CI: 127 streams were answered only minutes later, when a new connection
+    /// reached that worker. Any event wakes a worker, and the one we can give it is a connection:
+    /// one end of a socketpair whose other end is closed at once, which libmicrohttpd takes
+    /// through the worker's inter-thread channel, starts, reads the end of and closes. It picks
+    /// the worker by the descriptor (`descriptor % workers`), so one per worker is handed over.
+    /// Called by the accept thread every `Listener.tickIntervalMs`: a stall lasts that long at most.
+    ///
+    /// These connections are not counted (open, pending, metrics, the connection limit): the
+    /// connection callback knows them by their address (`SocketAddress.wakeUp`). They go past
+    /// the connection limit by one per worker for a moment, within the descriptors kept for the
+    /// process.
+    func wakeWorkers(daemon: OpaquePointer) {
+        let held = counters.openConnections.load(ordering: .relaxed) + counters.pendingConnections.load(ordering: .relaxed)
+        guard held > 0, !admission.isDraining else { return }
+        let workers = max(1, configuration.threadPoolSize)
+        var woken = [Bool](repeating: false, count: workers)
+        var left = workers
+        for _ in 0..<(2 * workers) where left > 0 {
+            var pair: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else { return }
+            let chosen = pair.firstIndex { !woken[Int($0) % workers] }
+            for index in 0..<2 where index != chosen { close(pair[index]) }
+            guard let chosen else { continue }
+            woken[Int(pair[chosen]) % workers] = true
+            left -= 1
+            hand(pair[chosen], to: daemon)
+        }
+    }
+
+    /// Hands an empty connection to libmicrohttpd (see `wakeWorkers`).
+    private func hand(_ descriptor: Int32, to daemon: OpaquePointer) {
+        var address = SocketAddress.wakeUp
+        // On failure libmicrohttpd closed it without starting it: nothing to undo.
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                MHD_add_connection(daemon, descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
     /// Answers a connection that cannot be served with a 503 problem and closes it. The answer
     /// is written before the request is read: it fits a fresh socket's send buffer, so one
     /// non-blocking send takes it whole (or the client is already gone).

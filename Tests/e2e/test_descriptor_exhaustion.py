@@ -15,8 +15,10 @@ the process outlived several of libdispatch's monitor rounds, and serves normall
 """
 
 import os
+import select
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -179,4 +181,45 @@ def test_the_soft_open_file_limit_is_raised_to_the_hard_one():
             line = next(l for l in limits if l.startswith("Max open files"))
         assert line.split()[3:5] == ["2048", "2048"]
     finally:
+        lab.stop()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_worker_handed_exactly_128_requests_at_once_answers_them(threads):
+    """libmicrohttpd 0.9.75 takes at most 128 events per epoll_wait; when it gets exactly 128 it
+    waits again, with no timeout, before serving them, and sleeps on them until something else
+    reaches that worker. The flood test met it in CI (127 connections and a wake-up). Here: the
+    server is stopped (SIGSTOP) while 128 keep-alive connections per worker each send a request
+    (the workers take connections by descriptor parity, so 256 consecutive ones are 128 each),
+    then continued: each worker's first epoll_wait returns exactly 128 events. Every request
+    must be answered; before the server woke its workers every 100 ms, none was."""
+    per_worker = 128
+    lab = start_lab(f"worker-128-events-{threads}", ["--threads", str(threads), "--log-level", "notice"])
+    sockets = []
+    try:
+        for _ in range(per_worker * threads):
+            sock = socket.create_connection(("127.0.0.1", lab.port), timeout=5)
+            sockets.append(sock)
+            assert request_health(sock) == 200
+        os.kill(lab.process.pid, signal.SIGSTOP)
+        try:
+            for sock in sockets:
+                sock.sendall(HEALTH)
+            time.sleep(0.3)  # every request in the server's socket buffers
+        finally:
+            os.kill(lab.process.pid, signal.SIGCONT)
+        unanswered = set(sockets)
+        deadline = time.monotonic() + 5
+        while unanswered and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(unanswered), [], [], 0.2)
+            for sock in ready:
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200 "), "an answer, not a close"
+                unanswered.discard(sock)
+        if unanswered:
+            print(thread_report(lab.process.pid))
+        assert not unanswered, f"{len(unanswered)} of {len(sockets)} requests unanswered after 5 s"
+        assert_alive(lab)
+    finally:
+        for sock in sockets:
+            sock.close()
         lab.stop()

@@ -31,6 +31,9 @@ final class ConnectionContext: @unchecked Sendable {
     }
 
     let remoteAddress: String?
+    /// False for a connection the server handed libmicrohttpd only to wake a worker
+    /// (`ServerCore.wakeWorkers`): it is not counted among the open connections.
+    let counted: Bool
 
     var phase = Phase.idle
     /// The raw request target (`/path?query`), as the client sent it.
@@ -47,8 +50,9 @@ final class ConnectionContext: @unchecked Sendable {
 
     private let handoff = Mutex<Pending?>(nil)
 
-    init(remoteAddress: String?) {
+    init(remoteAddress: String?, counted: Bool = true) {
         self.remoteAddress = remoteAddress
+        self.counted = counted
     }
 
     /// A new request on this connection: the URI log callback has its raw target.

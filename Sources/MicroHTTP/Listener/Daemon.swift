@@ -47,7 +47,8 @@ struct Daemon: @unchecked Sendable {
         do {
             try listener.start(
                 admit: { client, address, length in core.admitConnection(client, address, length, daemon: pointer) },
-                refuse: { client in core.refuseConnection(client) })
+                refuse: { client in core.refuseConnection(client) },
+                tick: { core.wakeWorkers(daemon: pointer) })
         } catch {
             daemon.stop()
             throw error

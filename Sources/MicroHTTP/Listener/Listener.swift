@@ -19,7 +19,12 @@ import Glibc
 /// descriptors, a spare one (kept open on /dev/null) is given up to accept the waiting
 /// connection so that it, too, can be answered and closed instead of left in the backlog; the
 /// spare is taken back right after.
+///
+/// The thread also wakes every `tickIntervalMs` to call `tick` (libmicrohttpd's workers need a
+/// nudge now and then: `ServerCore.wakeWorkers`).
 final class Listener: @unchecked Sendable {
+    /// How often the accept thread calls `tick`, in milliseconds (its poll's timeout).
+    static let tickIntervalMs: Int32 = 100
     let socket: Int32
     let port: UInt16
     /// Set before the socket is shut down; the thread reads it after each wake-up.
@@ -27,6 +32,7 @@ final class Listener: @unchecked Sendable {
     private var thread: pthread_t?
     private var admit: ((Int32, UnsafePointer<sockaddr>, socklen_t) -> Void)?
     private var refuse: ((Int32) -> Void)?
+    private var tick: (() -> Void)?
     /// A descriptor held in reserve for refusing connections when none is left.
     private var spare: Int32 = -1
 
@@ -37,7 +43,11 @@ final class Listener: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw .invalidHost(host) }
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Non-blocking: `acceptAll` drains the backlog until EAGAIN and the thread then waits in
+        // `poll` (blocking, the last accept would wait there for the next client, and the
+        // thread would miss its ticks).
+        let socket = Glibc.socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard socket >= 0 else { throw .startFailed(host: host, port: port) }
         var on: Int32 = 1
         _ = setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -66,12 +76,15 @@ final class Listener: @unchecked Sendable {
     }
 
     /// Starts the accept thread. `admit` runs on it for every accepted connection, `refuse` for
-    /// one taken with the spare descriptor; each owns the descriptor it is given.
+    /// one taken with the spare descriptor; each owns the descriptor it is given. `tick` runs on
+    /// it about every `tickIntervalMs`, whether connections come or not.
     func start(
-        admit: @escaping (Int32, UnsafePointer<sockaddr>, socklen_t) -> Void, refuse: @escaping (Int32) -> Void
+        admit: @escaping (Int32, UnsafePointer<sockaddr>, socklen_t) -> Void, refuse: @escaping (Int32) -> Void,
+        tick: (() -> Void)? = nil
     ) throws(ServerError) {
         self.admit = admit
         self.refuse = refuse
+        self.tick = tick
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { context in
@@ -107,10 +120,17 @@ final class Listener: @unchecked Sendable {
     private func acceptUntilStopped() {
         spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
         var watched = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let clock = ContinuousClock()
+        let interval = Duration.milliseconds(Self.tickIntervalMs)
+        var nextTick = clock.now.advanced(by: interval)
         while !stopping.load(ordering: .acquiring) {
-            let ready = poll(&watched, 1, -1)
+            let ready = poll(&watched, 1, tick == nil ? -1 : Self.tickIntervalMs)
             if stopping.load(ordering: .acquiring) { break }
             if ready > 0 { acceptAll() }
+            if let tick, clock.now >= nextTick {
+                tick()
+                nextTick = clock.now.advanced(by: interval)
+            }
         }
         if spare >= 0 { _ = Glibc.close(spare) }
     }

@@ -184,6 +184,36 @@ def test_the_soft_open_file_limit_is_raised_to_the_hard_one():
         lab.stop()
 
 
+def wait_until_stopped(pid, timeout=5):
+    """Until every thread of `pid` is stopped (SIGSTOP is delivered, not yet acted on, when
+    kill returns): a worker still running would read some of the requests meant to wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = set()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                states.add(stat.read().rsplit(")", 1)[1].split()[0])
+        if states == {"T"}:
+            return
+        assert time.monotonic() < deadline, f"the server's threads are not all stopped: {states}"
+        time.sleep(0.01)
+
+
+def wait_until_queued(port, count, timeout=5):
+    """Until `count` of the server's connections on `port` hold unread bytes (rx_queue in
+    /proc/net/tcp): every request is in the kernel, waiting for the stopped server."""
+    local = f":{port:04X}"
+    deadline = time.monotonic() + timeout
+    while True:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        queued = sum(1 for row in rows if row[1].endswith(local) and int(row[4].split(":")[1], 16) > 0)
+        if queued >= count:
+            return
+        assert time.monotonic() < deadline, f"only {queued} of {count} requests reached the server's sockets"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_worker_handed_exactly_128_requests_at_once_answers_them(threads):
     """libmicrohttpd 0.9.75 takes at most 128 events per epoll_wait; when it gets exactly 128 it
@@ -203,9 +233,10 @@ def test_a_worker_handed_exactly_128_requests_at_once_answers_them(threads):
             assert request_health(sock) == 200
         os.kill(lab.process.pid, signal.SIGSTOP)
         try:
+            wait_until_stopped(lab.process.pid)
             for sock in sockets:
                 sock.sendall(HEALTH)
-            time.sleep(0.3)  # every request in the server's socket buffers
+            wait_until_queued(lab.port, len(sockets))
         finally:
             os.kill(lab.process.pid, signal.SIGCONT)
         unanswered = set(sockets)

@@ -49,6 +49,8 @@ public final class Server: Sendable {
             guard case .idle = lifecycle else { throw .alreadyStarted }
             for warning in core.budget.warnings { core.configuration.logger.warning("\(warning)") }
             let daemon = try Daemon.start(core)
+            core.configuration.logger.info(
+                "accepting on \(daemon.listener.sockets.count) listen socket(s), backlog \(daemon.listener.backlogPerSocket) each")
             boundPort.store(daemon.port, ordering: .releasing)
             lifecycle = .running(daemon)
         }

@@ -35,10 +35,12 @@ public struct ServerConfiguration: Sendable {
     /// Seconds an idle or slow connection may sit without traffic before it is closed; 0 never.
     /// (A suspended connection does not time out: handlers have `requestTimeout` instead.)
     public var connectionTimeout: Int = 60
-    /// Pending connections the kernel queues before `accept` (it caps this at
-    /// `net.core.somaxconn`). A burst of connections past the backlog loses SYNs, and their
-    /// clients wait a second or more to retry: keep it at least the burst a server must take.
-    public var listenBacklog: Int = 4096
+    /// Pending connections the kernel queues before `accept`, over all listen sockets: the
+    /// kernel caps one socket's at `net.core.somaxconn`, so the listener opens as many sockets
+    /// on the port as this needs (at most `Listener.maxSockets`). A burst of connections past
+    /// the backlog loses SYNs, and their clients wait a second or more to retry: keep it at
+    /// least the burst a server must take while its threads are busy.
+    public var listenBacklog: Int = 16_384
     /// SO_SNDBUF of every accepted connection (set on the listen socket, which accepted sockets
     /// inherit). nil: the kernel's, which grows with the connection (up to `net.ipv4.tcp_wmem`'s
     /// maximum, 4 MiB by default), so a stalled client can absorb megabytes before its stream's

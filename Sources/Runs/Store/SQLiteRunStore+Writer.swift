@@ -198,19 +198,20 @@ extension SQLiteRunStore {
     /// `--keep-runs` larger than the table. At 2,000 runs/s with 10,000 kept that query took
     /// 3.9 % of the server's CPU, the count and the short offset 2.4 % (the deletes themselves,
     /// the rest of pruning, 3-4.6 %). `prunesFromTheOldEnd_acrossBatches_countingRunsInFlight`.
+    ///
+    /// Its statements are prepared once per connection (`cachedStatement`): compiled at every
+    /// batch, through GRDB's authorizer, they cost 1.5 % of the server's CPU at 2,500 runs/s.
     private static func prune(_ db: Database, keepRuns: Int, before cutoffID: String?) throws -> Int {
         var pruned = 0
         let keep = max(1, keepRuns)
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0
+        let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM run")) ?? 0
         let oldestKept = total > keep
-            ? try String.fetchOne(db, sql: "SELECT id FROM run ORDER BY id ASC LIMIT 1 OFFSET ?", arguments: [total - keep])
+            ? try String.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM run ORDER BY id ASC LIMIT 1 OFFSET ?"), arguments: [total - keep])
             : nil
-        if let oldestKept {
-            try db.execute(sql: "DELETE FROM run WHERE id < ? AND status NOT IN ('queued', 'running')", arguments: [oldestKept])
-            pruned += db.changesCount
-        }
-        if let cutoffID {
-            try db.execute(sql: "DELETE FROM run WHERE id < ? AND status NOT IN ('queued', 'running')", arguments: [cutoffID])
+        let delete = try db.cachedStatement(sql: "DELETE FROM run WHERE id < ? AND status NOT IN ('queued', 'running')")
+        for bound in [oldestKept, cutoffID].compactMap({ $0 }) {
+            try delete.execute(arguments: [bound])
             pruned += db.changesCount
         }
         return pruned

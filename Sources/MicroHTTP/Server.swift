@@ -40,7 +40,7 @@ public final class Server: Sendable {
     /// The connection and stream limits in force, and the open-file limit they were sized from.
     public var budget: ConnectionBudget { core.budget }
 
-    /// Binds the listen socket and starts serving. Throws when it cannot bind, or when called
+    /// Binds the listen sockets and starts serving. Throws when it cannot bind, or when called
     /// twice.
     public func start() throws(ServerError) {
         // A client that leaves mid-write must cost an EPIPE, not the process.
@@ -49,8 +49,14 @@ public final class Server: Sendable {
             guard case .idle = lifecycle else { throw .alreadyStarted }
             for warning in core.budget.warnings { core.configuration.logger.warning("\(warning)") }
             let daemon = try Daemon.start(core)
+            let listener = daemon.listener
+            let total = listener.sockets.count * listener.backlogPerSocket
             core.configuration.logger.info(
-                "accepting on \(daemon.listener.sockets.count) listen socket(s), backlog \(daemon.listener.backlogPerSocket) each")
+                "accepting on \(listener.sockets.count) listen socket(s), backlog \(listener.backlogPerSocket) each, \(total) in all")
+            if total < core.configuration.listenBacklog {
+                core.configuration.logger.warning(
+                    "listen backlog \(core.configuration.listenBacklog) asked, \(total) allowed (net.core.somaxconn caps each socket, at most \(Listener.maxSockets) sockets): a larger burst of connections at once loses SYNs")
+            }
             boundPort.store(daemon.port, ordering: .releasing)
             lifecycle = .running(daemon)
         }

@@ -37,9 +37,9 @@ public struct ServerConfiguration: Sendable {
     public var connectionTimeout: Int = 60
     /// Pending connections the kernel queues before `accept`, over all listen sockets: the
     /// kernel caps one socket's at `net.core.somaxconn`, so the listener opens as many sockets
-    /// on the port as this needs (at most `Listener.maxSockets`). A burst of connections past
-    /// the backlog loses SYNs, and their clients wait a second or more to retry: keep it at
-    /// least the burst a server must take while its threads are busy.
+    /// on the port as this needs (at most 8; past that, less is kept, with a warning at start).
+    /// A burst of connections past the backlog loses SYNs, and their clients wait a second or
+    /// more to retry: keep it at least the burst a server must take while its threads are busy.
     public var listenBacklog: Int = 16_384
     /// SO_SNDBUF of every accepted connection (set on the listen socket, which accepted sockets
     /// inherit). nil: the kernel's, which grows with the connection (up to `net.ipv4.tcp_wmem`'s

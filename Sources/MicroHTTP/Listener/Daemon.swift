@@ -85,7 +85,7 @@ struct Daemon: @unchecked Sendable {
         ]
     }
 
-    /// Stops accepting connections: the listen socket is shut down (new connections fail at
+    /// Stops accepting connections: the listen sockets are shut down (new connections fail at
     /// once instead of waiting in the backlog) and the accept thread has ended on return.
     func quiesce() {
         listener.stop()

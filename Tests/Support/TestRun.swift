@@ -31,7 +31,7 @@ public enum TestRun {
             await VirtualRun.execute(pattern, parameters: validated, context: context, clock: clock, cancelAt: cancelAt)
         }
         if case .halted(.stalled(let at))? = outcome.stop { throw TestRunStuck(at: at) }
-        return TestRunResult(execution: outcome.execution, events: sink.events, endedAt: outcome.endedAt)
+        return TestRunResult(execution: outcome.execution, events: sink.events, appends: sink.appends, endedAt: outcome.endedAt)
     }
 
     /// `body`, or `TestRunTimeout` after `limit` of wall time: the run is then cancelled

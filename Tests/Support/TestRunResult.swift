@@ -5,6 +5,9 @@ import Patterns
 public struct TestRunResult: Sendable {
     public let execution: RunExecution
     public let events: [RunEvent]
+    /// The names of the events of each append to the sink, in order (events appended together
+    /// are one).
+    public var appends: [[String]] = []
     /// The virtual time when the run ended.
     public let endedAt: Duration
 

@@ -60,6 +60,14 @@ public struct RunContext: Sendable {
         recorder.event(name, data())
     }
 
+    /// Emits a per-task event and advances progress by `units`, the two appended as one
+    /// (`RunRecorder.event(_:_:advancingProgressBy:)`).
+    public func emit(
+        _ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue>, advancingProgressBy units: Int
+    ) {
+        recorder.event(name, data(), advancingProgressBy: units)
+    }
+
     /// Runs `body` as task `id` of the timeline: its span starts now and ends with the
     /// outcome of what `body` returned or threw (cancellation and timeouts told apart). It
     /// runs on its caller's executor: `body` of a task isolated to an `EventLoop` stays on it.

@@ -36,6 +36,15 @@ public struct RunEvent: Sendable {
 /// be thread-safe, must not block, and must not suspend.
 public protocol RunEventSink: Sendable {
     func append(_ event: RunEvent)
+    /// Appends `events` in order, as one: a sink that can (the event log) makes them visible
+    /// together, so a subscriber gets them in one write instead of one each.
+    func append(contentsOf events: [RunEvent])
+}
+
+extension RunEventSink {
+    public func append(contentsOf events: [RunEvent]) {
+        for event in events { append(event) }
+    }
 }
 
 /// How a run ended. Whether the pattern behaved is what `checks` say, not this.

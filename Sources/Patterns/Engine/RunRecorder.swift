@@ -74,6 +74,26 @@ public final class RunRecorder: Sendable {
         deliver(RunEvent(name: name, serializedData: Self.stamped(data(), at: clock.elapsedMs())))
     }
 
+    /// Emits a per-task event (as `event`) and advances progress by `units`: when a `progress`
+    /// event is due, the two reach the sink as one append (`append(contentsOf:)`), so an event
+    /// stream sends them in one write. Under the progress lock, as every progress event.
+    public func event(
+        _ name: String, _ data: @autoclosure () -> KeyValuePairs<String, JSONValue>, advancingProgressBy units: Int
+    ) {
+        let now = clock.elapsedMs()
+        state.withLock { state in
+            var events: [RunEvent] = []
+            if state.admitTaskEvent(cap: eventCap) {
+                events.append(RunEvent(name: name, serializedData: Self.stamped(data(), at: now)))
+            }
+            if let (completed, total) = state.advance(by: units, at: now, interval: progressIntervalMs) {
+                events.append(Self.progressEvent(completed: completed, total: total, at: now))
+            }
+            guard !events.isEmpty else { return }
+            VirtualExecutor.outsideRun { sink.append(contentsOf: events) }
+        }
+    }
+
     public func setTotal(_ total: Int) {
         state.withLock { $0.total = total }
     }
@@ -169,8 +189,12 @@ public final class RunRecorder: Sendable {
     }
 
     private func emitProgress(completed: Int, total: Int, at now: Double) {
+        deliver(Self.progressEvent(completed: completed, total: total, at: now))
+    }
+
+    private static func progressEvent(completed: Int, total: Int, at now: Double) -> RunEvent {
         let data: KeyValuePairs<String, JSONValue> = ["completed": .int(completed), "total": .int(total)]
-        deliver(RunEvent(name: "progress", serializedData: Self.stamped(data, at: now)))
+        return RunEvent(name: "progress", serializedData: stamped(data, at: now))
     }
 
     /// Hands an event to the sink as the world's business, not the run's: a subscriber the

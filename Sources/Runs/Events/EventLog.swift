@@ -50,6 +50,24 @@ public final class EventLog: RunEventSink, Sendable {
         append(event, finishing: true)
     }
 
+    /// Appends `events` under one lock and wakes waiters and observers once: an event stream
+    /// sends them in one pass (a `tick` and the `progress` it brings, one write per subscriber).
+    public func append(contentsOf events: [RunEvent]) {
+        guard events.count > 1 else {
+            if let event = events.first { append(event, finishing: false) }
+            return
+        }
+        let data = events.map(\.serializedData)
+        let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
+            guard !state.finished else { return ([], []) }
+            for (event, data) in zip(events, data) {
+                state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
+            }
+            return (state.waiters.takeAll(), state.observers.isEmpty ? [] : Array(state.observers.values))
+        }
+        wake(waiters, observers, finished: false)
+    }
+
     private func append(_ event: RunEvent, finishing: Bool) {
         let data = event.serializedData
         let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in

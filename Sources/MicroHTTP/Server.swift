@@ -54,7 +54,7 @@ public final class Server: Sendable {
             core.configuration.logger.info(
                 "accepting on \(listener.sockets.count) listen socket(s), backlog \(listener.backlogPerSocket) each, \(total) in all")
             if total < core.configuration.listenBacklog {
-                core.configuration.logger.warning(
+                core.configuration.logger.notice(
                     "listen backlog \(core.configuration.listenBacklog) asked, \(total) allowed (net.core.somaxconn caps each socket, at most \(Listener.maxSockets) sockets): a larger burst of connections at once loses SYNs")
             }
             boundPort.store(daemon.port, ordering: .releasing)

@@ -37,7 +37,7 @@ public struct ServerConfiguration: Sendable {
     public var connectionTimeout: Int = 60
     /// Pending connections the kernel queues before `accept`, over all listen sockets: the
     /// kernel caps one socket's at `net.core.somaxconn`, so the listener opens as many sockets
-    /// on the port as this needs (at most 8; past that, less is kept, with a warning at start).
+    /// on the port as this needs (at most 8; past that, less is kept, and the log says so at start).
     /// A burst of connections past the backlog loses SYNs, and their clients wait a second or
     /// more to retry: keep it at least the burst a server must take while its threads are busy.
     public var listenBacklog: Int = 16_384

@@ -20,7 +20,8 @@ pytestmark = needs_binary
 
 
 def listening_addresses(port):
-    """Local addresses of LISTEN sockets on `port`, from /proc/net/tcp and tcp6."""
+    """Local addresses of LISTEN sockets on `port`, from /proc/net/tcp and tcp6, each once (the
+    server listens on several sockets of the port, one address)."""
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -32,7 +33,7 @@ def listening_addresses(port):
             address, port_hex = fields[1].split(":")
             if int(port_hex, 16) == port and fields[3] == "0A":
                 found.append(address)
-    return found
+    return sorted(set(found))
 
 
 def test_default_bind_is_loopback():

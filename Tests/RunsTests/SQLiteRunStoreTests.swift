@@ -97,6 +97,28 @@ import TestSupport
         #expect(store.statistics.prunedRuns == 2)
     }
 
+    /// Saves made while the writer waits out its batch window go into one transaction (a
+    /// group commit); the runs are readable from the buffer meanwhile, and a stop cuts the
+    /// window short. With no window the writer commits `a` alone as soon as it wakes (two
+    /// batches).
+    @Test func savesWithinTheBatchWindow_areCommittedTogether_andAStopCutsItShort() async throws {
+        var runs = RunFactory()
+        let store = try SQLiteRunStore(path: file, batchWindow: .seconds(60))
+        let (a, b, c) = (runs.finished(), runs.finished(), runs.finished())
+        try await withWriter(store) { store in
+            store.save(a, events: RunFactory.events(of: a))
+            try await Task.sleep(for: .milliseconds(50))  // the writer wakes for `a`, then waits
+            store.save(b, events: RunFactory.events(of: b))
+            store.save(c, events: RunFactory.events(of: c))
+            #expect(try await store.record(id: b.id)?.apiJSON == b.apiJSON)
+            #expect(try await storedRunCount(store) == 0)
+            #expect(store.statistics.batchesWritten == 0)
+        }
+        #expect(store.statistics.batchesWritten == 1)
+        #expect(store.statistics.runsWritten == 3)
+        #expect(try await storedRunCount(store) == 3)
+    }
+
     // MARK: Helpers
 
     /// Rows in the `run` table: what reached the file, whatever the buffer holds.

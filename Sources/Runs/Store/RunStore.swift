@@ -68,6 +68,8 @@ extension RunStore {
 /// What a store's writer has done, for metrics, health and tests.
 public struct RunStoreStatistics: Sendable, Hashable {
     public var runsWritten = 0
+    /// Transactions (batches of saves) committed.
+    public var batchesWritten = 0
     public var failedWrites = 0
     /// Unsaved runs dropped because more than the buffer's bound waited (writes failing or lagging).
     public var droppedRuns = 0

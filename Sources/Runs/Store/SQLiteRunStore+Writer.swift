@@ -31,6 +31,7 @@ extension SQLiteRunStore {
         var failures = 0
         while true {
             await buffer.waitForWork()
+            if batchWindow > .zero, !buffer.isStopRequested { await pause(for: batchWindow) }
             switch buffer.takeBatch() {
             case .empty:
                 if buffer.isStopRequested { return }
@@ -49,7 +50,11 @@ extension SQLiteRunStore {
     }
 
     private func backOff(failures: Int) async {
-        let delay = Duration.milliseconds(min(30_000, 500 << min(failures - 1, 6)))
+        await pause(for: .milliseconds(min(30_000, 500 << min(failures - 1, 6))))
+    }
+
+    /// Sleeps for `delay`, or until a stop is requested.
+    private func pause(for delay: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: delay) }
             group.addTask { await self.stopRequested.wait() }

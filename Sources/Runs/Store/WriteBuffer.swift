@@ -125,6 +125,7 @@ package final class WriteBuffer: Sendable {
             precondition(state.draining, "finishing a batch nobody took")
             if committed {
                 state.statistics.runsWritten += state.inFlight.count
+                state.statistics.batchesWritten += 1
                 state.statistics.lastWriteError = nil
             } else {
                 state.statistics.failedWrites += 1

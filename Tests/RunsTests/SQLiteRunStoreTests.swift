@@ -99,15 +99,16 @@ import TestSupport
 
     /// Saves made while the writer waits out its batch window go into one transaction (a
     /// group commit); the runs are readable from the buffer meanwhile, and a stop cuts the
-    /// window short. With no window the writer commits `a` alone as soon as it wakes (two
-    /// batches).
+    /// window short. The assertions hold whether or not the writer has woken for `a` before
+    /// `b` is saved; the pause only lets a writer without a window commit `a` alone (two
+    /// batches), which is how this test fails with `batchWindow: .zero`.
     @Test func savesWithinTheBatchWindow_areCommittedTogether_andAStopCutsItShort() async throws {
         var runs = RunFactory()
         let store = try SQLiteRunStore(path: file, batchWindow: .seconds(60))
         let (a, b, c) = (runs.finished(), runs.finished(), runs.finished())
         try await withWriter(store) { store in
             store.save(a, events: RunFactory.events(of: a))
-            try await Task.sleep(for: .milliseconds(50))  // the writer wakes for `a`, then waits
+            try await Task.sleep(for: .milliseconds(50))
             store.save(b, events: RunFactory.events(of: b))
             store.save(c, events: RunFactory.events(of: c))
             #expect(try await store.record(id: b.id)?.apiJSON == b.apiJSON)

@@ -73,9 +73,9 @@ final class Listener: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw .invalidHost(host) }
-        let count = Self.socketCount(backlog: backlog, somaxconn: somaxconn)
-        // What the kernel keeps of each socket's backlog.
-        let perSocket = min(max(1, (backlog + count - 1) / count), somaxconn.flatMap { $0 > 0 ? $0 : nil } ?? Int.max)
+        let kernelCap = somaxconn.flatMap { $0 > 0 ? $0 : nil }  // nil: unknown
+        let count = Self.socketCount(backlog: backlog, somaxconn: kernelCap)
+        let perSocket = min(max(1, (backlog + count - 1) / count), kernelCap ?? Int.max)
         // The first socket binds the port alone (no SO_REUSEPORT yet): it fails when the port is
         // in use, and picks one for port 0. Only then may others share it: the first stays bound
         // throughout, so no server starting meanwhile can take the port between two binds.
@@ -141,7 +141,10 @@ final class Listener: @unchecked Sendable {
         var on: Int32 = 1
         _ = setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         if reusePort { _ = setsockopt(socket, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
-        if let sendBufferBytes { setSendBuffer(socket, sendBufferBytes) }
+        if let sendBufferBytes {
+            var bytes = Int32(clamping: sendBufferBytes)
+            _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = address
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -151,11 +154,6 @@ final class Listener: @unchecked Sendable {
             throw .startFailed(host: host, port: port)
         }
         return socket
-    }
-
-    private static func setSendBuffer(_ socket: Int32, _ bytes: Int) {
-        var bytes = Int32(clamping: bytes)
-        _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
     }
 
     private static func boundPort(_ socket: Int32) -> UInt16? {

@@ -89,8 +89,7 @@ public final class RunRecorder: Sendable {
             if let (completed, total) = state.advance(by: units, at: now, interval: progressIntervalMs) {
                 events.append(Self.progressEvent(completed: completed, total: total, at: now))
             }
-            guard !events.isEmpty else { return }
-            VirtualExecutor.outsideRun { sink.append(contentsOf: events) }
+            deliver(contentsOf: events)
         }
     }
 
@@ -201,6 +200,12 @@ public final class RunRecorder: Sendable {
     /// sink resumes is a task of the server, which must not join a virtual run's thread.
     private func deliver(_ event: RunEvent) {
         VirtualExecutor.outsideRun { sink.append(event) }
+    }
+
+    /// `events` as one append (nothing when empty), as `deliver`.
+    private func deliver(contentsOf events: [RunEvent]) {
+        guard !events.isEmpty else { return }
+        VirtualExecutor.outsideRun { sink.append(contentsOf: events) }
     }
 
     public var progress: (completed: Int, total: Int) {

@@ -42,37 +42,29 @@ public final class EventLog: RunEventSink, Sendable {
     }
 
     public func append(_ event: RunEvent) {
-        append(event, finishing: false)
+        append(CollectionOfOne((event.name, event.serializedData)), finishing: false)
     }
 
     /// Appends the terminal event and closes the log.
     public func finish(with event: RunEvent) {
-        append(event, finishing: true)
+        append(CollectionOfOne((event.name, event.serializedData)), finishing: true)
     }
 
     /// Appends `events` under one lock and wakes waiters and observers once: an event stream
     /// sends them in one pass (a `tick` and the `progress` it brings, one write per subscriber).
     public func append(contentsOf events: [RunEvent]) {
-        guard events.count > 1 else {
-            if let event = events.first { append(event, finishing: false) }
-            return
-        }
-        let data = events.map(\.serializedData)
-        let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
-            guard !state.finished else { return ([], []) }
-            for (event, data) in zip(events, data) {
-                state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
-            }
-            return (state.waiters.takeAll(), state.observers.isEmpty ? [] : Array(state.observers.values))
-        }
-        wake(waiters, observers, finished: false)
+        append(events.map { ($0.name, $0.serializedData) }, finishing: false)
     }
 
-    private func append(_ event: RunEvent, finishing: Bool) {
-        let data = event.serializedData
+    /// Appends named data (serialized before the lock is taken), then wakes waiters and
+    /// observers once; `finishing` closes the log after them.
+    private func append(_ entries: some Collection<(String, [UInt8])>, finishing: Bool) {
+        guard !entries.isEmpty else { return }
         let (waiters, observers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
             guard !state.finished else { return ([], []) }
-            state.events.append(StoredEvent(id: state.events.count + 1, name: event.name, data: data))
+            for (name, data) in entries {
+                state.events.append(StoredEvent(id: state.events.count + 1, name: name, data: data))
+            }
             state.finished = finishing
             return (state.waiters.takeAll(), state.observers.isEmpty ? [] : Array(state.observers.values))
         }

@@ -43,6 +43,7 @@ public final class SQLiteRunStore: RunStore {
     /// server's CPU down by a quarter (453-653 ticks over 8 s without, 426-491 with; 5 ms
     /// 466-488). Reads see a run from the buffer meanwhile; `flush` and `shutdown` do not wait.
     let batchWindow: Duration
+    public static let defaultBatchWindow = Duration.milliseconds(20)
     /// Fires when a stop is requested, cutting the writer's backoff short.
     let stopRequested = OneShotSignal()
     let writerEnded = OneShotSignal()
@@ -51,7 +52,7 @@ public final class SQLiteRunStore: RunStore {
     public convenience init(
         path: String, retention: Retention = Retention(), maxPendingRuns: Int = 2_000,
         logger: Logger = Logger(label: "store"), now: @escaping @Sendable () -> Date = { Date() },
-        batchWindow: Duration = .milliseconds(20)
+        batchWindow: Duration = SQLiteRunStore.defaultBatchWindow
     ) throws(RunStoreError) {
         try self.init(
             path: path, retention: retention, maxPendingRuns: maxPendingRuns, logger: logger, now: now,
@@ -61,7 +62,7 @@ public final class SQLiteRunStore: RunStore {
     /// `readOnly` opens every connection read-only, as a read-only file does for a non-root user.
     init(
         path: String, retention: Retention, maxPendingRuns: Int, logger: Logger,
-        now: @escaping @Sendable () -> Date, readOnly: Bool, batchWindow: Duration = .milliseconds(20)
+        now: @escaping @Sendable () -> Date, readOnly: Bool, batchWindow: Duration = SQLiteRunStore.defaultBatchWindow
     ) throws(RunStoreError) {
         self.path = path
         self.batchWindow = batchWindow

@@ -29,14 +29,15 @@ public struct ReservedJSONWriter {
         self.capacity = capacity
     }
 
-    /// Runs `body` with a writer over `bound` bytes and returns what it wrote. Writing past
-    /// `bound` is a programming error (trapped).
+    /// Runs `body` with a writer over `bound` bytes and returns what it wrote, written in
+    /// place: the array keeps a capacity of `bound`, so copy what is to be kept long. Writing
+    /// past `bound` is a programming error (trapped).
     public static func write(upTo bound: Int, _ body: (inout ReservedJSONWriter) -> Void) -> [UInt8] {
-        let storage = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, bound))
-        defer { storage.deallocate() }
-        var writer = ReservedJSONWriter(base: storage, capacity: bound)
-        body(&writer)
-        return Array(UnsafeBufferPointer(start: storage, count: writer.count))
+        [UInt8](unsafeUninitializedCapacity: max(1, bound)) { buffer, initialized in
+            var writer = ReservedJSONWriter(base: buffer.baseAddress!, capacity: bound)
+            body(&writer)
+            initialized = writer.count
+        }
     }
 
     @inlinable

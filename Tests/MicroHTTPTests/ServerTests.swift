@@ -42,6 +42,44 @@ struct ServerTests {
         }
     }
 
+    /// Bodies from 64 KiB up are lent to libmicrohttpd, not copied: each answer must still be
+    /// the bytes the handler gave, however many connections read the same array at once, and
+    /// the array must be let go once the responses are done with it.
+    @Test func largeBodies_lentToLibmicrohttpd_arriveIntact_andAreLetGo() async throws {
+        let sizes = [64 * 1_024 - 1, 64 * 1_024, 1_500_000]
+        let boxes = sizes.map { size in BodyBox((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }) }
+        let expected = boxes.map(\.bytes)
+        let addresses = boxes.map { $0.bytes.withUnsafeBytes { $0.baseAddress } }
+        let handler = TestHandler(
+            immediate: { request in
+                request.path.hasPrefix("/now/") ? Response(body: .bytes(boxes[Int(request.path.dropFirst(5))!].bytes)) : nil
+            },
+            async: { request in Response(body: .bytes(boxes[Int(request.path.dropFirst(7))!].bytes)) })
+        try await withServer(handler: handler) { server in
+            let client = try HTTPTestClient(port: server.port)
+            for (index, body) in expected.enumerated() {
+                for path in ["/now/\(index)", "/later/\(index)", "/now/\(index)"] {
+                    let response = try await client.request("GET", path)
+                    #expect(response.status == 200)
+                    #expect(response.body.count == body.count && response.body == body, "\(path)")
+                }
+            }
+            let requests = (0..<24).map { ConcurrentHTTPRequests.get("/later/\($0 % 3)") }
+            let responses = try await ConcurrentHTTPRequests.send(requests, port: server.port)
+            for (index, response) in responses.enumerated() {
+                #expect(response.body == expected[index % 3], "concurrent request \(index)")
+            }
+        }
+        // The server is gone. `expected` shares each array: let it go, then each box should
+        // be the only owner left, so a write happens in place, with no copy first. A response
+        // that still held its array (the release callback never ran) would force the copy.
+        _ = consume expected
+        for (index, box) in boxes.enumerated() {
+            box.bytes[0] ^= 0xff
+            #expect(box.bytes.withUnsafeBytes { $0.baseAddress } == addresses[index], "body \(index) still held")
+        }
+    }
+
     @Test func chunkedUpload_isReassembled() async throws {
         let handler = TestHandler(async: { request in .text(String(decoding: request.body, as: UTF8.self)) })
         try await withServer(handler: handler) { server in
@@ -140,6 +178,13 @@ struct ServerTests {
 }
 
 /// FNV-1a: any corruption, loss or reordering of the body changes it.
+/// A body a handler reads and a test writes to afterwards, to tell whether anything else
+/// still holds it. `@unchecked`: written only once the server has stopped.
+final class BodyBox: @unchecked Sendable {
+    var bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
 func checksum(_ bytes: [UInt8]) -> UInt64 {
     bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
 }

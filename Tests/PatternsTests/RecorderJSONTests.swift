@@ -18,8 +18,20 @@ import Testing
             let timeline = Timeline(
                 spans: spans, truncated: trial % 2 == 0, tasksStarted: spans.count + trial,
                 outcomes: [.ok: trial, .timeout: spans.count])
-            #expect(timeline.serializedJSON.bytes == timeline.structuredJSON.serializedBytes())
+            let expected = timeline.structuredJSON.serializedBytes()
+            #expect(timeline.serializedJSON.bytes == expected)
+            // Written in parts on several threads (a large timeline's way), the bytes are the same.
+            for parts in [2, 3, 7, 500] {
+                #expect(timeline.serialized(parts: parts).bytes == expected, "\(spans.count) spans in \(parts) parts")
+            }
         }
+    }
+
+    @Test func aTimelineIsWrittenInPartsOnlyWhenEachPartIsLarge() {
+        #expect(Timeline.parts(forSpans: 0) == 1)
+        #expect(Timeline.parts(forSpans: Timeline.spansPerPart * 2 - 1) == 1)
+        #expect(Timeline.parts(forSpans: 1_000_000) <= 4)
+        #expect(Timeline.parts(forSpans: 1_000_000) >= 1)
     }
 
     @Test func taskEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {

@@ -9,13 +9,41 @@ enum ResponseQueue {
         guard case .bytes(let body) = response.body else {
             preconditionFailure("streamed responses go through queueStream")
         }
-        // MUST_COPY: the array's storage is not ours to lend to C beyond this call.
-        let created = body.withUnsafeBytes { bytes in
-            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
-        }
-        guard let created else { return .NO }
+        guard let created = body.count >= lentBodyThreshold ? lend(body) : copy(body) else { return .NO }
         context.responseBytes = body.count
         return queue(created, response, on: connection, context)
+    }
+
+    /// Bodies at least this large are lent to libmicrohttpd rather than copied (`lend`).
+    static let lentBodyThreshold = 64 * 1_024
+
+    /// A response that owns a copy of `body` (MUST_COPY): for small bodies a copy costs less
+    /// than a retained box and a release callback.
+    private static func copy(_ body: [UInt8]) -> OpaquePointer? {
+        body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+    }
+
+    /// A response that reads `body` where it is: a finished run's JSON (800 KB for 10,000
+    /// spans) is served without a copy, between a run's end and its answer or on every GET.
+    ///
+    /// Why the pointer stays valid after `withUnsafeBytes` returns: a native array's elements
+    /// live in its heap buffer, which `LentBody` keeps alive until libmicrohttpd calls the
+    /// release callback (when it destroys the response); nothing can write to that buffer
+    /// meanwhile, since a mutation through any other reference to it copies first (the
+    /// buffer is shared, so not uniquely referenced). Swift on Linux has no bridged arrays,
+    /// whose elements could live elsewhere.
+    private static func lend(_ body: [UInt8]) -> OpaquePointer? {
+        let lent = Unmanaged.passRetained(LentBody(body))
+        let base = lent.takeUnretainedValue().bytes.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+        let created = MHD_create_response_from_buffer_with_free_callback_cls(
+            body.count, base, { cls in
+                guard let cls else { return }
+                Unmanaged<LentBody>.fromOpaque(cls).release()
+            }, lent.toOpaque())
+        if created == nil { lent.release() }
+        return created
     }
 
     /// Queues a streamed response; `writer` is retained by libmicrohttpd until it releases the
@@ -80,4 +108,10 @@ enum ResponseQueue {
         MHD_destroy_response(created)
         return result
     }
+}
+
+/// A body lent to libmicrohttpd: holds its bytes until the response is destroyed.
+private final class LentBody {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }

@@ -93,6 +93,9 @@ public final class LiveRun: Sendable {
     func publish(_ record: RunRecord) {
         let members = record.json(links: links).objectValue ?? [:]
         var bytes: [UInt8] = []
+        // Room for the timeline (already bytes) and the rest: a large run's JSON is written
+        // without growing (and copying) the array on the way to its answer.
+        if case .serialized(let timeline) = record.timeline { bytes.reserveCapacity(timeline.bytes.count + 4_096) }
         JSONValue.writeObject(members, into: &bytes)
         published.withLock { $0 = (record, bytes) }
         finished.fire()

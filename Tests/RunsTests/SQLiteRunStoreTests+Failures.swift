@@ -11,10 +11,10 @@ import TestSupport
 extension SQLiteRunStoreTests {
     @Test func newerUserVersion_isRefusedAtOpen() async throws {
         _ = try SQLiteRunStore(path: file)
-        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "PRAGMA user_version = 3") }
+        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "PRAGMA user_version = 4") }
         let error = try #require(openError { try SQLiteRunStore(path: file) })
         #expect(error.kind == .newerSchema)
-        #expect(error.description.contains("schema version 3, this build knows 2"))
+        #expect(error.description.contains("schema version 4, this build knows 3"))
     }
 
     @Test func fileOfGarbage_isRefusedAtOpen_asCorrupt() async throws {
@@ -135,7 +135,7 @@ extension SQLiteRunStoreTests {
 
     @Test func registry_turnsAFailingReadIntoStoreUnavailable() async throws {
         let store = try SQLiteRunStore(path: file)
-        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "DROP TABLE event; DROP TABLE run") }
+        try await DatabaseQueue(path: file).write { db in try db.execute(sql: "DROP TABLE run_events; DROP TABLE run") }
         let registry = RunRegistry(catalog: PatternCatalog(limits: .defaults), store: store)
         do {
             _ = try await registry.record(id: "01KSR4923V75K0YQ053YXA41DW")

@@ -46,6 +46,59 @@ import TestSupport
         #expect(try await reopened.record(id: new.id)?.realMs == 201.9)
     }
 
+    /// A file of schema v2 kept a row per event in `event`; on open, each run's events are
+    /// packed into `run_events` and `event` is dropped. Every event reads back as it was, a
+    /// run whose events were never stored still has none, and the store writes on.
+    @Test func fileOfSchemaTwo_hasItsEventsPacked_andReadsThemBackUnchanged() async throws {
+        var runs = RunFactory()
+        let (a, b, noEvents) = (runs.finished(), runs.finished(), runs.finished())
+        let eventsOfA = RunFactory.events(of: a, tasks: 40)
+        let eventsOfB = RunFactory.events(of: b, tasks: 0)
+        let store = try SQLiteRunStore(path: file)
+        store.save(a, events: eventsOfA)
+        store.save(b, events: eventsOfB)
+        store.save(noEvents, events: nil)
+        await store.flush()
+        // Back to v2: the events as rows, as that schema kept them.
+        try await DatabaseQueue(path: file).write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE event (
+                        run_id TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+                        id INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+                        PRIMARY KEY (run_id, id)
+                    ) WITHOUT ROWID;
+                    """)
+            for (run, events) in [(a, eventsOfA), (b, eventsOfB)] {
+                for event in events {
+                    try db.execute(
+                        sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)",
+                        arguments: [run.id, event.id, event.name, event.dataText])
+                }
+            }
+            try db.execute(
+                sql: """
+                    DROP TABLE run_events;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v3-packed-events';
+                    PRAGMA user_version = 2;
+                    """)
+        }
+        let reopened = try SQLiteRunStore(path: file)
+        #expect(try await reopened.events(runID: a.id) == eventsOfA)
+        #expect(try await reopened.events(runID: b.id) == eventsOfB)
+        #expect(try await reopened.events(runID: noEvents.id) == nil)
+        let (version, tables) = try await reopened.database.read { db in
+            (try Int.fetchOne(db, sql: "PRAGMA user_version"),
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%event%' ORDER BY name"))
+        }
+        #expect(version == 3)
+        #expect(tables == ["run_events"])
+        let c = runs.finished()
+        reopened.save(c, events: RunFactory.events(of: c))
+        await reopened.flush()
+        #expect(try await reopened.events(runID: c.id) == RunFactory.events(of: c))
+    }
+
     // MARK: Buffer and writer
 
     @Test func reads_seeSavesNotYetWritten_andTheLastSaveOfARunWins() async throws {
@@ -95,6 +148,9 @@ import TestSupport
         #expect(try await stored() == [inFlight.id, d.id, e.id, f.id])
         #expect(try await store.events(runID: c.id) == nil)
         #expect(store.statistics.prunedRuns == 2)
+        // Their events went with them.
+        let packed = try await store.database.read { db in try String.fetchAll(db, sql: "SELECT run_id FROM run_events ORDER BY run_id") }
+        #expect(packed == [inFlight.id, d.id, e.id, f.id])
     }
 
     /// Saves made while the writer waits out its batch window go into one transaction (a

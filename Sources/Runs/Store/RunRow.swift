@@ -146,6 +146,15 @@ struct SQLiteBinder {
         }
     }
 
+    /// Bytes as a blob (an empty one is a zero-length blob, not NULL).
+    func blob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = sqlite3_bind_zeroblob(handle, index, 0)
+            return
+        }
+        _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), destructor)
+    }
+
     /// Throws what GRDB would for a step of `statement` that returned `code` instead of DONE.
     static func expectDone(_ code: Int32, _ statement: Statement, _ db: Database) throws {
         guard code != SQLITE_DONE else { return }

@@ -15,9 +15,13 @@ import GRDB
 ///
 /// Schema v2 (migration "v2-real-ms"): `run.real_ms`, the real time a run took beside its
 /// `duration_ms` (which is simulated time for a `clock: virtual` run); NULL for older runs.
+///
+/// Schema v3 (migration "v3-packed-events"): a run's events are one row of `run_events`
+/// (run_id primary key, deleted with its run; `data`, the events packed as `EventPack` lays
+/// them out) instead of a row each in `event`, which the migration packs and drops.
 extension SQLiteRunStore {
     /// The `user_version` this build writes; a file with a larger one is from a newer build.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -55,6 +59,27 @@ extension SQLiteRunStore {
         }
         migrator.registerMigration("v2-real-ms") { db in
             try db.execute(sql: "ALTER TABLE run ADD COLUMN real_ms REAL; PRAGMA user_version = 2;")
+        }
+        migrator.registerMigration("v3-packed-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE run_events (
+                        run_id TEXT PRIMARY KEY NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+                        data BLOB NOT NULL
+                    );
+                    """)
+            let insert = try db.makeStatement(sql: "INSERT INTO run_events (run_id, data) VALUES (?, ?)")
+            let runs = try String.fetchAll(db, sql: "SELECT id FROM run WHERE event_count IS NOT NULL")
+            for runID in runs {
+                let events = try Row.fetchAll(
+                    db, sql: "SELECT id, name, data FROM event WHERE run_id = ? ORDER BY id", arguments: [runID]
+                ).map { row in
+                    let data: String = try row.decode(atIndex: 2)
+                    return StoredEvent(id: try row.decode(atIndex: 0), name: try row.decode(atIndex: 1), data: Array(data.utf8))
+                }
+                try insert.execute(arguments: [runID, Data(EventPack.pack(events))])
+            }
+            try db.execute(sql: "DROP TABLE event; PRAGMA user_version = 3;")
         }
         return migrator
     }

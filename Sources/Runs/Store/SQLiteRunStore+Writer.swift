@@ -150,46 +150,34 @@ extension SQLiteRunStore {
 
     static func insert(_ batch: [PendingSave], _ db: Database) throws {
         let upsert = try db.cachedStatement(sql: RunRow.upsertSQL)
-        let deleteEvents = try db.cachedStatement(sql: "DELETE FROM event WHERE run_id = ?")
-        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)")
+        let replaceEvents = try db.cachedStatement(sql: "INSERT OR REPLACE INTO run_events (run_id, data) VALUES (?, ?)")
         for save in batch {
             try RunRow.upsert(save.record, eventCount: save.events?.count, with: upsert, db)
             guard let events = save.events else { continue }
-            let runID = save.record.id
-            try deleteEvents.execute(arguments: [runID])
-            try insertEvents(events, of: runID, with: insertEvent, db)
+            try storeEvents(events, of: save.record.id, with: replaceEvents, db)
         }
     }
 
-    /// The events of one run, bound straight from their stored bytes. A finished gather of
-    /// 10,000 tasks has 30,000 events; through `execute(arguments:)` each one became an array
-    /// of existentials, `DatabaseValue`s and a `String` copy of its JSON, and writing a run
-    /// cost more CPU than running it. The bytes are bound without a copy (SQLITE_STATIC): the
-    /// step that reads them runs while they are borrowed.
-    private static func insertEvents(
+    /// A run's events as one packed value (`EventPack`), bound without a copy (SQLITE_STATIC:
+    /// the step that reads the bytes runs while they are borrowed).
+    private static func storeEvents(
         _ events: [StoredEvent], of runID: String, with statement: Statement, _ db: Database
     ) throws {
         let handle = statement.sqliteStatement
         let bind = SQLiteBinder(handle, copying: false)
+        let packed = EventPack.pack(events)
         var runID = runID
-        try runID.withUTF8 { run in
-            for event in events {
-                var name = event.name
-                let code = name.withUTF8 { name in
-                    event.data.withUnsafeBufferPointer { data in
-                        _ = sqlite3_reset(handle)
-                        bind.text(1, run)
-                        bind.integer(2, event.id)
-                        bind.text(3, name)
-                        bind.text(4, data)
-                        defer { _ = sqlite3_clear_bindings(handle) }
-                        return sqlite3_step(handle)
-                    }
-                }
-                try SQLiteBinder.expectDone(code, statement, db)
+        let code = runID.withUTF8 { run in
+            packed.withUnsafeBytes { data in
+                _ = sqlite3_reset(handle)
+                bind.text(1, run)
+                bind.blob(2, data)
+                defer { _ = sqlite3_clear_bindings(handle) }
+                return sqlite3_step(handle)
             }
         }
         _ = sqlite3_reset(handle)
+        try SQLiteBinder.expectDone(code, statement, db)
     }
 
     /// Deletes (with their events) the finished runs past the newest `keepRuns`, and those

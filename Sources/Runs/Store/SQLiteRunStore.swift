@@ -94,12 +94,12 @@ public final class SQLiteRunStore: RunStore {
             // A run whose events were never stored has none yet: nil, as for an unknown run.
             guard try Int.fetchOne(db, sql: "SELECT event_count FROM run WHERE id = ?", arguments: [runID]) != nil
             else { return nil }
-            return try Row.fetchAll(
-                db, sql: "SELECT id, name, data FROM event WHERE run_id = ? ORDER BY id", arguments: [runID]
-            ).map { row in
-                let data: String = try row.decode(atIndex: 2)
-                return StoredEvent(id: try row.decode(atIndex: 0), name: try row.decode(atIndex: 1), data: Array(data.utf8))
+            guard let packed = try Data.fetchOne(db, sql: "SELECT data FROM run_events WHERE run_id = ?", arguments: [runID])
+            else { return [] }
+            guard let events = packed.withUnsafeBytes({ EventPack.unpack($0) }) else {
+                throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "run \(runID) holds events this build cannot read")
             }
+            return events
         }
     }
 

@@ -25,6 +25,29 @@ import Testing
         #expect(started == Array(0..<count))
     }
 
+    /// Children start as their chunks create them, not once every chunk has: on one thread, the
+    /// first chunk's children run before the second chunk admits its first. (Created all up
+    /// front, the first of 10,000 sleeping children started 6-8 ms into its run, and the run
+    /// ended that much later.)
+    @Test func theFirstChunksChildren_runBeforeTheNextChunkIsCreated() async throws {
+        let clock = VirtualClock()
+        let executor = try VirtualExecutor(clock: clock)
+        let steps = try await Task(executorPreference: executor) {
+            defer { executor.shutdown() }
+            let steps = Locked<[String]>([])
+            try await ChunkedTaskGroup.run(count: 24, chunkSize: 8) { index in
+                steps.withLock { $0.append("admit \(index)") }
+            } _: { index in
+                steps.withLock { $0.append("start \(index)") }
+                try await clock.sleep(for: .milliseconds(1))
+            }
+            return steps.value
+        }.value
+        let firstStart = try #require(steps.firstIndex(of: "start 0"))
+        let secondChunk = try #require(steps.firstIndex(of: "admit 8"))
+        #expect(firstStart < secondChunk, "\(steps)")
+    }
+
     /// The first error cancels every other child, in every chunk, and is rethrown.
     @Test func anError_cancelsEveryOtherChild_andIsRethrown() async throws {
         struct Injected: Error {}

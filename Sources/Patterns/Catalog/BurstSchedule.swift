@@ -79,7 +79,7 @@ final class DebounceThrottleLog: Sendable {
     ) async throws where Sequence.Element == Int {
         try await context.task(id, label: "\(pipeline)-consumer", countsAsProgress: false) {
             var iterator = sequence.makeAsyncIterator()
-            while let value = try await iterator.next() {
+            while let value = try await iterator.next(isolation: #isolation) {
                 let now = decidedAt() ?? context.elapsedMs()
                 let count = emitted.withLock { emitted -> Int in
                     emitted.append(Emission(value: value, atMs: now))

@@ -61,9 +61,9 @@ public struct GatherPattern: Pattern {
             delay: parameters.int("delay_ms"), jitter: parameters.int("jitter_ms"), seed: parameters.int("seed"))
         context.recorder.setTotal(count)
         let results = Locked(Slots(count: count))
-        let inFlight = Locked(InFlight())
+        let inFlight = PeakCounter()
         let window = delays.neverSleeps && count > Self.zeroDelayWindow ? AsyncSemaphore(permits: Self.zeroDelayWindow) : nil
-        let alive = AliveTasks()
+        let alive = PeakCounter()
         let start = context.elapsedMs()
         // Sleeping children finish in any order, which a single group of 100,000 pays for on
         // every finish (see ChunkedTaskGroup); the window already keeps a zero-delay group
@@ -71,15 +71,15 @@ public struct GatherPattern: Pattern {
         let chunkSize = window == nil ? ChunkedTaskGroup.defaultChunkSize : count
         try await ChunkedTaskGroup.run(count: count, chunkSize: chunkSize) { _ in
             try await window?.acquire()
-            alive.started()
+            alive.enter()
         } _: { index in
             defer {
-                alive.finished()
+                alive.leave()
                 window?.release()
             }
             let value = try await context.task(index) {
-                inFlight.withLock { $0.enter() }
-                defer { inFlight.withLock { $0.leave() } }
+                inFlight.enter()
+                defer { inFlight.leave() }
                 try await context.sleep(ms: delays[index])
                 return index
             }
@@ -90,7 +90,7 @@ public struct GatherPattern: Pattern {
             (slots.values.indices.count { slots.values[$0] == $0 }, slots.filled)
         }
         return outcome(
-            count: count, delays: delays, wall: wall, inOrder: inOrder, filled: filled, peak: inFlight.value.peak,
+            count: count, delays: delays, wall: wall, inOrder: inOrder, filled: filled, peak: inFlight.peak,
             peakAlive: alive.peak)
     }
 
@@ -138,14 +138,14 @@ private struct TaskDelays: Sendable {
     var neverSleeps: Bool { delay == 0 && jitter == 0 }
 }
 
-/// Child tasks created and not yet finished, and the most there were at once (what a run
-/// holds in memory). Children are created by several groups at once (`ChunkedTaskGroup`):
-/// the peak only ever grows.
-private final class AliveTasks: Sendable {
+/// How many are inside at once and the most there ever were: child tasks alive (created, not
+/// yet finished: what a run holds in memory) and tasks sleeping (in flight). Entered and left
+/// from several threads at once (`ChunkedTaskGroup`), without a lock: the peak only ever grows.
+private final class PeakCounter: Sendable {
     private let current = Atomic<Int>(0)
     private let highest = Atomic<Int>(0)
 
-    func started() {
+    func enter() {
         let now = current.add(1, ordering: .relaxed).newValue
         var seen = highest.load(ordering: .relaxed)
         while now > seen {
@@ -155,7 +155,7 @@ private final class AliveTasks: Sendable {
         }
     }
 
-    func finished() { current.subtract(1, ordering: .relaxed) }
+    func leave() { current.subtract(1, ordering: .relaxed) }
 
     var peak: Int { highest.load(ordering: .relaxed) }
 }
@@ -174,20 +174,5 @@ private struct Slots: Sendable {
         values[index] = value
         filled += 1
         context.emit("gather.result", ["task": .int(index), "results": .int(filled)])
-    }
-}
-
-/// Tasks sleeping right now, and the most there ever were at once.
-private struct InFlight: Sendable {
-    var current = 0
-    var peak = 0
-
-    mutating func enter() {
-        current += 1
-        peak = max(peak, current)
-    }
-
-    mutating func leave() {
-        current -= 1
     }
 }

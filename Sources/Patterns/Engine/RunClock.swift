@@ -3,7 +3,7 @@
 /// whose timelines are exact. Patterns never call `Task.sleep`: they sleep through this.
 public struct RunClock: Sendable {
     private let nowSinceOrigin: @Sendable () -> Duration
-    private let sleepUntil: @Sendable (Duration) async throws -> Void
+    private let sleepUntil: nonisolated(nonsending) @Sendable (Duration) async throws -> Void
     private let blockUntil: @Sendable (Duration) -> Void
 
     /// Wraps `clock`, taking its current instant as the origin. `block` blocks the calling
@@ -19,7 +19,7 @@ public struct RunClock: Sendable {
     }
 
     private init(
-        now: @escaping @Sendable () -> Duration, sleep: @escaping @Sendable (Duration) async throws -> Void,
+        now: @escaping @Sendable () -> Duration, sleep: nonisolated(nonsending) @escaping @Sendable (Duration) async throws -> Void,
         block: @escaping @Sendable (Duration) -> Void
     ) {
         nowSinceOrigin = now
@@ -56,13 +56,13 @@ public struct RunClock: Sendable {
     /// A deadline already passed returns at once (after the cancellation check) instead of
     /// arming a timer: a zero-delay task costs microseconds less each, a million of them
     /// seconds less.
-    public func sleep(until offset: Duration) async throws {
+    nonisolated(nonsending) public func sleep(until offset: Duration) async throws {
         try Task.checkCancellation()
         if offset <= now() { return }
         try await sleepUntil(offset)
     }
 
-    public func sleep(for duration: Duration) async throws {
+    nonisolated(nonsending) public func sleep(for duration: Duration) async throws {
         try await sleep(until: now() + duration)
     }
 

@@ -49,7 +49,7 @@ public struct RunContext: Sendable {
     }
 
     /// Sleeps `milliseconds` on the run's clock; throws `CancellationError` when cancelled.
-    public func sleep(ms milliseconds: Int) async throws {
+    nonisolated(nonsending) public func sleep(ms milliseconds: Int) async throws {
         try await clock.sleep(for: .milliseconds(milliseconds))
     }
 
@@ -73,7 +73,7 @@ public struct RunContext: Sendable {
     /// runs on its caller's executor: `body` of a task isolated to an `EventLoop` stays on it.
     nonisolated(nonsending) public func task<T: Sendable>(
         _ id: Int, label: String? = nil, countsAsProgress: Bool = true,
-        _ body: () async throws -> T
+        _ body: nonisolated(nonsending) () async throws -> T
     ) async throws -> T {
         let handle = recorder.startTask(id, label: label)
         do {

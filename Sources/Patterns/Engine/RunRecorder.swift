@@ -115,35 +115,50 @@ public final class RunRecorder: Sendable {
         return SpanHandle(task: task, label: label, startMs: now, recorded: true)
     }
 
-    /// Ends a task's span, announces it, and advances progress by one unless told not to.
-    /// The span and the event cap take one lock; progress a second one, after the event is
-    /// appended, so a progress event never counts a task whose end is not in the log yet
-    /// (the final `progress` comes after every task's end).
+    /// Ends a task's span, announces it, and advances progress by one unless told not to,
+    /// under one lock: the span, the event cap and progress are updated together, and the
+    /// task's event and a `progress` event made due reach the sink as one append, the task's
+    /// first, so a progress event never counts a task whose end is not in the log yet (the
+    /// final `progress` comes after every task's end). The event's data is written before the
+    /// lock is taken (it is dropped if the event cap turns it away).
     public func finishTask(
         _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue] = [:], countsAsProgress: Bool = true
     ) {
         let now = clock.elapsedMs()
-        let announced = state.withLock { state -> Bool in
+        let event = handle.recorded ? Self.finishedEvent(handle, outcome: outcome, detail: detail, at: now) : nil
+        state.withLock { state in
             state.outcomeCounts[outcome.index] += 1
-            guard handle.recorded else { return false }
-            state.spans.append(
-                Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
-            return state.admitTaskEvent(cap: eventCap)
-        }
-        if announced {
-            let duration = now - handle.startMs
-            if detail.isEmpty {
-                let data = Self.taskEventData(handle.task, handle.label, at: now, durationMs: duration)
-                deliver(RunEvent(name: outcome.eventName, serializedData: data))
-            } else {
-                var data = detail
-                data["task"] = .int(handle.task)
-                data["label"] = .string(handle.label)
-                data["duration_ms"] = .milliseconds(duration)
-                deliver(RunEvent(name: outcome.eventName, serializedData: Self.stamped(data, at: now)))
+            var announced: RunEvent?
+            if let event {
+                state.spans.append(
+                    Span(task: handle.task, label: handle.label, startMs: handle.startMs, endMs: now, outcome: outcome))
+                if state.admitTaskEvent(cap: eventCap) { announced = event }
+            }
+            let progress = countsAsProgress ? state.advance(by: 1, at: now, interval: progressIntervalMs) : nil
+            switch (announced, progress) {
+            case (let event?, nil): deliver(event)
+            case (nil, let (completed, total)?): emitProgress(completed: completed, total: total, at: now)
+            case (let event?, let (completed, total)?):
+                deliver(contentsOf: [event, Self.progressEvent(completed: completed, total: total, at: now)])
+            case (nil, nil): break
             }
         }
-        if countsAsProgress { advanceProgress(by: 1, at: now) }
+    }
+
+    /// The event announcing a task's end (`task.finished`, `task.failed`, ...).
+    private static func finishedEvent(
+        _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue], at now: Double
+    ) -> RunEvent {
+        let duration = now - handle.startMs
+        guard !detail.isEmpty else {
+            return RunEvent(
+                name: outcome.eventName, serializedData: taskEventData(handle.task, handle.label, at: now, durationMs: duration))
+        }
+        var data = detail
+        data["task"] = .int(handle.task)
+        data["label"] = .string(handle.label)
+        data["duration_ms"] = .milliseconds(duration)
+        return RunEvent(name: outcome.eventName, serializedData: stamped(data, at: now))
     }
 
     /// `{"duration_ms":…,"label":…,"t_ms":…,"task":…}` (keys sorted, as every event's data),

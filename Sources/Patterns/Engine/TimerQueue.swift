@@ -113,7 +113,7 @@ public final class TimerQueue: Sendable {
 
     /// Suspends until `deadline` has passed; throws `CancellationError` when the task is
     /// cancelled first (or already was).
-    public func sleep(until deadline: ContinuousClock.Instant) async throws {
+    nonisolated(nonsending) public func sleep(until deadline: ContinuousClock.Instant) async throws {
         try Task.checkCancellation()
         let id = state.withLock { state in
             state.nextID += 1
@@ -185,6 +185,14 @@ public final class TimerQueue: Sendable {
     @discardableResult
     public func fireDue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         var due: [Due] = []
+        return fireDue(now: now, into: &due)
+    }
+
+    /// `fireDue(now:)` collecting what is due in `due`, emptied after use with its capacity
+    /// kept: the timer thread passes the same array every time, so a burst of 10,000 sleepers
+    /// coming due a few at a time allocates none.
+    private func fireDue(now: ContinuousClock.Instant, into due: inout [Due]) -> ContinuousClock.Instant? {
+        defer { due.removeAll(keepingCapacity: true) }
         let nowOffset = Entry.offset(of: now)
         let next = state.withLock { state -> ContinuousClock.Instant? in
             while let first = state.heap.min, first.isDue(at: nowOffset) {
@@ -210,8 +218,9 @@ public final class TimerQueue: Sendable {
     private func runTimerThread() {
         Self.tightenTimerSlack()
         let clock = ContinuousClock()
+        var due: [Due] = []
         while true {
-            let next = fireDue(now: clock.now)
+            let next = fireDue(now: clock.now, into: &due)
             let remaining = next.map { clock.now.duration(to: $0) }
             if let remaining, remaining <= .zero { continue }
             wake.wait(for: remaining)

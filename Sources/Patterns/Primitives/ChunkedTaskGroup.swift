@@ -15,10 +15,10 @@
 public enum ChunkedTaskGroup {
     public static let defaultChunkSize = 512
 
-    public static func run(
+    nonisolated(nonsending) public static func run(
         count: Int, chunkSize: Int = defaultChunkSize,
-        admit: @escaping @Sendable (Int) async throws -> Void = { _ in },
-        _ body: @escaping @Sendable (Int) async throws -> Void
+        admit: nonisolated(nonsending) @escaping @Sendable (Int) async throws -> Void = { _ in },
+        _ body: nonisolated(nonsending) @escaping @Sendable (Int) async throws -> Void
     ) async throws {
         guard count > chunkSize else {
             try await runFlat(0..<count, admit: admit, body)
@@ -28,13 +28,17 @@ public enum ChunkedTaskGroup {
             for start in stride(from: 0, to: count, by: chunkSize) {
                 let indices = start..<min(start + chunkSize, count)
                 chunks.addTask { try await runFlat(indices, admit: admit, body) }
+                // Lets the chunk create its children before the next chunk is added: on a FIFO
+                // executor, chunks added all at once all ran (creating every child) before any
+                // child did, and a gather of 10,000 sleeping tasks started its first 6-8 ms late.
+                await Task.yield()
             }
         }
     }
 
-    private static func runFlat(
-        _ indices: Range<Int>, admit: @escaping @Sendable (Int) async throws -> Void,
-        _ body: @escaping @Sendable (Int) async throws -> Void
+    nonisolated(nonsending) private static func runFlat(
+        _ indices: Range<Int>, admit: nonisolated(nonsending) @escaping @Sendable (Int) async throws -> Void,
+        _ body: nonisolated(nonsending) @escaping @Sendable (Int) async throws -> Void
     ) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             for index in indices {

@@ -107,7 +107,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // mimalloc (Debian's libmimalloc-dev) in place of glibc's malloc for the whole
+            // process: a run of 10,000 tasks makes about 85,000 allocations, freed on other
+            // threads than made them, and glibc's arenas spent a fifth of the server's CPU on them.
+            linkerSettings: [.linkedLibrary("mimalloc", .when(platforms: [.linux]))]
         ),
         // Benchmarks/MicroHTTPBench: the MicroHTTP fast path against Benchmarks/reference/hello.c.
         .executableTarget(

@@ -306,12 +306,21 @@ def read_http_response(sock):
     return status, bytes(body[:length])
 
 
+# The service links mimalloc (Package.swift); the raw Swift peer is a plain `swiftc -O` program
+# on glibc's malloc, as a user would write it. "raw-mimalloc" is the same peer with mimalloc
+# preloaded: printed beside the goal's peer so that what the allocator alone gives is seen.
+MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
+
+
 def peer(kind, *args):
-    if kind == "raw":
+    env = None
+    if kind in ("raw", "raw-mimalloc"):
         cmd = [RAW_BIN, *map(str, args)]
+        if kind == "raw-mimalloc":
+            env = {**os.environ, "LD_PRELOAD": MIMALLOC}
     else:
         cmd = [PY, PEER_PY, kind, *map(str, args)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -433,10 +442,11 @@ def row_gather(server, n, goal_text, goals):
     name = f"gather N={n:,}, 100 ms"
     delay = 100
     reps = CFG["gather_reps"] if n <= 10000 else CFG["big_reps"]
-    res = {k: [] for k in ("service", "service_server", "raw", "asyncio", "uvloop")}
+    res = {k: [] for k in ("service", "service_server", "raw", "raw-mimalloc", "asyncio", "uvloop")}
+    systems = ["service", "raw", "asyncio", "uvloop"] + (["raw-mimalloc"] if os.path.exists(MIMALLOC) else [])
     with Batch(name, [server]) as b:
         post_run(server, "gather", {"count": min(n, 1000), "delay_ms": 10})  # warm-up
-        for _, order in rotations(["service", "raw", "asyncio", "uvloop"], reps):
+        for _, order in rotations(systems, reps):
             for s in order:
                 if s == "service":
                     run, client_ms = post_run(server, "gather", {"count": n, "delay_ms": delay})
@@ -448,11 +458,16 @@ def row_gather(server, n, goal_text, goals):
     sm = {k: summary(v) for k, v in res.items()}
     ratios = {f"vs {k}": round(sm["service"]["median"] / sm[k]["median"], 3) for k in ("raw", "asyncio", "uvloop")}
     met = all(ratios[f"vs {k}"] >= g for k, g in goals.items())
+    peers = {"raw Swift": {"value": sm["raw"]}, "asyncio": {"value": sm["asyncio"]}, "uvloop": {"value": sm["uvloop"]}}
+    allocator = ""
+    if sm["raw-mimalloc"]:
+        peers["raw Swift, mimalloc preloaded (not a goal)"] = {"value": sm["raw-mimalloc"]}
+        allocator = (f"; the service links mimalloc, the raw Swift peer uses glibc's malloc: with mimalloc preloaded it makes "
+                     f"{fmt_sum(sm['raw-mimalloc'])} (service vs that {sm['service']['median'] / sm['raw-mimalloc']['median']:.3f})")
     add_row(name, {"value": sm["service"], "unit": "efficiency (client wall)", "server_reported": sm["service_server"]},
-            {"raw Swift": {"value": sm["raw"]}, "asyncio": {"value": sm["asyncio"]}, "uvloop": {"value": sm["uvloop"]}},
-            ratios, goal_text, met, b,
+            peers, ratios, goal_text, met, b,
             note=f"efficiency = 100 ms / wall; service wall measured by the client over HTTP, request sent to answer read (server's own figure "
-                 f"{fmt_sum(sm['service_server'])}); x{reps}")
+                 f"{fmt_sum(sm['service_server'])}){allocator}; x{reps}")
 
 
 def row_semaphore(server):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, and says what it does.
-#   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, pkg-config (to build and serve)
+#   scripts/install-deps.sh build   libmicrohttpd-dev, libsqlite3-dev, libmimalloc-dev, pkg-config (to build and serve)
 #   scripts/install-deps.sh test    the above, plus chromium, chromium-driver, postgresql-15, nginx, a
 #                                   Python virtual environment (.venv) with the e2e test packages,
 #                                   and promtool (from Debian's prometheus package) in .venv/bin
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
 
-need_pkgs=(libmicrohttpd-dev libsqlite3-dev pkg-config)
+need_pkgs=(libmicrohttpd-dev libsqlite3-dev libmimalloc-dev pkg-config)
 case "$what" in
   build) ;;
   test) need_pkgs+=(chromium chromium-driver curl postgresql-15 nginx) ;;

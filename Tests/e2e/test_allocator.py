@@ -1,0 +1,35 @@
+"""The binary allocates with mimalloc, not glibc's malloc (Package.swift links it; README,
+"Memory allocator"). Linked after libc, or dropped from the link, it would load and do nothing,
+and only the server's CPU per run would tell: so the dynamic linker is asked where malloc and
+free bind, and a running server's mappings must hold the library.
+"""
+
+import os
+import subprocess
+
+from reliab import BINARY, needs_binary, start_lab, terminate
+
+pytestmark = needs_binary
+
+
+def test_malloc_and_free_bind_to_mimalloc():
+    result = subprocess.run([BINARY, "--version"], env={**os.environ, "LD_DEBUG": "bindings"},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr[-2000:]
+    targets = {}
+    for line in result.stderr.splitlines():
+        for symbol in ("malloc", "free"):
+            if f"normal symbol `{symbol}'" in line:
+                targets.setdefault(symbol, set()).add(line.split(" to ")[1].split(" [")[0].strip())
+    assert set(targets) == {"malloc", "free"}, "no binding of malloc or free was reported"
+    for symbol, libraries in targets.items():
+        assert all("libmimalloc" in library for library in libraries), f"{symbol} binds to {libraries}"
+
+
+def test_a_running_server_has_mimalloc_mapped():
+    lab = start_lab("allocator")
+    try:
+        maps = open(f"/proc/{lab.process.pid}/maps").read()
+        assert "libmimalloc" in maps
+    finally:
+        assert terminate(lab) == 0

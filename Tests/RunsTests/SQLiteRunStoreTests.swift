@@ -20,19 +20,22 @@ import TestSupport
 
     // MARK: Migrations
 
-    /// A file written before `real_ms` existed (schema v1) gains the column on open; its
-    /// runs read back with no real time, and new ones keep theirs.
+    /// A file written before `real_ms` existed (schema v1: no `real_ms`, a row per event) gains
+    /// the column and has its events packed on open (both migrations in turn); its runs read
+    /// back with no real time and their events, and new ones keep theirs.
     @Test func fileOfSchemaOne_isMigrated_andItsRunsReadBackWithoutRealTime() async throws {
         var runs = RunFactory()
         let old = runs.finished()
+        let events = RunFactory.events(of: old)
         let store = try SQLiteRunStore(path: file)
-        store.save(old, events: nil)
+        store.save(old, events: events)
         await store.flush()
         try await DatabaseQueue(path: file).write { db in
+            try Self.makeEventRows(db, [(old.id, events)])
             try db.execute(
                 sql: """
                     ALTER TABLE run DROP COLUMN real_ms;
-                    DELETE FROM grdb_migrations WHERE identifier = 'v2-real-ms';
+                    DELETE FROM grdb_migrations WHERE identifier IN ('v2-real-ms', 'v3-packed-events');
                     PRAGMA user_version = 1;
                     """)
         }
@@ -40,6 +43,7 @@ import TestSupport
         let read = try #require(try await reopened.record(id: old.id))
         #expect(read.realMs == nil)
         #expect(read.json()["real_ms"] == .null)
+        #expect(try await reopened.events(runID: old.id) == events)
         let new = runs.finished()
         reopened.save(new, events: nil)
         await reopened.flush()
@@ -48,37 +52,23 @@ import TestSupport
 
     /// A file of schema v2 kept a row per event in `event`; on open, each run's events are
     /// packed into `run_events` and `event` is dropped. Every event reads back as it was, a
-    /// run whose events were never stored still has none, and the store writes on.
+    /// run stored with no events still has none (its `event_count` is 0, no rows), a run whose
+    /// events were never stored still has none to read (nil), and the store writes on.
     @Test func fileOfSchemaTwo_hasItsEventsPacked_andReadsThemBackUnchanged() async throws {
         var runs = RunFactory()
-        let (a, b, noEvents) = (runs.finished(), runs.finished(), runs.finished())
+        let (a, b, empty, noEvents) = (runs.finished(), runs.finished(), runs.finished(), runs.finished())
         let eventsOfA = RunFactory.events(of: a, tasks: 40)
         let eventsOfB = RunFactory.events(of: b, tasks: 0)
         let store = try SQLiteRunStore(path: file)
         store.save(a, events: eventsOfA)
         store.save(b, events: eventsOfB)
+        store.save(empty, events: [])
         store.save(noEvents, events: nil)
         await store.flush()
-        // Back to v2: the events as rows, as that schema kept them.
         try await DatabaseQueue(path: file).write { db in
+            try Self.makeEventRows(db, [(a.id, eventsOfA), (b.id, eventsOfB), (empty.id, [])])
             try db.execute(
                 sql: """
-                    CREATE TABLE event (
-                        run_id TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
-                        id INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
-                        PRIMARY KEY (run_id, id)
-                    ) WITHOUT ROWID;
-                    """)
-            for (run, events) in [(a, eventsOfA), (b, eventsOfB)] {
-                for event in events {
-                    try db.execute(
-                        sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)",
-                        arguments: [run.id, event.id, event.name, event.dataText])
-                }
-            }
-            try db.execute(
-                sql: """
-                    DROP TABLE run_events;
                     DELETE FROM grdb_migrations WHERE identifier = 'v3-packed-events';
                     PRAGMA user_version = 2;
                     """)
@@ -86,6 +76,7 @@ import TestSupport
         let reopened = try SQLiteRunStore(path: file)
         #expect(try await reopened.events(runID: a.id) == eventsOfA)
         #expect(try await reopened.events(runID: b.id) == eventsOfB)
+        #expect(try await reopened.events(runID: empty.id) == [])
         #expect(try await reopened.events(runID: noEvents.id) == nil)
         let (version, tables) = try await reopened.database.read { db in
             (try Int.fetchOne(db, sql: "PRAGMA user_version"),
@@ -97,6 +88,27 @@ import TestSupport
         reopened.save(c, events: RunFactory.events(of: c))
         await reopened.flush()
         #expect(try await reopened.events(runID: c.id) == RunFactory.events(of: c))
+    }
+
+    /// Back to a row per event, as schemas v1 and v2 kept them: the `event` table holds
+    /// `events` and `run_events` is gone.
+    private static func makeEventRows(_ db: Database, _ events: [(runID: String, events: [StoredEvent])]) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE event (
+                    run_id TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+                    id INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+                    PRIMARY KEY (run_id, id)
+                ) WITHOUT ROWID;
+                DROP TABLE run_events;
+                """)
+        for (runID, events) in events {
+            for event in events {
+                try db.execute(
+                    sql: "INSERT INTO event (run_id, id, name, data) VALUES (?, ?, ?, ?)",
+                    arguments: [runID, event.id, event.name, event.dataText])
+            }
+        }
     }
 
     // MARK: Buffer and writer

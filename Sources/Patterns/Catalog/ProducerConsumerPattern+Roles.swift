@@ -6,8 +6,9 @@ extension ProducerConsumerPattern {
         _ tally: Locked<QueueTally>, _ context: RunContext
     ) async throws {
         try await context.task(producer, label: "producer-\(producer)", countsAsProgress: false) {
-            // The closure is isolated to the loop only because it captures `loop`: one that
-            // did not ran on the thread pool, and a consumer took items between two puts that
+            // The closure runs on the loop because `RunContext.task` takes its body as
+            // `nonisolated(nonsending)`, which runs on its caller's executor (here the loop's).
+            // One that ran on the thread pool let a consumer take items between two puts that
             // asyncio's producer makes without a turn in between (a debug build saw a queue
             // peak of 2 for asyncio's 3 in half its runs). The check keeps it so.
             loop.assertIsolated("a producer runs on the run's loop")

@@ -120,7 +120,8 @@ public final class RunRecorder: Sendable {
     /// task's event and a `progress` event made due reach the sink as one append, the task's
     /// first, so a progress event never counts a task whose end is not in the log yet (the
     /// final `progress` comes after every task's end). The event's data is written before the
-    /// lock is taken (it is dropped if the event cap turns it away).
+    /// lock is taken (it is dropped if the event cap turns it away). The sink's append, and the
+    /// observers it calls, run with the lock held: they must not call back into the recorder.
     public func finishTask(
         _ handle: SpanHandle, outcome: SpanOutcome, detail: [String: JSONValue] = [:], countsAsProgress: Bool = true
     ) {

@@ -91,9 +91,11 @@ public struct Timeline: Sendable {
     /// first, then sorting its keys to write it, cost most of the time between a large run's
     /// end and its answer; writing them through an array's appends still took 4-6 ms.
     ///
-    /// A large timeline is written in parts at once, one per core (`parts(forSpans:)`): this
-    /// runs between a run's end and its answer, when the run's threads are idle, and one core
-    /// took 0.7-1.2 ms for 10,000 spans. The parts are then copied once into the result.
+    /// A large timeline is written in parts at once, one per core (`parts(forSpans:)`), on
+    /// libdispatch's threads (`concurrentPerform`; the calling thread takes a part too): this
+    /// runs between a run's end and its answer, and one core took 0.7-1.2 ms for 10,000 spans.
+    /// When several large runs end at once the parts compete for the cores, as the runs did.
+    /// The parts are then copied once into the result.
     public var serializedJSON: SerializedJSON { serialized(parts: Self.parts(forSpans: spans.count)) }
 
     /// Spans written per part at the least: below this, handing work to another thread costs

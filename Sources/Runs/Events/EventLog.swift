@@ -116,6 +116,11 @@ public final class EventLog: RunEventSink, Sendable {
     /// Calls `observer` after every append from now on (and after the final one), on the
     /// appending thread, outside the log's lock: it must be quick and must not block (an event
     /// fan-out sets a flag and wakes its own task). Returns the id `removeObserver` takes.
+    ///
+    /// Appends come from inside the run's `RunRecorder` lock (every task's end and every
+    /// `progress` event are appended with it held, to keep their order), so an observer must
+    /// not call back into the recorder or into anything that reads it (`LiveRun.snapshot()`
+    /// reads its progress): that would deadlock the run.
     public func addObserver(_ observer: @escaping @Sendable () -> Void) -> UInt64 {
         state.withLock { state in
             state.nextObserverID += 1

@@ -16,28 +16,42 @@ enum EventPack {
     static func pack(_ events: [StoredEvent]) -> [UInt8] {
         var size = 5
         for event in events { size += headerBytes + event.name.utf8.count + event.data.count }
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            let out = UnsafeMutableRawBufferPointer(buffer)
-            out.storeBytes(of: format, as: UInt8.self)
-            out.storeBytes(of: UInt32(events.count).littleEndian, toByteOffset: 1, as: UInt32.self)
-            var offset = 5
-            for event in events {
-                var name = event.name
-                name.withUTF8 { name in
-                    event.data.withUnsafeBytes { data in
-                        out.storeBytes(of: Int64(event.id).littleEndian, toByteOffset: offset, as: Int64.self)
-                        out.storeBytes(of: UInt32(name.count).littleEndian, toByteOffset: offset + 8, as: UInt32.self)
-                        out.storeBytes(of: UInt32(data.count).littleEndian, toByteOffset: offset + 12, as: UInt32.self)
-                        offset += headerBytes
-                        UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + name.count])
-                            .copyMemory(from: UnsafeRawBufferPointer(name))
-                        offset += name.count
-                        UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + data.count]).copyMemory(from: data)
-                        offset += data.count
-                    }
-                }
+        var pack = Builder(capacity: size)
+        for event in events {
+            var name = event.name
+            name.withUTF8 { name in
+                event.data.withUnsafeBytes { data in pack.append(id: event.id, name: UnsafeRawBufferPointer(name), data: data) }
             }
-            initialized = offset
+        }
+        return pack.finish()
+    }
+
+    /// A pack written one event at a time, from bytes that need not outlive the call (the
+    /// migration reads them straight from SQLite's rows).
+    struct Builder {
+        private var bytes: [UInt8]
+        private var count: UInt32 = 0
+
+        init(capacity: Int = 5) {
+            bytes = [format, 0, 0, 0, 0]
+            bytes.reserveCapacity(capacity)
+        }
+
+        mutating func append(id: Int, name: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer) {
+            withUnsafeBytes(of: Int64(id).littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(name.count).littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(data.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: name)
+            bytes.append(contentsOf: data)
+            count += 1
+        }
+
+        /// The pack, its event count written in.
+        consuming func finish() -> [UInt8] {
+            withUnsafeBytes(of: count.littleEndian) { counted in
+                for index in 0..<4 { bytes[1 + index] = counted[index] }
+            }
+            return bytes
         }
     }
 
@@ -55,7 +69,8 @@ enum EventPack {
             let nameCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
             let dataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
             offset += headerBytes
-            guard bytes.count - offset >= nameCount + dataCount else { return nil }
+            let rest = bytes.count - offset
+            guard nameCount <= rest, dataCount <= rest - nameCount else { return nil }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + nameCount]), as: UTF8.self)
             offset += nameCount
             let data = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + dataCount]))

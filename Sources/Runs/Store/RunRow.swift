@@ -146,13 +146,13 @@ struct SQLiteBinder {
         }
     }
 
-    /// Bytes as a blob (an empty one is a zero-length blob, not NULL).
-    func blob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else {
-            _ = sqlite3_bind_zeroblob(handle, index, 0)
-            return
-        }
-        _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), destructor)
+    /// Bytes as a blob (an empty one is a zero-length blob, not NULL). Returns SQLite's result
+    /// code: a blob past its length limit (or `Int32.max`) is refused (`SQLITE_TOOBIG`).
+    @discardableResult
+    func blob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_zeroblob(handle, index, 0) }
+        guard bytes.count <= Int(Int32.max) else { return SQLITE_TOOBIG }
+        return sqlite3_bind_blob(handle, index, base, Int32(bytes.count), destructor)
     }
 
     /// Throws what GRDB would for a step of `statement` that returned `code` instead of DONE.

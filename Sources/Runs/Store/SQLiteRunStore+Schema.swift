@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Opening the file and its schema.
 ///
@@ -68,20 +69,42 @@ extension SQLiteRunStore {
                         data BLOB NOT NULL
                     );
                     """)
+            let select = try db.makeStatement(sql: "SELECT id, name, data FROM event WHERE run_id = ? ORDER BY id")
             let insert = try db.makeStatement(sql: "INSERT INTO run_events (run_id, data) VALUES (?, ?)")
-            let runs = try String.fetchAll(db, sql: "SELECT id FROM run WHERE event_count IS NOT NULL")
-            for runID in runs {
-                let events = try Row.fetchAll(
-                    db, sql: "SELECT id, name, data FROM event WHERE run_id = ? ORDER BY id", arguments: [runID]
-                ).map { row in
-                    let data: String = try row.decode(atIndex: 2)
-                    return StoredEvent(id: try row.decode(atIndex: 0), name: try row.decode(atIndex: 1), data: Array(data.utf8))
-                }
-                try insert.execute(arguments: [runID, Data(EventPack.pack(events))])
+            for runID in try String.fetchAll(db, sql: "SELECT id FROM run WHERE event_count IS NOT NULL") {
+                try insertPackedEvents(of: runID, from: select, into: insert, db)
             }
             try db.execute(sql: "DROP TABLE event; PRAGMA user_version = 3;")
         }
         return migrator
+    }
+
+    /// Migration v3: one run's event rows packed as they are read, each row's bytes copied
+    /// once, straight from SQLite's, into the pack (a run may hold millions of events: rows,
+    /// `StoredEvent`s and a pack at once would be three copies of them).
+    private static func insertPackedEvents(of runID: String, from select: Statement, into insert: Statement, _ db: Database) throws {
+        let rows = select.sqliteStatement
+        var runID = runID
+        var pack = EventPack.Builder()
+        try runID.withUTF8 { run in
+            _ = sqlite3_reset(rows)
+            SQLiteBinder(rows, copying: false).text(1, run)
+            defer { _ = sqlite3_reset(rows) }
+            while true {
+                let code = sqlite3_step(rows)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else { try SQLiteBinder.expectDone(code, select, db); return }
+                pack.append(
+                    id: Int(sqlite3_column_int64(rows, 0)), name: columnBytes(rows, 1), data: columnBytes(rows, 2))
+            }
+        }
+        try insertPack(pack.finish(), of: runID, with: insert, db)
+    }
+
+    /// A text column's bytes in the current row, valid until the next step.
+    private static func columnBytes(_ statement: SQLiteStatement?, _ column: Int32) -> UnsafeRawBufferPointer {
+        guard let text = sqlite3_column_text(statement, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column)))
     }
 
     /// Opens (creating it and its folder if need be) and migrates the database at `path`.

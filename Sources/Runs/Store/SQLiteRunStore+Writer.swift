@@ -150,7 +150,8 @@ extension SQLiteRunStore {
 
     static func insert(_ batch: [PendingSave], _ db: Database) throws {
         let upsert = try db.cachedStatement(sql: RunRow.upsertSQL)
-        let replaceEvents = try db.cachedStatement(sql: "INSERT OR REPLACE INTO run_events (run_id, data) VALUES (?, ?)")
+        let replaceEvents = try db.cachedStatement(
+            sql: "INSERT INTO run_events (run_id, data) VALUES (?, ?) ON CONFLICT (run_id) DO UPDATE SET data = excluded.data")
         for save in batch {
             try RunRow.upsert(save.record, eventCount: save.events?.count, with: upsert, db)
             guard let events = save.events else { continue }
@@ -158,25 +159,36 @@ extension SQLiteRunStore {
         }
     }
 
-    /// A run's events as one packed value (`EventPack`), bound without a copy (SQLITE_STATIC:
-    /// the step that reads the bytes runs while they are borrowed).
+    /// A run's events as one packed value (`EventPack`).
     private static func storeEvents(
         _ events: [StoredEvent], of runID: String, with statement: Statement, _ db: Database
     ) throws {
+        try insertPack(EventPack.pack(events), of: runID, with: statement, db)
+    }
+
+    /// Binds `runID` and `packed` to `statement` (`run_id`, `data`) without a copy (SQLITE_STATIC:
+    /// the step that reads the bytes runs while they are borrowed) and steps it. A pack SQLite
+    /// refuses (past its length limit, a gigabyte: the event caps keep a run's events well under
+    /// it) fails the write with SQLite's reason rather than as a NULL in a NOT NULL column.
+    static func insertPack(_ packed: [UInt8], of runID: String, with statement: Statement, _ db: Database) throws {
         let handle = statement.sqliteStatement
-        let bind = SQLiteBinder(handle, copying: false)
-        let packed = EventPack.pack(events)
         var runID = runID
-        let code = runID.withUTF8 { run in
-            packed.withUnsafeBytes { data in
+        let (bound, code) = runID.withUTF8 { run in
+            packed.withUnsafeBytes { data -> (Int32, Int32) in
                 _ = sqlite3_reset(handle)
+                let bind = SQLiteBinder(handle, copying: false)
                 bind.text(1, run)
-                bind.blob(2, data)
                 defer { _ = sqlite3_clear_bindings(handle) }
-                return sqlite3_step(handle)
+                let bound = bind.blob(2, data)
+                return (bound, bound == SQLITE_OK ? sqlite3_step(handle) : bound)
             }
         }
         _ = sqlite3_reset(handle)
+        guard bound == SQLITE_OK else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: bound),
+                message: "the events of run \(runID) (\(packed.count) bytes packed): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+        }
         try SQLiteBinder.expectDone(code, statement, db)
     }
 

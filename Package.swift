@@ -30,6 +30,13 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // mimalloc in place of glibc's malloc for the whole process (the executable links it):
+        // a run of 10,000 tasks makes about 85,000 allocations, freed on other threads than
+        // made them, and glibc's arenas spent a fifth of the server's CPU on them.
+        .systemLibrary(
+            name: "CMimalloc",
+            providers: [.apt(["libmimalloc-dev"])]
+        ),
         // Routes the global-executor jobs a virtual run's thread enqueues to the run's executor
         // (see the header): Patterns' virtual time only, for libraries that start unstructured tasks.
         .target(name: "CConcurrencyHooks"),
@@ -104,14 +111,11 @@ let package = Package(
                 "Patterns",
                 "PostgresStore",
                 "Runs",
+                .target(name: "CMimalloc", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict,
-            // mimalloc (Debian's libmimalloc-dev) in place of glibc's malloc for the whole
-            // process: a run of 10,000 tasks makes about 85,000 allocations, freed on other
-            // threads than made them, and glibc's arenas spent a fifth of the server's CPU on them.
-            linkerSettings: [.linkedLibrary("mimalloc", .when(platforms: [.linux]))]
+            swiftSettings: strict
         ),
         // Benchmarks/MicroHTTPBench: the MicroHTTP fast path against Benchmarks/reference/hello.c.
         .executableTarget(

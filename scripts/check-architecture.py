@@ -26,9 +26,9 @@ ALLOWED = {
     "Runs": {"LabJSON", "Patterns"},
     "PostgresStore": {"LabJSON", "Patterns", "Runs"},
     "LabServer": {"LabJSON", "MicroHTTP", "Patterns", "Runs"},
-    "ConcurrencyLabCLI": {"LabJSON", "LabServer", "MicroHTTP", "Patterns", "PostgresStore", "Runs"},
+    "ConcurrencyLabCLI": {"CMimalloc", "LabJSON", "LabServer", "MicroHTTP", "Patterns", "PostgresStore", "Runs"},
 }
-OURS = set(ALLOWED) | {"CMicroHTTPD", "CConcurrencyHooks", "TestSupport", "MicroHTTPBench"}
+OURS = set(ALLOWED) | {"CMicroHTTPD", "CConcurrencyHooks", "CMimalloc", "TestSupport", "MicroHTTPBench"}
 # Libraries one module owns: C libmicrohttpd, the databases (SQLite; PostgreSQL and the NIO it
 # brings), the metrics backend, the CLI parser, debounce and throttle; the runtime hook that
 # routes global jobs is virtual time's (Patterns) alone.
@@ -36,7 +36,7 @@ EXCLUSIVE = {
     "CMicroHTTPD": "MicroHTTP", "GRDB": "Runs", "GRDBSQLite": "Runs", "PostgresNIO": "PostgresStore", "NIO": "PostgresStore",
     "NIOCore": "PostgresStore", "NIOPosix": "PostgresStore", "NIOSSL": "PostgresStore", "Prometheus": "LabServer",
     "CoreMetrics": "LabServer", "Metrics": "LabServer", "ArgumentParser": "ConcurrencyLabCLI",
-    "AsyncAlgorithms": "Patterns", "CConcurrencyHooks": "Patterns",
+    "AsyncAlgorithms": "Patterns", "CConcurrencyHooks": "Patterns", "CMimalloc": "ConcurrencyLabCLI",
 }
 TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Synchronization", "Testing",
              "XCTest", "_Concurrency"}

@@ -48,6 +48,7 @@ struct RunCommand: AsyncParsableCommand {
     var noProgress = false
 
     func run() async throws {
+        _ = Allocator.configure()  // as `serve` runs patterns
         let raw: [String: RawParameter]
         do {
             raw = try parameters()

@@ -18,11 +18,13 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        let allocator = Allocator.configure()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let sink = LogSink()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, sink: sink, logLevel: level) }
         defer { sink.flush() }
         let logger = Logger(label: "concurrency-lab")
+        logger.info("allocator: \(allocator)")
         let configuration = try makeConfiguration(logger: logger, accessLog: AccessLogLines(sink: sink, label: logger.label))
         if !["127.0.0.1", "localhost", "::1"].contains(network.host) {
             logger.warning("binding \(network.host): the service is reachable from other machines; consider --api-token")

@@ -1,10 +1,12 @@
 """The binary allocates with mimalloc, not glibc's malloc (Package.swift links it; README,
 "Memory allocator"). Linked after libc, or dropped from the link, it would load and do nothing,
 and only the server's CPU per run would tell: so the dynamic linker is asked where malloc and
-free bind, and a running server's mappings must hold the library.
+free bind, and a running server's mappings must hold the library. The server's log says which
+allocator it runs on and the option it sets (the decommit delay).
 """
 
 import os
+import re
 import subprocess
 
 from reliab import BINARY, needs_binary, start_lab, terminate
@@ -26,10 +28,12 @@ def test_malloc_and_free_bind_to_mimalloc():
         assert all("libmimalloc" in library for library in libraries), f"{symbol} binds to {libraries}"
 
 
-def test_a_running_server_has_mimalloc_mapped():
+def test_a_running_server_has_mimalloc_mapped_and_says_how_it_is_set():
     lab = start_lab("allocator")
     try:
         maps = open(f"/proc/{lab.process.pid}/maps").read()
         assert "libmimalloc" in maps
     finally:
         assert terminate(lab) == 0
+    log = lab.log_path.read_text()
+    assert re.search(r"allocator: mimalloc \d+\.\d+\.\d+, decommit delay 1000 ms", log), log[-2000:]

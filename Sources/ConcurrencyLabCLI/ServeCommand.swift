@@ -24,7 +24,6 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, sink: sink, logLevel: level) }
         defer { sink.flush() }
         let logger = Logger(label: "concurrency-lab")
-        logger.info("allocator: \(allocator)")
         let configuration = try makeConfiguration(logger: logger, accessLog: AccessLogLines(sink: sink, label: logger.label))
         if !["127.0.0.1", "localhost", "::1"].contains(network.host) {
             logger.warning("binding \(network.host): the service is reachable from other machines; consider --api-token")
@@ -34,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
             let store = try await StoreOpener.open(storage, network, logger: logger)
             lab = try await LabServer(configuration: configuration, store: store, logger: logger)
             try lab.start()
+            // After the start: a start that fails says so in one line, and only that.
+            logger.info("allocator: \(allocator)")
         } catch {
             // One line, and exit 2 for a store that cannot be used (a bad URL, an unreachable or
             // refusing database, a newer schema, a damaged file).

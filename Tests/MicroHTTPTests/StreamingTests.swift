@@ -279,25 +279,42 @@ struct StreamingTests {
         }
     }
 
-    @Test func drainedBuffer_givesBackTheRoomABacklogMade_butKeepsAFramesWorth() {
-        var state = StreamWriter.State()
-        var out = [UInt8](repeating: 0, count: 4 * 1024)
-        func drain() {
-            out.withUnsafeMutableBytes { destination in
-                while state.buffered > 0 { _ = state.copyOut(into: destination.baseAddress!, capacity: destination.count) }
+    /// A frame queued into an empty buffer is taken as it is: two streams given the same frame
+    /// hold the frame's own bytes, not copies. A second frame queued behind it copies the first
+    /// into the stream's own buffer, leaving the shared frame and the other stream as they were.
+    /// Drained, a stream holds no buffer at all (an idle subscriber costs no room for frames,
+    /// and a backlog's room is given back at once), and lets go of the shared frame.
+    @Test func framesAreTakenWithoutACopy_andADrainedStreamHoldsNoBuffer() {
+        var (first, second) = (StreamWriter.State(), StreamWriter.State())
+        var frame: [UInt8] = Array("data: shared\n\n".utf8)
+        let frameAddress = frame.withUnsafeBytes { $0.baseAddress }
+        first.enqueue(frame)
+        second.enqueue(frame)
+        #expect(first.buffer.withUnsafeBytes { $0.baseAddress } == frameAddress)
+        #expect(second.buffer.withUnsafeBytes { $0.baseAddress } == frameAddress)
+        first.enqueue(Array("data: next\n\n".utf8))
+        #expect(first.buffer.withUnsafeBytes { $0.baseAddress } != frameAddress)
+        #expect(frame == Array("data: shared\n\n".utf8))
+        #expect(second.buffer == frame)
+        #expect(first.bytesWritten == 26 && second.bytesWritten == 14)
+
+        func drain(_ state: inout StreamWriter.State) -> [UInt8] {
+            var out: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 5)
+            chunk.withUnsafeMutableBytes { destination in
+                while state.buffered > 0 {
+                    let count = state.copyOut(into: destination.baseAddress!, capacity: destination.count)
+                    out.append(contentsOf: destination.prefix(count))
+                }
             }
+            return out
         }
-        // A replayed backlog: 12 KiB queued before the client read any of it.
-        for _ in 0..<48 { state.buffer.append(contentsOf: [UInt8](repeating: 1, count: 256)) }
-        #expect(state.buffer.capacity >= 12 * 1024)
-        drain()
-        #expect(state.buffered == 0)
-        #expect(state.buffer.capacity <= StreamWriter.State.retainedCapacity)
-        // A live frame: its room stays for the next one.
-        state.buffer.append(contentsOf: [UInt8](repeating: 2, count: 200))
-        let frameCapacity = state.buffer.capacity
-        drain()
-        #expect(frameCapacity > 0 && state.buffer.capacity == frameCapacity)
+        #expect(text(drain(&first)) == "data: shared\n\ndata: next\n\n")
+        #expect(text(drain(&second)) == "data: shared\n\n")
+        #expect(first.buffer.capacity == 0 && second.buffer.capacity == 0)
+        // Nothing holds the frame now: a write to it happens in place, with no copy first.
+        frame[0] = UInt8(ascii: "D")
+        #expect(frame.withUnsafeBytes { $0.baseAddress } == frameAddress)
     }
 }
 

@@ -123,11 +123,6 @@ extension StreamWriter {
 }
 
 extension StreamWriter.State {
-    /// The buffer capacity a drained stream keeps: a live event stream's frames (100-300 bytes,
-    /// one or two at a time) reuse it without reallocating, while the room a replayed backlog or
-    /// a slow moment made (8 KiB and more) is given back once the client has taken it, instead
-    /// of staying with every open stream (it was a quarter of the memory of 3,000 subscribers).
-    static let retainedCapacity = 1_024
 
     /// Moves up to `capacity` buffered bytes to `destination`; returns how many.
     mutating func copyOut(into destination: UnsafeMutableRawPointer, capacity: Int) -> Int {
@@ -140,7 +135,10 @@ extension StreamWriter.State {
         }
         readOffset += count
         if readOffset == buffer.count {
-            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.retainedCapacity)
+            // Drained: let go of the bytes. The next bytes queued are taken as they come
+            // (`enqueue`), so a drained stream holds no buffer of its own: an idle subscriber
+            // costs no room for frames, and a replayed backlog's is given back at once.
+            buffer = []
             readOffset = 0
         } else if readOffset >= 64 * 1024 {
             buffer.removeFirst(readOffset)

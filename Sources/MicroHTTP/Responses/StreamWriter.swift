@@ -63,6 +63,21 @@ public final class StreamWriter: Sendable {
         var endHandlers: [@Sendable () -> Void] = []
 
         var buffered: Int { buffer.count - readOffset }
+
+        /// Queues `bytes`. Into an empty buffer they are taken as they are, not copied: a
+        /// fan-out offers one frame's bytes to every subscriber, and each stream then holds a
+        /// reference to them, not a copy, until libmicrohttpd has taken them. Appending to bytes
+        /// taken that way copies them first (the array is shared), so the stream's own bytes
+        /// never change under another stream.
+        mutating func enqueue(_ bytes: [UInt8]) {
+            if buffered == 0 {
+                buffer = bytes
+                readOffset = 0
+            } else {
+                buffer.append(contentsOf: bytes)
+            }
+            bytesWritten += bytes.count
+        }
     }
 
     let state = Mutex(State())
@@ -93,8 +108,7 @@ public final class StreamWriter: Sendable {
     public func write(_ bytes: [UInt8]) async throws {
         let mustResume = try state.withLock { (state) throws(Closed) -> Bool in
             guard state.phase == .open else { throw Closed() }
-            state.buffer.append(contentsOf: bytes)
-            state.bytesWritten += bytes.count
+            state.enqueue(bytes)
             return state.takeSuspendedReader()
         }
         if mustResume { ledger.resume(connection) }
@@ -116,8 +130,7 @@ public final class StreamWriter: Sendable {
                 state.drainWanted = true
                 return (.full, false)
             }
-            state.buffer.append(contentsOf: bytes)
-            state.bytesWritten += bytes.count
+            state.enqueue(bytes)
             return (.written, state.takeSuspendedReader())
         }
         if mustResume { ledger.resume(connection) }

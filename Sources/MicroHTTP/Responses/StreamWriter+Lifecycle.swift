@@ -123,7 +123,6 @@ extension StreamWriter {
 }
 
 extension StreamWriter.State {
-
     /// Moves up to `capacity` buffered bytes to `destination`; returns how many.
     mutating func copyOut(into destination: UnsafeMutableRawPointer, capacity: Int) -> Int {
         let count = min(buffered, capacity)

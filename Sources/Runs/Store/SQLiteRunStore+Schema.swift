@@ -93,7 +93,7 @@ extension SQLiteRunStore {
             while true {
                 let code = sqlite3_step(rows)
                 if code == SQLITE_DONE { break }
-                guard code == SQLITE_ROW else { try SQLiteBinder.expectDone(code, select, db); return }
+                guard code == SQLITE_ROW else { return try SQLiteBinder.expectDone(code, select, db) }
                 pack.append(
                     id: Int(sqlite3_column_int64(rows, 0)), name: columnBytes(rows, 1), data: columnBytes(rows, 2))
             }

@@ -155,15 +155,8 @@ extension SQLiteRunStore {
         for save in batch {
             try RunRow.upsert(save.record, eventCount: save.events?.count, with: upsert, db)
             guard let events = save.events else { continue }
-            try storeEvents(events, of: save.record.id, with: replaceEvents, db)
+            try insertPack(EventPack.pack(events), of: save.record.id, with: replaceEvents, db)
         }
-    }
-
-    /// A run's events as one packed value (`EventPack`).
-    private static func storeEvents(
-        _ events: [StoredEvent], of runID: String, with statement: Statement, _ db: Database
-    ) throws {
-        try insertPack(EventPack.pack(events), of: runID, with: statement, db)
     }
 
     /// Binds `runID` and `packed` to `statement` (`run_id`, `data`) without a copy (SQLITE_STATIC:

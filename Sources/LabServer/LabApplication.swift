@@ -44,6 +44,10 @@ public final class LabApplication: HTTPHandler {
     let runHandlers: RunHandlers
     let streams: EventStreamHandler
     let serverStatistics: @Sendable () -> ServerStats?
+    /// Each route's metrics, by `Route.index`; and those of the answers no route gave.
+    private let routeSeries: [LabMetrics.RouteSeries]
+    private let staticSeries: LabMetrics.RouteSeries
+    private let unmatchedSeries: LabMetrics.RouteSeries
 
     init(
         registry: RunRegistry, configuration: LabConfiguration, staticFiles: StaticFiles, openAPI: [UInt8],
@@ -57,23 +61,26 @@ public final class LabApplication: HTTPHandler {
         self.serverStatistics = serverStatistics
         catalog = CatalogHandlers(catalog: registry.catalog)
         let store = registry.store
-        system = SystemHandlers(startedAt: .now, openAPI: openAPI, metrics: metrics, storeHealthy: { store.isHealthy })
+        system = SystemHandlers(openAPI: openAPI, metrics: metrics, storeHealthy: { store.isHealthy })
         streams = EventStreamHandler(
             heartbeatInterval: configuration.heartbeatInterval, retryInterval: configuration.retryInterval,
             streamRefusal: streamRefusal)
         runHandlers = RunHandlers(registry: registry, configuration: configuration, streams: streams)
+        routeSeries = Self.routes.routes.map { metrics.series(route: $0.template.description) }
+        staticSeries = metrics.series(route: "static")
+        unmatchedSeries = metrics.series(route: "unmatched")
     }
 
     public func handle(_ request: Request) -> Handling {
-        let started = ContinuousClock.now
+        let started = request.received
         if request.method == "OPTIONS" { return .now(options(request, started: started)) }
-        let (route, response): (String, Response)
+        let (series, response): (LabMetrics.RouteSeries, Response)
         switch Self.routes.match(method: request.method, path: request.path) {
         case .found(let found, let parameters):
             if found.handler == .events, let live = registry.liveRun(id: parameters["id"] ?? "") {
                 // A run in memory streams from here: no permit, no task, no hop (a burst of ten
                 // thousand subscribers must not queue behind the in-flight bound).
-                route = found.template.description
+                series = routeSeries[found.index]
                 response = stream(live.log, request, isVirtual: live.isVirtual)
                 break
             }
@@ -82,36 +89,36 @@ public final class LabApplication: HTTPHandler {
             {
                 // Another instance's run followed here already: the same, for its next subscribers
                 // (without `pace`, the run's clock does not matter).
-                route = found.template.description
+                series = routeSeries[found.index]
                 response = stream(log, request, isVirtual: false)
                 break
             }
             guard found.handler.isImmediate else {
                 return .later { request in await self.respond(to: request, found, parameters) }
             }
-            route = found.template.description
+            series = routeSeries[found.index]
             response = answer(immediate: found.handler, request, parameters)
         case .methodNotAllowed(let allowed):
-            route = "unmatched"
+            series = unmatchedSeries
             response = ProblemResponse.make(for: .methodNotAllowed(allowed: allowed), instance: request.path)
         case .notFound:
-            route = "static"
+            series = staticSeries
             response = staticFile(request)
         }
-        return .now(finish(response, request, route: route, started: started))
+        return .now(finish(response, request, series: series, started: started))
     }
 
     private func respond(
         to request: Request, _ found: RouteTable<Endpoint>.Route, _ parameters: [String: String]
     ) async -> Response {
-        let started = ContinuousClock.now
+        let started = request.received
         let response: Response
         do {
             response = try await answer(found.handler, request, parameters)
         } catch {
             response = ProblemResponse.make(for: error, instance: request.path)
         }
-        return finish(response, request, route: found.template.description, started: started)
+        return finish(response, request, series: routeSeries[found.index], started: started)
     }
 
     private func answer(immediate endpoint: Endpoint, _ request: Request, _ parameters: [String: String]) -> Response {
@@ -190,44 +197,55 @@ public final class LabApplication: HTTPHandler {
     private func options(_ request: Request, started: ContinuousClock.Instant) -> Response {
         guard let (template, methods) = Self.routes.methods(at: request.path) else {
             return finish(ProblemResponse.make(for: .notFound("no resource at \(request.path)"), instance: request.path),
-                          request, route: "static", started: started)
+                          request, series: staticSeries, started: started)
         }
         let response = configuration.cors.preflight(
             origin: request.header("Origin"), requestsMethod: request.header("Access-Control-Request-Method") != nil,
             methods: methods)
-        metrics.recordRequest(route: template.description, method: "OPTIONS", status: response.status, duration: started.duration(to: .now))
+        metrics.series(route: template.description).record(method: "OPTIONS", status: response.status, duration: started.duration(to: .now))
         return response
     }
 
     /// Adds the CORS grant (`configuration.cors`) to every answer, whatever its method and
     /// status, and records the request's metrics: a stream's when it ends, so that its duration
     /// is the stream's and not its head's.
-    private func finish(_ response: Response, _ request: Request, route: String, started: ContinuousClock.Instant) -> Response {
+    ///
+    /// `response` is consumed: its header array is the handler's, extended in place (a copy
+    /// here was an allocation on every request).
+    private func finish(
+        _ response: consuming Response, _ request: Request, series: LabMetrics.RouteSeries, started: ContinuousClock.Instant
+    ) -> Response {
         var response = response
         if !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
             response.headers.append(contentsOf: configuration.cors.headers(origin: request.header("Origin")))
         }
         let method = request.method
         let status = response.status
-        let record: @Sendable (StreamWriter) -> Void = { [metrics] writer in
-            writer.whenEnded {
-                metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
-            }
-        }
         switch response.body {
         case .bytes:
-            metrics.recordRequest(route: route, method: method, status: status, duration: started.duration(to: .now))
+            series.record(method: method, status: status, duration: started.duration(to: .now))
         case .stream(let produce):
+            let record = recordWhenEnded(series, method: method, status: status, started: started)
             response.body = .stream { writer in
                 record(writer)
                 await produce(writer)
             }
         case .attached(let attach):
+            let record = recordWhenEnded(series, method: method, status: status, started: started)
             response.body = .attached { writer in
                 record(writer)
                 attach(writer)
             }
         }
         return response
+    }
+
+    /// Records a stream's request when the stream ends.
+    private func recordWhenEnded(
+        _ series: LabMetrics.RouteSeries, method: String, status: Int, started: ContinuousClock.Instant
+    ) -> @Sendable (StreamWriter) -> Void {
+        { writer in
+            writer.whenEnded { series.record(method: method, status: status, duration: started.duration(to: .now)) }
+        }
     }
 }

@@ -15,8 +15,20 @@ enum MHDCallbacks {
         cls.map { Unmanaged<ServerCore>.fromOpaque($0).takeUnretainedValue() }
     }
 
-    static func context(_ pointer: UnsafeMutableRawPointer?) -> ConnectionContext? {
-        pointer.map { Unmanaged<ConnectionContext>.fromOpaque($0).takeUnretainedValue() }
+    /// Calls `body` with the core and the connection's context borrowed from their pointers,
+    /// without a retain and release of each: both outlive every callback (the server holds the
+    /// core until the daemon stopped; the connection holds its context until it is closed),
+    /// and these callbacks run several times per request.
+    @inline(__always)
+    static func withBorrowed<Result>(
+        _ cls: UnsafeMutableRawPointer, _ context: UnsafeMutableRawPointer,
+        _ body: (ServerCore, ConnectionContext) -> Result
+    ) -> Result {
+        Unmanaged<ServerCore>.fromOpaque(cls)._withUnsafeGuaranteedRef { core in
+            Unmanaged<ConnectionContext>.fromOpaque(context)._withUnsafeGuaranteedRef { context in
+                body(core, context)
+            }
+        }
     }
 
     static func access(
@@ -24,10 +36,11 @@ enum MHDCallbacks {
         _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>?,
         _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> MHD_Result {
-        guard let core = core(cls), let connection, let uploadSize,
-              let context = context(requestContext?.pointee) else { return .NO }
+        guard let cls, let connection, let uploadSize, let pointer = requestContext?.pointee else { return .NO }
         let chunk = UnsafeRawBufferPointer(start: upload, count: upload == nil ? 0 : uploadSize.pointee)
-        return core.handle(connection, context, method: method, upload: chunk, uploadSize: uploadSize)
+        return withBorrowed(cls, pointer) { core, context in
+            core.handle(connection, context, method: method, upload: chunk, uploadSize: uploadSize)
+        }
     }
 
     /// A connection was accepted (`context` points at its socket-context slot) or closed.
@@ -60,9 +73,10 @@ enum MHDCallbacks {
     static func uriLog(
         _ cls: UnsafeMutableRawPointer?, _ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?
     ) -> UnsafeMutableRawPointer? {
-        guard let core = core(cls), let connection, let pointer = cmhd_socket_context(connection),
-              let context = context(pointer) else { return nil }
-        context.beginRequest(target: uri.map { String(cString: $0) } ?? "", timed: core.accessLog.isEnabled)
+        guard cls != nil, let connection, let pointer = cmhd_socket_context(connection) else { return nil }
+        Unmanaged<ConnectionContext>.fromOpaque(pointer)._withUnsafeGuaranteedRef { context in
+            context.beginRequest(target: UnsafeRawBufferPointer(start: uri, count: uri.map { strlen($0) } ?? 0))
+        }
         return pointer
     }
 
@@ -71,8 +85,8 @@ enum MHDCallbacks {
         _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
         _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) {
-        guard let core = core(cls), let connection, let context = context(requestContext?.pointee) else { return }
-        core.requestCompleted(connection, context)
+        guard let cls, let connection, let pointer = requestContext?.pointee else { return }
+        withBorrowed(cls, pointer) { core, context in core.requestCompleted(connection, context) }
         requestContext?.pointee = nil
     }
 

@@ -80,8 +80,7 @@ final class ServerCore: Sendable {
         if length > configuration.maxBodyBytes {
             context.requestID = requestIDs.id(echoing: RequestReader.header(connection, "X-Request-Id"))
             context.phase = .answered
-            let path = Request.splitTarget(context.target).path
-            return ResponseQueue.queue(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: path), on: connection, context)
+            return ResponseQueue.queue(response(.bodyTooLarge(limit: configuration.maxBodyBytes), path: context.path), on: connection, context)
         }
         context.body.reserveCapacity(length)
         return .YES
@@ -132,8 +131,7 @@ final class ServerCore: Sendable {
         do {
             try admission.admit(writer)
         } catch {
-            let path = Request.splitTarget(context.target).path
-            return ResponseQueue.queue(refusal(error, path: path, stream: true), on: connection, context)
+            return ResponseQueue.queue(refusal(error, path: context.path, stream: true), on: connection, context)
         }
         response.body.begin(writer)
         return ResponseQueue.queueStream(response, writer: writer, on: connection, context)

@@ -22,6 +22,25 @@ import TestSupport
         return types
     }
 
+    /// A route's series, which the application keeps per route: one counter per method and
+    /// status, one histogram per route, and the same series for the same template.
+    @Test func aRoute_countsEachMethodAndStatusApart_andSharesOneHistogram() {
+        let metrics = LabMetrics()
+        let series = metrics.series(route: "/runs/{id}")
+        #expect(metrics.series(route: "/runs/{id}") === series)
+        #expect(metrics.series(route: "/runs") !== series)
+        series.record(method: "GET", status: 200, duration: .milliseconds(2))
+        series.record(method: "GET", status: 200, duration: .milliseconds(2))
+        series.record(method: "GET", status: 404, duration: .milliseconds(2))
+        metrics.series(route: "/runs/{id}").record(method: "DELETE", status: 200, duration: .seconds(2))
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(sample(text, #"lab_http_requests_total{route="/runs/{id}",method="GET",status="200"}"#) == 2)
+        #expect(sample(text, #"lab_http_requests_total{route="/runs/{id}",method="GET",status="404"}"#) == 1)
+        #expect(sample(text, #"lab_http_requests_total{route="/runs/{id}",method="DELETE",status="200"}"#) == 1)
+        #expect(sample(text, #"lab_http_request_duration_seconds_count{route="/runs/{id}"}"#) == 4)
+        #expect(sample(text, #"lab_http_request_duration_seconds_bucket{route="/runs/{id}",le="1.0"}"#) == 3)
+    }
+
     @Test func metrics_countRequestsByRoute_runsByPatternAndStatus_andRejections() async throws {
         let configuration = LabTestServer.configuration { $0.runs.maxConcurrentRuns = 1 }
         try await LabTestServer.with(configuration) { server in
@@ -74,8 +93,8 @@ import TestSupport
     }
 
     /// A stream's duration is recorded when it ends, not when its head is sent: while the
-    /// stream is open its route has no sample; after, one, lasting at least from the head's
-    /// arrival to the cancel that ended it.
+    /// stream is open its route's histogram (exported from the start, at 0) has no sample;
+    /// after, one, lasting at least from the head's arrival to the cancel that ended it.
     @Test func anEventStreamsDuration_isMeasuredToTheStreamsEnd() async throws {
         try await LabTestServer.with { server in
             let launched = try await server.request("POST", "/patterns/gather/runs", json: ["count": 1, "delay_ms": 60_000])
@@ -86,7 +105,8 @@ import TestSupport
             _ = try await reader.next()
             let count = #"lab_http_request_duration_seconds_count{route="/runs/{id}/events"}"#
             let whileOpen = try await server.request("GET", "/metrics").text
-            #expect(sample(whileOpen, count) == nil)
+            #expect(sample(whileOpen, count) == 0)
+            #expect(sample(whileOpen, #"lab_http_requests_total{route="/runs/{id}/events""#) == nil)
             // The stream cannot end before the cancel is sent: the server's duration is at least this.
             let held = opened.duration(to: .now)
             #expect(try await server.request("DELETE", "/runs/\(id)").status == 202)
@@ -95,7 +115,7 @@ import TestSupport
             var text = ""
             for _ in 0..<500 {
                 text = try await server.request("GET", "/metrics").text
-                if sample(text, count) != nil { break }
+                if sample(text, count) == 1 { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(sample(text, count) == 1)

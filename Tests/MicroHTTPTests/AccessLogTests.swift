@@ -82,6 +82,39 @@ extension AccessLogTests {
     }
 }
 
+extension AccessLogTests {
+    /// The sink formats a line into a stack buffer and, when it does not fit, again into an
+    /// array (`LogSink.appendLine`): the buffer must say so, and must not keep half a write.
+    @Test func aFixedLine_writesWithinItsCapacity_andSaysWhenItOverflows() {
+        withUnsafeTemporaryAllocation(byteCount: 8, alignment: 1) { buffer in
+            var line = FixedLineOutput(buffer)
+            line.write("abc")
+            line.writeDecimal(-42)
+            #expect(String(decoding: line.written, as: UTF8.self) == "abc-42")
+            #expect(!line.overflowed)
+            line.write("xyz")
+            #expect(line.overflowed)
+            #expect(String(decoding: line.written, as: UTF8.self) == "abc-42")
+        }
+    }
+
+    @Test func fields_areTheSame_inAFixedLineAndInAnArray() {
+        let entry = AccessLogEntry(
+            method: "DELETE", path: "/runs/r-1", status: 202, durationMs: 1234.5678, requestID: "req-77", bytes: 0,
+            remoteAddress: "[::1]:5000")
+        var array: [UInt8] = []
+        entry.appendFields(to: &array)
+        withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer in
+            var fixed = FixedLineOutput(buffer)
+            entry.appendFields(to: &fixed)
+            #expect(!fixed.overflowed)
+            #expect(Array(fixed.written) == array)
+        }
+        #expect(String(decoding: array, as: UTF8.self)
+            == "bytes=0 duration_ms=1234.568 method=DELETE path=/runs/r-1 remote=[::1]:5000 request_id=req-77 status=202")
+    }
+}
+
 /// What a `CapturingLogHandler` saw, flattened to strings.
 final class CapturedLogs: Sendable {
     struct Line: Sendable {

@@ -71,6 +71,12 @@ public struct CORSPolicy: Sendable, Hashable {
         return lowered
     }
 
+    // The fixed answers, built once: every request that is answered gets one of them, and an
+    // array literal here would be a heap allocation per request.
+    private static let anyOriginGrant = [("Access-Control-Allow-Origin", "*")]
+    private static let anyOriginGrantExposing = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", exposedHeaders)]
+    private static let varyOnly = [("Vary", "Origin")]
+
     /// The header fields of an answer to a request whose `Origin` is `origin` (nil: not sent).
     /// With `*`, a request without `Origin` gets only the grant: what the browser needs, and
     /// the exposure list is for pages, which always send `Origin` across origins.
@@ -78,10 +84,10 @@ public struct CORSPolicy: Sendable, Hashable {
         switch origins {
         case .none: return []
         case .any:
-            guard origin != nil else { return [("Access-Control-Allow-Origin", "*")] }
-            return [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", Self.exposedHeaders)]
+            guard origin != nil else { return Self.anyOriginGrant }
+            return Self.anyOriginGrantExposing
         case .listed(let listed):
-            guard let origin, listed.contains(origin) else { return [("Vary", "Origin")] }
+            guard let origin, listed.contains(origin) else { return Self.varyOnly }
             return [
                 ("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", Self.exposedHeaders),
                 ("Vary", "Origin"),
@@ -110,7 +116,7 @@ public struct CORSPolicy: Sendable, Hashable {
     /// What `refusalBody` adds to the HTTP layer's own answers (which never see the request's
     /// `Origin`): the grant when it is the same for every origin.
     var refusalHeaders: [(String, String)] {
-        origins == .any ? [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", Self.exposedHeaders)] : []
+        origins == .any ? Self.anyOriginGrantExposing : []
     }
 }
 

@@ -49,10 +49,21 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
 /// nobody serves (404) from a method the path does not allow (405 with `Allow`); `OPTIONS` is
 /// answered for every path from the methods its routes have.
 public struct RouteTable<Handler: Sendable>: Sendable {
-    public struct Route: Sendable {
+    /// A class, so that a match hands over one reference rather than copying (and retaining)
+    /// the method, the template's segments and its text on every request.
+    public final class Route: Sendable {
         public let method: String
         public let template: PathTemplate
         public let handler: Handler
+        /// Its place in `routes`: what a caller indexes its own per-route state by.
+        public let index: Int
+
+        init(method: String, template: PathTemplate, handler: Handler, index: Int) {
+            self.method = method
+            self.template = template
+            self.handler = handler
+            self.index = index
+        }
     }
 
     public enum Match {
@@ -73,7 +84,7 @@ public struct RouteTable<Handler: Sendable>: Sendable {
     }
 
     public mutating func add(_ method: String, _ template: PathTemplate, _ handler: Handler) {
-        let route = Route(method: method, template: template, handler: handler)
+        let route = Route(method: method, template: template, handler: handler, index: routes.count)
         routes.append(route)
         let text = template.description
         if template.isLiteral, text == "/" + text.split(separator: "/").joined(separator: "/") {

@@ -6,7 +6,8 @@ import Synchronization
 
 /// `GET /healthz`, `GET /openapi.yaml`, `GET /metrics`.
 final class SystemHandlers: Sendable {
-    let startedAt: ContinuousClock.Instant
+    /// When the handlers were made, on the coarse monotonic clock (`uptimeNanoseconds`).
+    private let startedAt: Int
     let openAPI: [UInt8]
     let metrics: LabMetrics
     /// Whether the store's last write succeeded; a failing store leaves the server up (runs
@@ -17,15 +18,15 @@ final class SystemHandlers: Sendable {
     /// ask far more often than that.
     private let healthBody = Mutex<(deciseconds: Int, storeOK: Bool, bytes: [UInt8])>((-1, true, []))
 
-    init(startedAt: ContinuousClock.Instant, openAPI: [UInt8], metrics: LabMetrics, storeHealthy: @escaping @Sendable () -> Bool) {
-        self.startedAt = startedAt
+    init(openAPI: [UInt8], metrics: LabMetrics, storeHealthy: @escaping @Sendable () -> Bool) {
+        startedAt = Self.coarseNanoseconds()
         self.openAPI = openAPI
         self.metrics = metrics
         self.storeHealthy = storeHealthy
     }
 
     func health() -> Response {
-        let deciseconds = Int((startedAt.duration(to: .now).milliseconds / 100).rounded())
+        let deciseconds = (Self.coarseNanoseconds() - startedAt + 50_000_000) / 100_000_000
         let storeOK = storeHealthy()
         let bytes = healthBody.withLock { cached in
             if cached.deciseconds != deciseconds || cached.storeOK != storeOK {
@@ -39,6 +40,15 @@ final class SystemHandlers: Sendable {
             return cached.bytes
         }
         return JSONResponse.make(200, bytes: bytes)
+    }
+
+    /// CLOCK_MONOTONIC_COARSE in nanoseconds: its resolution (a few milliseconds) is plenty
+    /// for an uptime in tenths of a second, and it reads in a fifth of the fine clock's time
+    /// (`ContinuousClock.now` and `Duration`'s 128-bit arithmetic showed in health's profile).
+    static func coarseNanoseconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+        return now.tv_sec * 1_000_000_000 + now.tv_nsec
     }
 
     /// The spec as `application/yaml` (RFC 9512), or as `text/yaml` to a client that asks for

@@ -10,10 +10,8 @@ import Synchronization
 /// growth since the last scrape, under one lock, so a counter never goes down.
 public final class LabMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    /// Per (route, method, status): its counter and its route's duration histogram, found
-    /// with one lock and one lookup per request.
-    private let requestMetrics = Mutex<[RequestKey: (count: Counter, duration: DurationHistogram)]>([:])
-    private let durations = Mutex<[String: DurationHistogram]>([:])
+    /// Each route's series (`RouteSeries`), by route template.
+    private let routes = Mutex<[String: RouteSeries]>([:])
     /// Each scrape-time counter with the total it was last advanced to.
     private let totals = Mutex<[SeriesKey: (counter: Counter, total: Int)]>([:])
     private let gauges = Mutex<[SeriesKey: Gauge]>([:])
@@ -31,10 +29,38 @@ public final class LabMetrics: Sendable {
         let labels: [String]
     }
 
-    struct RequestKey: Hashable {
+    /// One route's request metrics: its duration histogram, and its counters by method and
+    /// status. A handler that knows its route keeps this and records through it: one short
+    /// scan of the few (method, status) pairs the route has answered, where a lookup by
+    /// (route, method, status) hashed two strings on every request.
+    final class RouteSeries: Sendable {
         let route: String
-        let method: String
-        let status: Int
+        private let duration: DurationHistogram
+        private let counters = Mutex<[(method: String, status: Int, counter: Counter)]>([])
+        private let registry: PrometheusCollectorRegistry
+
+        init(route: String, registry: PrometheusCollectorRegistry) {
+            self.route = route
+            self.registry = registry
+            duration = registry.makeDurationHistogram(
+                descriptor: LabMetrics.descriptor(.httpRequestDuration), labels: [("route", route)],
+                buckets: LabMetrics.durationBuckets)
+        }
+
+        func record(method: String, status: Int, duration elapsed: Duration) {
+            counters.withLock { counters in
+                if let index = counters.firstIndex(where: { $0.status == status && $0.method == method }) {
+                    counters[index].counter.increment()
+                    return
+                }
+                let counter = registry.makeCounter(
+                    descriptor: LabMetrics.descriptor(.httpRequests),
+                    labels: [("route", route), ("method", method), ("status", String(status))])
+                counter.increment()
+                counters.append((method, status, counter))
+            }
+            duration.record(elapsed)
+        }
     }
 
     /// `patterns` are the catalog's names: their run counters are exported from the start.
@@ -54,29 +80,13 @@ public final class LabMetrics: Sendable {
         MetricNameDescriptor(metricName: family.name, unitName: "", helpText: family.help)
     }
 
-    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = RequestKey(route: route, method: method, status: status)
-        let metrics = requestMetrics.withLock { all in
-            if let metrics = all[key] { return metrics }
-            let labels = [("route", route), ("method", method), ("status", String(status))]
-            let metrics = (
-                count: registry.makeCounter(descriptor: Self.descriptor(.httpRequests), labels: labels),
-                duration: durationHistogram(route: route))
-            all[key] = metrics
-            return metrics
-        }
-        metrics.count.increment()
-        metrics.duration.record(duration)
-    }
-
-    /// The one duration histogram of `route` (shared by its methods and statuses).
-    private func durationHistogram(route: String) -> DurationHistogram {
-        durations.withLock { histograms in
-            if let histogram = histograms[route] { return histogram }
-            let histogram = registry.makeDurationHistogram(
-                descriptor: Self.descriptor(.httpRequestDuration), labels: [("route", route)], buckets: Self.durationBuckets)
-            histograms[route] = histogram
-            return histogram
+    /// The series of `route` (a template such as `/runs/{id}`), made at its first use.
+    func series(route: String) -> RouteSeries {
+        routes.withLock { routes in
+            if let series = routes[route] { return series }
+            let series = RouteSeries(route: route, registry: registry)
+            routes[route] = series
+            return series
         }
     }
 

@@ -26,23 +26,23 @@ public struct AccessLogEntry: Sendable {
 
     /// The fields as `key=value` pairs in key order, exactly as a swift-log handler that sorts
     /// metadata writes them: `bytes=15 duration_ms=0.081 method=GET path=/healthz remote=...
-    /// request_id=... status=200`. Appended straight into `line`: no dictionary, no
+    /// request_id=... status=200`. Written straight into `line`: no dictionary, no
     /// interpolation, since this runs once per request.
-    public func appendFields(to line: inout [UInt8]) {
-        line.appendBytes(of: "bytes=")
-        Self.appendDecimal(bytes, to: &line)
-        line.appendBytes(of: " duration_ms=")
-        line.appendMilliseconds(durationMs)
-        line.appendBytes(of: " method=")
-        line.appendBytes(of: method)
-        line.appendBytes(of: " path=")
-        line.appendBytes(of: path)
-        line.appendBytes(of: " remote=")
-        line.appendBytes(of: remoteAddress ?? "-")
-        line.appendBytes(of: " request_id=")
-        line.appendBytes(of: requestID)
-        line.appendBytes(of: " status=")
-        Self.appendDecimal(status, to: &line)
+    public func appendFields(to line: inout some LineOutput) {
+        line.write("bytes=")
+        line.writeDecimal(bytes)
+        line.write(" duration_ms=")
+        line.writeMilliseconds(durationMs)
+        line.write(" method=")
+        line.write(method)
+        line.write(" path=")
+        line.write(path)
+        line.write(" remote=")
+        line.write(remoteAddress ?? "-")
+        line.write(" request_id=")
+        line.write(requestID)
+        line.write(" status=")
+        line.writeDecimal(status)
     }
 
     /// The fields as swift-log metadata (what a plain `Logger` receives).
@@ -51,56 +51,95 @@ public struct AccessLogEntry: Sendable {
             "method": .string(method),
             "path": .string(String(path)),
             "status": .stringConvertible(status),
-            "duration_ms": .string(String(decoding: Self.millisecondsText(durationMs), as: UTF8.self)),
+            "duration_ms": .string(Self.millisecondsText(durationMs)),
             "request_id": .string(requestID),
             "bytes": .stringConvertible(bytes),
             "remote": .string(remoteAddress ?? "-"),
         ]
     }
 
-    static func appendDecimal(_ value: Int, to line: inout [UInt8]) {
-        if value < 0 { line.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for index in stride(from: count - 1, through: 0, by: -1) { line.append(buffer[index]) }
-        }
-    }
-
-    private static func millisecondsText(_ value: Double) -> [UInt8] {
+    private static func millisecondsText(_ value: Double) -> String {
         var bytes: [UInt8] = []
-        bytes.appendMilliseconds(value)
-        return bytes
+        bytes.writeMilliseconds(value)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
-extension [UInt8] {
+/// Where a log line is written: a growing array, or a fixed buffer (`FixedLineOutput`).
+public protocol LineOutput {
+    mutating func write(_ byte: UInt8)
+    mutating func write(bytes: UnsafeRawBufferPointer)
+}
+
+extension LineOutput {
     /// The UTF-8 of `text`, copied in one go when it is stored contiguously (native strings
     /// and literals are): appending a `String.UTF8View` element by element showed in the
     /// access log's profile.
-    public mutating func appendBytes(of text: some StringProtocol) {
-        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { append(contentsOf: $0) }
-        if copied == nil { append(contentsOf: text.utf8) }
+    public mutating func write(_ text: some StringProtocol) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { write(bytes: UnsafeRawBufferPointer($0)) }
+        if copied == nil { for byte in text.utf8 { write(byte) } }
+    }
+
+    public mutating func writeDecimal(_ value: Int) {
+        if value < 0 { write(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        // Digits from the right end of a stack buffer, then copied once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            write(bytes: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
+        }
     }
 
     /// `value` with three decimals.
-    fileprivate mutating func appendMilliseconds(_ value: Double) {
+    public mutating func writeMilliseconds(_ value: Double) {
         let thousandths = Int((value * 1000).rounded())
-        AccessLogEntry.appendDecimal(thousandths / 1000, to: &self)
-        append(UInt8(ascii: "."))
+        writeDecimal(thousandths / 1000)
+        write(UInt8(ascii: "."))
         let fraction = abs(thousandths) % 1000
-        if fraction < 100 { append(UInt8(ascii: "0")) }
-        if fraction < 10 { append(UInt8(ascii: "0")) }
-        AccessLogEntry.appendDecimal(fraction, to: &self)
+        if fraction < 100 { write(UInt8(ascii: "0")) }
+        if fraction < 10 { write(UInt8(ascii: "0")) }
+        writeDecimal(fraction)
     }
+}
+
+extension [UInt8]: LineOutput {
+    public mutating func write(_ byte: UInt8) { append(byte) }
+    public mutating func write(bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+}
+
+/// A line written into memory the caller owns (a stack buffer): no allocation and no checks
+/// beyond the bound. Past its capacity it stops writing and says so (`overflowed`); the caller
+/// then writes the line again into an array.
+public struct FixedLineOutput: LineOutput {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+    public private(set) var count = 0
+    public private(set) var overflowed = false
+
+    public init(_ buffer: UnsafeMutableRawBufferPointer) {
+        base = buffer.baseAddress!
+        capacity = buffer.count
+    }
+
+    public mutating func write(_ byte: UInt8) {
+        guard count < capacity else { overflowed = true; return }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    public mutating func write(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= capacity - count else { overflowed = true; return }
+        if let source = bytes.baseAddress { (base + count).copyMemory(from: source, byteCount: bytes.count) }
+        count += bytes.count
+    }
+
+    /// What was written.
+    public var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 }
 
 /// Where access-log entries go when not through swift-log: a writer that formats them itself
@@ -111,9 +150,12 @@ public protocol AccessLogWriter: Sendable {
 }
 
 /// One line per request, at level `info`: method, path, status, duration, request id, response
-/// bytes and the client's address. When the logger is above `info` nothing is measured or
-/// formatted, so the fast path pays for neither the clock nor the line.
-struct AccessLog: Sendable {
+/// bytes and the client's address. When the logger is above `info` nothing is formatted; the
+/// request's start is read either way (`Request.received`, which the handler's metrics use).
+///
+/// A class: `ServerCore` holds one, and a struct read from its `let` was copied whole (logger
+/// and writer retained and released) on every request.
+final class AccessLog: Sendable {
     let logger: Logger
     let writer: (any AccessLogWriter)?
     let isEnabled: Bool
@@ -128,9 +170,9 @@ struct AccessLog: Sendable {
         guard isEnabled else { return }
         let entry = AccessLogEntry(
             method: context.method,
-            path: Request.rawPath(of: context.target),
+            path: context.path[...],
             status: status,
-            durationMs: context.started.map { $0.duration(to: .now).milliseconds } ?? 0,
+            durationMs: context.started.duration(to: .now).milliseconds,
             requestID: context.requestID,
             bytes: context.stream?.bytesWritten ?? context.responseBytes,
             remoteAddress: context.remoteAddress)

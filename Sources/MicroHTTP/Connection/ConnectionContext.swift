@@ -36,11 +36,15 @@ final class ConnectionContext: @unchecked Sendable {
     let counted: Bool
 
     var phase = Phase.idle
-    /// The raw request target (`/path?query`), as the client sent it.
-    var target = ""
+    /// The raw request target's two halves, as the client sent them: `/path` and what
+    /// follows `?` (empty without one).
+    var path = ""
+    var query = ""
     var method = ""
     var requestID = ""
-    var started: ContinuousClock.Instant?
+    /// When the request line was read: the start of the request's duration, for the access
+    /// log and for the handler (`Request.received`).
+    var started = ContinuousClock.Instant.now
     var body: [UInt8] = []
     var bodyTooLarge = false
     var responseBytes = 0
@@ -55,11 +59,18 @@ final class ConnectionContext: @unchecked Sendable {
         self.counted = counted
     }
 
-    /// A new request on this connection: the URI log callback has its raw target.
-    func beginRequest(target: String, timed: Bool) {
+    /// A new request on this connection: the URI log callback has its raw target, split here
+    /// once into path and query (the handler, refusals and the access log all want the path).
+    func beginRequest(target: UnsafeRawBufferPointer) {
         phase = .headersReceived
-        self.target = target
-        started = timed ? .now : nil
+        if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(decoding: target[..<mark], as: UTF8.self)
+            query = String(decoding: target[(mark + 1)...], as: UTF8.self)
+        } else {
+            path = String(decoding: target, as: UTF8.self)
+            query = ""
+        }
+        started = .now
     }
 
     /// The request is over (answered or abandoned): drop what it held.

@@ -17,6 +17,9 @@ public struct Request: Sendable {
     public let body: [UInt8]
     /// The client's `address:port` (`[address]:port` for IPv6), when known.
     public let remoteAddress: String?
+    /// When the server read the request line: where a handler's measure of the request's
+    /// duration starts (the server has read the clock then already).
+    public let received: ContinuousClock.Instant
 
     public init(
         id: String,
@@ -25,7 +28,8 @@ public struct Request: Sendable {
         query: String = "",
         headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = [],
-        remoteAddress: String? = nil
+        remoteAddress: String? = nil,
+        received: ContinuousClock.Instant = .now
     ) {
         self.id = id
         self.method = method
@@ -34,6 +38,7 @@ public struct Request: Sendable {
         self.headers = headers
         self.body = body
         self.remoteAddress = remoteAddress
+        self.received = received
     }
 
     /// The first value of the header `name`, compared case-insensitively.
@@ -44,22 +49,5 @@ public struct Request: Sendable {
     /// The query's fields, percent-decoded (`+` as space), in order; repeated names repeat.
     public var queryFields: [(String, String)] {
         FormCoding.fields(query)
-    }
-}
-
-extension Request {
-    /// The path half of the raw request target, without copying it.
-    static func rawPath(of target: String) -> Substring {
-        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
-        return target[..<mark]
-    }
-
-    /// Splits the raw request target `path?query` into its two raw halves.
-    static func splitTarget(_ target: String) -> (path: String, query: String) {
-        let utf8 = target.utf8
-        guard let mark = utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, "") }
-        let path = String(target[..<mark])
-        let query = String(target[utf8.index(after: mark)...])
-        return (path, query)
     }
 }

@@ -6,15 +6,15 @@ enum RequestReader {
     /// The whole request, on the final handler call.
     static func request(_ connection: OpaquePointer, _ context: ConnectionContext, ids: RequestIDGenerator) -> Request {
         let headers = headers(connection)
-        let (path, query) = Request.splitTarget(context.target)
         return Request(
             id: ids.id(echoing: headers["X-Request-Id"]),
             method: context.method,
-            path: path,
-            query: query,
+            path: context.path,
+            query: context.query,
             headers: headers,
             body: context.body,
-            remoteAddress: context.remoteAddress
+            remoteAddress: context.remoteAddress,
+            received: context.started
         )
     }
 

@@ -59,6 +59,8 @@ package final class WriteBuffer: Sendable {
     /// Past this many runs waiting (the store cannot write), the oldest are dropped.
     package let maxPendingRuns: Int
     private let state = Mutex(State())
+    /// `statistics.lastWriteError != nil`, readable without the lock (`lastWriteFailed`).
+    private let writeFailed = Atomic<Bool>(false)
 
     package init(maxPendingRuns: Int) {
         self.maxPendingRuns = max(1, maxPendingRuns)
@@ -127,9 +129,11 @@ package final class WriteBuffer: Sendable {
                 state.statistics.runsWritten += state.inFlight.count
                 state.statistics.batchesWritten += 1
                 state.statistics.lastWriteError = nil
+                writeFailed.store(false, ordering: .relaxed)
             } else {
                 state.statistics.failedWrites += 1
                 state.statistics.lastWriteError = error
+                writeFailed.store(true, ordering: .relaxed)
                 for (id, failed) in state.inFlight {
                     state.pending[id] = state.pending[id].map { failed.superseded(by: $0) } ?? failed
                 }
@@ -254,9 +258,12 @@ package final class WriteBuffer: Sendable {
         }
     }
 
-    /// Whether the last write failed (asked on every health check: no copy of the statistics).
+    /// Whether the last write failed. Asked on every health check, so it is read from an
+    /// atomic kept beside the statistics (set under the lock with `lastWriteError`), not under
+    /// the lock: taking the lock writes it, and the server's threads would take its cache line
+    /// from each other.
     package var lastWriteFailed: Bool {
-        state.withLock { $0.statistics.lastWriteError != nil }
+        writeFailed.load(ordering: .relaxed)
     }
 
     package var statistics: RunStoreStatistics {

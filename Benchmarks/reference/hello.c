@@ -10,7 +10,15 @@
  * the service's 100 ms runs.
  *
  * usage: hello PORT [THREADS]   (binds 127.0.0.1; THREADS defaults to the online cores)
+ *
+ * Built with -DEXTERNAL_ACCEPT (.build-bench/hello_ext) it accepts as MicroHTTP does: one
+ * thread accepts and hands each connection to libmicrohttpd (MHD_add_connection, no listen
+ * socket of its own), which gives it to worker `descriptor % THREADS`. The plain build lets
+ * each worker accept from the shared listen socket, so whichever worker is awake takes the
+ * connection. Not a goal's peer: it shows what the way connections reach the workers does to
+ * throughput and tail latency, apart from what the service does per request.
  */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -140,9 +148,15 @@ main(int argc, char **argv)
   }
 
   struct MHD_Daemon *daemon = MHD_start_daemon(
-    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC,
+    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC
+#ifdef EXTERNAL_ACCEPT
+      | MHD_USE_NO_LISTEN_SOCKET,
+    0, NULL, NULL, &answer, NULL,
+#else
+    ,
     (uint16_t) port, NULL, NULL, &answer, NULL,
     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
+#endif
     /* A pool of 1 is MHD's plain internal thread (it warns about the option): same as ours. */
     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) (threads > 1 ? threads : 0),
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (16 * 1024),
@@ -155,9 +169,28 @@ main(int argc, char **argv)
     fprintf(stderr, "hello: cannot start on 127.0.0.1:%u\n", port);
     return 1;
   }
+#ifdef EXTERNAL_ACCEPT
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (listener < 0 || bind(listener, (struct sockaddr *) &address, sizeof address) != 0 || listen(listener, 1024) != 0) {
+    fprintf(stderr, "hello: cannot listen on 127.0.0.1:%u\n", port);
+    return 1;
+  }
+#endif
   printf("hello: listening on 127.0.0.1:%u with %ld threads\n", port, threads);
   fflush(stdout);
+#ifdef EXTERNAL_ACCEPT
+  for (;;) { /* until a signal ends the process */
+    struct sockaddr_in peer;
+    socklen_t length = sizeof peer;
+    int client = accept4(listener, (struct sockaddr *) &peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client >= 0)
+      MHD_add_connection(daemon, client, (struct sockaddr *) &peer, length); /* closes it on failure */
+  }
+#else
   pause(); /* until a signal ends the process */
+#endif
   MHD_stop_daemon(daemon);
   return 0;
 }

@@ -144,8 +144,10 @@ public struct FixedLineOutput: LineOutput {
 
 /// Where access-log entries go when not through swift-log: a writer that formats them itself
 /// (the CLI's batched stderr sink writes each entry straight into its buffer). Called on the
-/// connection's MHD thread once per request, so it must be cheap and must not block.
-public protocol AccessLogWriter: Sendable {
+/// connection's MHD thread once per request, so it must be cheap and must not block. A class:
+/// the server calls it through one reference, where a struct's fields were copied (and each
+/// retained) per request.
+public protocol AccessLogWriter: AnyObject, Sendable {
     func write(_ entry: AccessLogEntry)
 }
 
@@ -176,11 +178,8 @@ final class AccessLog: Sendable {
             requestID: context.requestID,
             bytes: context.stream?.bytesWritten ?? context.responseBytes,
             remoteAddress: context.remoteAddress)
-        if let writer {
-            writer.write(entry)
-        } else {
-            logger.info("request", metadata: entry.metadata)
-        }
+        guard let writer else { return logger.info("request", metadata: entry.metadata) }
+        writer.write(entry)
     }
 }
 

@@ -137,7 +137,7 @@ protocol LineText {
 /// line `BufferedLogHandler` writes for `logger.info("request", metadata: ...)` from MicroHTTP,
 /// without building (and sorting) a metadata dictionary per request, which cost a fifth of
 /// the server's time on GET /healthz.
-public struct AccessLogLines: AccessLogWriter {
+public final class AccessLogLines: AccessLogWriter {
     let sink: LogSink
     /// `" info concurrency-lab: "`, after the timestamp.
     let prefix: [UInt8]
@@ -148,15 +148,17 @@ public struct AccessLogLines: AccessLogWriter {
     }
 
     public func write(_ entry: AccessLogEntry) {
-        sink.appendLine(Line(prefix: prefix, entry: entry))
+        prefix.withUnsafeBytes { prefix in sink.appendLine(Line(prefix: prefix, entry: entry)) }
     }
 
+    /// Borrows the prefix's bytes for the call: the array is shared by every thread, and a copy
+    /// per line would write its reference count from each.
     private struct Line: LineText {
-        let prefix: [UInt8]
+        let prefix: UnsafeRawBufferPointer
         let entry: AccessLogEntry
 
         func write(to line: inout some LineOutput) {
-            prefix.withUnsafeBytes { line.write(bytes: $0) }
+            line.write(bytes: prefix)
             entry.appendFields(to: &line)
             line.write(" [MicroHTTP] request\n")
         }

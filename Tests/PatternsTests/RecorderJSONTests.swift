@@ -39,6 +39,21 @@ import Glibc
         #expect(Timeline.parts(forSpans: Timeline.spansPerPart * 2) == min(max(1, cores), 2))
     }
 
+    /// `event(_:integers:)` places `t_ms` among the keys itself: before, between and after.
+    @Test func integerEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {
+        for now in [0.0, 12.34, 1e6 + 0.25] {
+            let cases: [(KeyValuePairs<StaticString, Int>, JSONValue)] = [
+                (["results": 3, "task": 7], ["results": .int(3), "task": .int(7), "t_ms": .milliseconds(now)]),
+                (["a": -1], ["a": .int(-1), "t_ms": .milliseconds(now)]),
+                (["u": 0, "z": 9], ["u": .int(0), "z": .int(9), "t_ms": .milliseconds(now)]),
+                ([:], ["t_ms": .milliseconds(now)]),
+            ]
+            for (integers, expected) in cases {
+                #expect(RunRecorder.stamped(integers: integers, at: now).bytes == expected.serializedBytes())
+            }
+        }
+    }
+
     @Test func taskEvents_writtenDirectly_areTheDictionaryOnesByteForByte() {
         for (task, label, now, duration) in [(0, "task-0", 0.0, 0.04), (7, "w\"7", 123.456, 99.95), (12_345, "é", 1e6 + 0.25, 3.0)] {
             let started: JSONValue = ["task": .int(task), "label": .string(label), "t_ms": .milliseconds(now)]

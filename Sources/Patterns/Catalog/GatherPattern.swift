@@ -173,6 +173,6 @@ private struct Slots: Sendable {
     mutating func fill(_ index: Int, with value: Int, _ context: RunContext) {
         values[index] = value
         filled += 1
-        context.emit("gather.result", ["task": .int(index), "results": .int(filled)])
+        context.emit("gather.result", integers: ["results": filled, "task": index])
     }
 }

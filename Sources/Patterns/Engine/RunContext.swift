@@ -60,6 +60,12 @@ public struct RunContext: Sendable {
         recorder.event(name, data())
     }
 
+    /// Emits a per-task event whose data is integers under literal keys in sorted order
+    /// (`RunRecorder.event(_:integers:)`): for events written once per task.
+    public func emit(_ name: String, integers: KeyValuePairs<StaticString, Int>) {
+        recorder.event(name, integers: integers)
+    }
+
     /// Emits a per-task event and advances progress by `units`, the two appended as one
     /// (`RunRecorder.event(_:_:advancingProgressBy:)`).
     public func emit(

@@ -405,9 +405,10 @@ def row_health(server, extra):
     name = "GET /healthz, wrk 64 connections"
     goal = ">= 0.9x C req/s; p99 <= 5 ms"
     hello = Hello()
-    hello_ext = Hello(HELLO_EXT_BIN)
-    quiet = Server(extra, log_level="notice")
+    hello_ext = quiet = None
     try:
+        hello_ext = Hello(HELLO_EXT_BIN)
+        quiet = Server(extra, log_level="notice")
         res = {"service": [], "c": [], "quiet": [], "c_ext": []}
         urls = {"service": server.url("/healthz"), "quiet": quiet.url("/healthz"),
                 "c": f"http://127.0.0.1:{hello.port}/healthz", "c_ext": f"http://127.0.0.1:{hello_ext.port}/healthz"}
@@ -422,9 +423,9 @@ def row_health(server, extra):
             for _ in range(CFG["health_reps"]):
                 res["c_ext"].append(wrk(urls["c_ext"], 64, CFG["health_secs"]))
     finally:
-        hello.stop()
-        hello_ext.stop()
-        quiet.stop()
+        for started in (hello, hello_ext, quiet):
+            if started is not None:
+                started.stop()
     qrps = summary([r["rps"] for r in res["quiet"]])
     qp99 = summary([r["p99_ms"] for r in res["quiet"]])
     srps = summary([r["rps"] for r in res["service"]])

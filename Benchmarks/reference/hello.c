@@ -172,8 +172,8 @@ main(int argc, char **argv)
 #ifdef EXTERNAL_ACCEPT
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listener < 0 || bind(listener, (struct sockaddr *) &address, sizeof address) != 0 || listen(listener, 1024) != 0) {
+  if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0
+      || bind(listener, (struct sockaddr *) &address, sizeof address) != 0 || listen(listener, 1024) != 0) {
     fprintf(stderr, "hello: cannot listen on 127.0.0.1:%u\n", port);
     return 1;
   }
@@ -187,6 +187,8 @@ main(int argc, char **argv)
     int client = accept4(listener, (struct sockaddr *) &peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client >= 0)
       MHD_add_connection(daemon, client, (struct sockaddr *) &peer, length); /* closes it on failure */
+    else if (errno != EINTR)
+      usleep(1000); /* out of descriptors (or memory): do not spin a core */
   }
 #else
   pause(); /* until a signal ends the process */

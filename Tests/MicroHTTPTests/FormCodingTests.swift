@@ -35,7 +35,7 @@ struct FormCodingTests {
     @Test func request_exposesDecodedQueryFields_andCaseInsensitiveHeaders() {
         let request = Request(
             id: "r1", method: "GET", path: "/p", query: "a=1&b=x+y",
-            headers: ["Content-Type": "text/plain", "X-Multi": "1", "x-multi": "2"]
+            headers: ["Content-Type": "text/plain", "X-Multi": "1", "x-multi": "2"], received: .now
         )
         #expect(request.queryFields.map(\.1) == ["1", "x y"])
         #expect(request.header("content-type") == "text/plain")

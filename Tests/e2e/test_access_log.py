@@ -1,5 +1,5 @@
 """The access log as `serve` writes it: one line per request on stderr, in batches (README,
-"Logs"). Each line is formatted on the stack and copied into the batch; a line longer than the
+"Serve flags", `--log-level`). Each line is formatted on the stack and copied into the batch; a line longer than the
 stack buffer (512 bytes: a long path or request id) is formatted again into an array. Both
 must come out whole, with every field, and lines written by the server's threads at once must
 not tear into each other.

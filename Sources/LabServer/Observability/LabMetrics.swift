@@ -80,7 +80,9 @@ public final class LabMetrics: Sendable {
         MetricNameDescriptor(metricName: family.name, unitName: "", helpText: family.help)
     }
 
-    /// The series of `route` (a template such as `/runs/{id}`), made at its first use.
+    /// The series of `route` (a template such as `/runs/{id}`), made at its first use: the
+    /// application makes one for each of its routes (and `static`, `unmatched`) when it starts,
+    /// so their histograms are exported from the start, at 0.
     func series(route: String) -> RouteSeries {
         routes.withLock { routes in
             if let series = routes[route] { return series }

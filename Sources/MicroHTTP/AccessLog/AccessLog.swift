@@ -116,25 +116,26 @@ extension [UInt8]: LineOutput {
 /// beyond the bound. Past its capacity it stops writing and says so (`overflowed`); the caller
 /// then writes the line again into an array.
 public struct FixedLineOutput: LineOutput {
-    let base: UnsafeMutableRawPointer
+    let base: UnsafeMutableRawPointer?
     let capacity: Int
     public private(set) var count = 0
     public private(set) var overflowed = false
 
+    /// Writes into `buffer` (bound to `UInt8`); an empty buffer overflows at the first byte.
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
-        base = buffer.baseAddress!
+        base = buffer.baseAddress
         capacity = buffer.count
     }
 
     public mutating func write(_ byte: UInt8) {
-        guard count < capacity else { overflowed = true; return }
+        guard count < capacity, let base else { overflowed = true; return }
         base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
         count += 1
     }
 
     public mutating func write(bytes: UnsafeRawBufferPointer) {
         guard bytes.count <= capacity - count else { overflowed = true; return }
-        if let source = bytes.baseAddress { (base + count).copyMemory(from: source, byteCount: bytes.count) }
+        if let source = bytes.baseAddress, let base { (base + count).copyMemory(from: source, byteCount: bytes.count) }
         count += bytes.count
     }
 

@@ -17,7 +17,10 @@ public final class LogSink: Sendable {
 
     /// `2026-11-21T22:37:27+0000` as bytes, in place.
     struct Timestamp {
-        var bytes: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var bytes: (
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+        ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
 
         init() {}
@@ -29,7 +32,8 @@ public final class LogSink: Sendable {
         }
 
         func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-            withUnsafeBytes(of: bytes) { body(UnsafeBufferPointer(rebasing: $0.bindMemory(to: UInt8.self)[..<count])) }
+            // A tuple of UInt8 is laid out as UInt8 elements: its memory is bound to UInt8.
+            withUnsafeBytes(of: bytes) { body(UnsafeBufferPointer(rebasing: $0.assumingMemoryBound(to: UInt8.self)[..<count])) }
         }
     }
 
@@ -82,8 +86,8 @@ public final class LogSink: Sendable {
     /// into a buffer on the stack (into an array when the line is longer than it), and the
     /// lock is held for two copies: the MHD threads log every request through here.
     func appendLine(_ text: some LineText) {
-        withUnsafeTemporaryAllocation(byteCount: Self.stackLineBytes, alignment: 1) { buffer in
-            var line = FixedLineOutput(buffer)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.stackLineBytes) { buffer in
+            var line = FixedLineOutput(UnsafeMutableRawBufferPointer(buffer))
             text.write(to: &line)
             if line.overflowed {
                 var long: [UInt8] = []

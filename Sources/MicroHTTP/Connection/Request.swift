@@ -29,7 +29,7 @@ public struct Request: Sendable {
         headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = [],
         remoteAddress: String? = nil,
-        received: ContinuousClock.Instant = .now
+        received: ContinuousClock.Instant
     ) {
         self.id = id
         self.method = method

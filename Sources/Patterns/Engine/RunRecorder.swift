@@ -74,9 +74,10 @@ public final class RunRecorder: Sendable {
         deliver(RunEvent(name: name, serializedData: Self.stamped(data(), at: clock.elapsedMs())))
     }
 
-    /// `event(_:_:)` for data that is integers under literal keys, given in sorted order (a
-    /// per-task event on a hot path: `gather.result` is written once per task, inside the
-    /// lock that orders the results). Written with `JSONWriter`, `t_ms` in its sorted place:
+    /// `event(_:_:)` for data that is integers under distinct literal keys other than `t_ms`,
+    /// given in sorted order (a per-task event on a hot path: `gather.result` is written once
+    /// per task, inside the lock that orders the results). Written with `JSONWriter`, `t_ms` in
+    /// its sorted place:
     /// the same bytes `event(_:_:)` writes, without a `JSONValue` or a string comparison per
     /// key (the tests compare the two).
     public func event(_ name: String, integers: KeyValuePairs<StaticString, Int>) {
@@ -91,7 +92,8 @@ public final class RunRecorder: Sendable {
         var stamped = false
         var previous: StaticString?
         for (key, value) in integers {
-            assert(previous.map { Self.precedes($0, key) } ?? true, "keys must be given in sorted order")
+            assert(previous.map { Self.precedes($0, key) } ?? true, "keys must be distinct, in sorted order")
+            assert(Self.precedes(key, "t_ms") || Self.precedes("t_ms", key), "t_ms is the recorder's key")
             previous = key
             if !stamped && Self.precedes("t_ms", key) {
                 writer.key("t_ms"); writer.number(JSONValue.tenths(now))

@@ -105,7 +105,7 @@ public final class LabApplication: HTTPHandler {
             series = staticSeries
             response = staticFile(request)
         }
-        return .now(finish(response, request, series: series, started: started))
+        return .now(finish(consume response, request, series: series, started: started))
     }
 
     private func respond(

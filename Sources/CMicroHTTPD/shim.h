@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <microhttpd.h>
 
 /* Macros with casts are not imported by Swift: re-export them as constants. */
@@ -30,6 +31,13 @@ static inline int
 cmhd_accept (int listen_socket, struct sockaddr *address, socklen_t *length)
 {
   return accept4 (listen_socket, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* Names the calling thread (the kernel keeps 15 bytes): prctl is variadic. */
+static inline void
+cmhd_set_current_thread_name (const char *name)
+{
+  (void) prctl (PR_SET_NAME, (unsigned long) name, 0UL, 0UL, 0UL);
 }
 
 /* Starts a daemon with its options in an MHD_OPTION_END-terminated array. */

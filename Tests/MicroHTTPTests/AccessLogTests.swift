@@ -4,6 +4,10 @@ import Synchronization
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Access log")
 struct AccessLogTests {
     @Test func everyRequest_writesOneStructuredLine() async throws {
@@ -37,6 +41,14 @@ struct AccessLogTests {
 }
 
 extension AccessLogTests {
+    /// The thread that writes the batches shows as "lab-log" in `top -H` and `perf`.
+    @Test func theSinksWriterThread_isNamedLabLog() {
+        withExtendedLifetime(LogSink(interval: .milliseconds(10))) {
+            for _ in 0..<50 where !processThreadNames().contains("lab-log") { usleep(10_000) }
+            #expect(processThreadNames().contains("lab-log"))
+        }
+    }
+
     final class CapturingWriter: AccessLogWriter {
         let entries = Mutex<[AccessLogEntry]>([])
         func write(_ entry: AccessLogEntry) { entries.withLock { $0.append(entry) } }

@@ -1,6 +1,8 @@
 import Testing
 
 @testable import MicroHTTP
+import Synchronization
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -67,6 +69,19 @@ struct ListenerTests {
     /// Opens `count` non-blocking connections to the listener's port and returns how many wait
     /// in its sockets' accept queues: once `expecting` do, or after 0.5 s (a dropped SYN is
     /// sent again only after a second).
+    @Test func theAcceptThread_isNamedLabAccept() throws {
+        let listener = try Listener(host: "127.0.0.1", port: 0, backlog: 16)
+        defer { listener.close() }
+        let seen = Mutex<String?>(nil)
+        try listener.start(admit: { descriptor, _, _ in close(descriptor) }, refuse: { close($0) }) {
+            seen.withLock { $0 = currentThreadName() }
+        }
+        // The first tick comes after `tickIntervalMs`: 50 looks of 20 ms bound the wait.
+        for _ in 0..<50 where seen.withLock({ $0 }) == nil { usleep(20_000) }
+        listener.stop()
+        #expect(seen.withLock { $0 } == "lab-accept")
+    }
+
     private func queued(afterConnecting count: Int, to listener: Listener, expecting: Int) -> Int {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

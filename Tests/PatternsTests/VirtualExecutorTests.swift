@@ -21,6 +21,11 @@ import Testing
         return (value, clock, halts.value)
     }
 
+    @Test func aVirtualRunsThread_isNamedLabVirtual() async throws {
+        let (name, _, _) = try await onExecutor { _ in currentThreadName() }
+        #expect(name == "lab-virtual")
+    }
+
     @Test func equalDeadlines_wakeInTheOrderTheySlept_laterOnesAfter() async throws {
         let (order, clock, halts) = try await onExecutor { clock in
             let order = Locked<[String]>([])

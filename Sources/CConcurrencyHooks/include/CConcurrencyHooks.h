@@ -2,6 +2,7 @@
 #define C_CONCURRENCY_HOOKS_H
 
 #include <stdbool.h>
+#include <sys/prctl.h>
 
 /// Lets the pattern engine route the Swift runtime's global-executor enqueues elsewhere. A
 /// library that starts unstructured tasks (`Task {}` does not inherit a task executor
@@ -19,5 +20,13 @@ typedef bool (*lab_route_job_fn)(void *_Nonnull job);
 
 /// Installs the hook (idempotent; the first `route` wins).
 void lab_install_global_enqueue_router(lab_route_job_fn _Nonnull route);
+
+/// Names the calling thread: what `top -H`, `perf report --sort comm` and
+/// /proc/PID/task/TID/comm show (the kernel keeps the first 15 bytes). `prctl` is variadic, so
+/// Swift cannot call it itself. Without a name a thread shows its creator's: the run threads
+/// showed as "oot.default-qos", the name of the Dispatch thread that started them.
+static inline void lab_set_current_thread_name(const char *_Nonnull name) {
+    (void) prctl(PR_SET_NAME, (unsigned long) name, 0UL, 0UL, 0UL);
+}
 
 #endif

@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Foundation
 import Logging
 import Synchronization
@@ -45,6 +46,7 @@ public final class LogSink: Sendable {
     public init(interval: Duration = .milliseconds(100)) {
         self.interval = interval
         Thread.detachNewThread { [self] in
+            cmhd_set_current_thread_name("lab-log")
             while true {
                 Thread.sleep(forTimeInterval: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18)
                 flush()

@@ -208,6 +208,7 @@ final class Listener: @unchecked Sendable {
     // MARK: the accept thread (the only one touching `admit` and `spare` once started)
 
     private func acceptUntilStopped() {
+        cmhd_set_current_thread_name("lab-accept")
         spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
         var watched = sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let clock = ContinuousClock()

@@ -83,7 +83,8 @@ public struct BlockingOffloadPattern: Pattern {
         }
         // Inline calls block the threads they run on: give them a pool of the cooperative
         // pool's width, so they starve this run's heartbeat and never the server.
-        let pool = try DedicatedThreadsExecutor(width: setup.poolThreadsEstimate, threads: context.threads)
+        let pool = try DedicatedThreadsExecutor(
+            width: setup.poolThreadsEstimate, threads: context.threads, threadName: "lab-blocking")
         defer { pool.shutdown() }
         try await withTaskExecutorPreference(pool) { try await experiment(setup, tally, context) }
         return outcome(setup, tally.value)

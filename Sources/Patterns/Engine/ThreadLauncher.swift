@@ -1,3 +1,4 @@
+import CConcurrencyHooks
 /// Starts the dedicated OS threads that blocking work is offloaded to (the Swift side of
 /// `loop.run_in_executor`): real threads, outside the cooperative pool, so a blocked call
 /// holds one of them and never one of the pool's.
@@ -21,6 +22,13 @@ public struct ThreadLauncher: Sendable {
     /// One detached pthread per call, with the system's default stack.
     public static var pthreads: ThreadLauncher {
         ThreadLauncher { body in try startDetachedThread(body) }
+    }
+
+    /// Names the calling thread: what `top -H`, `perf report --sort comm` and
+    /// /proc/PID/task/TID/comm show (15 bytes are kept). The engine's threads call it first
+    /// thing: a run's are "lab-run", the timer's "lab-timer", a virtual run's "lab-virtual".
+    public static func nameCurrentThread(_ name: String) {
+        lab_set_current_thread_name(name)
     }
 
     /// Runs `body` on a thread of its own and suspends the calling task until it returns.

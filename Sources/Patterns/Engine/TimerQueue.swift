@@ -216,6 +216,7 @@ public final class TimerQueue: Sendable {
     }
 
     private func runTimerThread() {
+        ThreadLauncher.nameCurrentThread("lab-timer")
         Self.tightenTimerSlack()
         let clock = ContinuousClock()
         var due: [Due] = []

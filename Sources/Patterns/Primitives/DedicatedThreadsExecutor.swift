@@ -26,9 +26,12 @@ public final class DedicatedThreadsExecutor: TaskExecutor, @unchecked Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     public let width: Int
+    /// What its threads are called (`ThreadLauncher.nameCurrentThread`).
+    public let threadName: String
 
-    public init(width: Int, threads: ThreadLauncher = .pthreads) throws {
+    public init(width: Int, threads: ThreadLauncher = .pthreads, threadName: String = "lab-run") throws {
         self.width = width
+        self.threadName = threadName
         for _ in 0..<width { try threads.launch { [self] in work() } }
     }
 
@@ -59,6 +62,7 @@ public final class DedicatedThreadsExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func work() {
+        ThreadLauncher.nameCurrentThread(threadName)
         while true {
             switch take() {
             case .run(let job): job.runSynchronously(on: asUnownedTaskExecutor())

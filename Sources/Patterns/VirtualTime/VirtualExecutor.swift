@@ -168,6 +168,7 @@ public final class VirtualExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func runLoop() {
+        ThreadLauncher.nameCurrentThread("lab-virtual")
         clock.attachDriver()
         // Unretained: this thread's closure holds the executor until the loop ends.
         pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())

@@ -207,6 +207,10 @@ def main():
         failures.append(f"stream requests answered other than 200: {clients.statuses}")
     for failure in failures:
         print("FAIL:", failure)
+    if failures:
+        print(f"server log: {log.name}")
+    else:
+        os.unlink(log.name)
     sys.exit(1 if failures else 0)
 
 

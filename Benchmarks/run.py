@@ -151,12 +151,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Set once a row has failed: the servers' logs are kept for a look (Server.stop).
+ROW_FAILED = False
+
+
 class Server:
     """The release server on a free port. log_level "info" is serve's default (it writes an
     access-log line per request); "notice" turns the access log off."""
 
     def __init__(self, extra=(), log_level="info", db=":memory:"):
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+        self.stopped = False
         self.port = free_port()
         self.proc = subprocess.Popen([SERVER_BIN, "serve", "--port", str(self.port), "--db", db,
                                       "--log-level", log_level, *extra],
@@ -173,7 +178,7 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         self.stop(keep_log=True)
-        raise RuntimeError(f"the server did not start (log {self.log.name})")
+        raise RuntimeError("the server did not start")
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -207,15 +212,18 @@ class Server:
     def stop(self, keep_log=False):
         """Stops the server. A clean exit takes its log with it: at the default level the
         /healthz row alone writes about 800 MB of access-log lines, which every run of the
-        bench used to leave in /tmp. A server that did not exit cleanly keeps its log, and
-        the bench says where."""
+        bench used to leave in /tmp. The log is kept, and the bench says where, when the
+        server exited other than cleanly, when the caller asks (it did not start), and once any
+        row has failed (`ROW_FAILED`)."""
+        if self.stopped:
+            return
+        self.stopped = True
         terminate(self.proc, 15)
         self.log.close()
-        if self.proc.returncode == 0 and not keep_log:
-            if os.path.exists(self.log.name):
-                os.unlink(self.log.name)
-        else:
+        if self.proc.returncode != 0 or keep_log or ROW_FAILED:
             log(f"bench: the server exited with {self.proc.returncode}; its log is {self.log.name}")
+        elif os.path.exists(self.log.name):
+            os.unlink(self.log.name)
 
 
 def terminate(proc, grace):
@@ -1166,6 +1174,7 @@ def print_table():
 
 
 def main():
+    global ROW_FAILED
     t_start = time.time()
     build()
     # The clients of the SSE and accept rows open thousands of sockets: take the hard limit,
@@ -1210,9 +1219,11 @@ def main():
             try:
                 fn(server)
             except Exception as e:  # a failed row says so, never a number
+                ROW_FAILED = True  # every server's log is kept from here on
                 not_measured(name, goal, f"{type(e).__name__}: {e}")
                 if server.proc.poll() is not None:
                     log("bench: the server exited; restarting it")
+                    server.stop()  # says where its log is
                     server = Server(extra)
     finally:
         server.stop()

@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 #include <microhttpd.h>
 
 /* Macros with casts are not imported by Swift: re-export them as constants. */
@@ -37,7 +39,11 @@ cmhd_accept (int listen_socket, struct sockaddr *address, socklen_t *length)
 static inline void
 cmhd_set_current_thread_name (const char *name)
 {
+#ifdef __linux__
   (void) prctl (PR_SET_NAME, (unsigned long) name, 0UL, 0UL, 0UL);
+#else
+  (void) name;
+#endif
 }
 
 /* Starts a daemon with its options in an MHD_OPTION_END-terminated array. */

@@ -66,9 +66,6 @@ struct ListenerTests {
         second.close()
     }
 
-    /// Opens `count` non-blocking connections to the listener's port and returns how many wait
-    /// in its sockets' accept queues: once `expecting` do, or after 0.5 s (a dropped SYN is
-    /// sent again only after a second).
     @Test func theAcceptThread_isNamedLabAccept() throws {
         let listener = try Listener(host: "127.0.0.1", port: 0, backlog: 16)
         defer { listener.close() }
@@ -82,6 +79,9 @@ struct ListenerTests {
         #expect(seen.withLock { $0 } == "lab-accept")
     }
 
+    /// Opens `count` non-blocking connections to the listener's port and returns how many wait
+    /// in its sockets' accept queues: once `expecting` do, or after 0.5 s (a dropped SYN is
+    /// sent again only after a second).
     private func queued(afterConnecting count: Int, to listener: Listener, expecting: Int) -> Int {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

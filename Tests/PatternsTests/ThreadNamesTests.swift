@@ -23,7 +23,18 @@ struct ThreadNamesTests {
     }
 
     @Test func theTimerThread_isNamedLabTimer() async throws {
-        try await TimerQueue.shared.sleep(until: .now + .milliseconds(1))
-        #expect(processThreadNames().contains("lab-timer"))
+        let fired = AsyncEvent()
+        let name = Locked<String?>(nil)
+        _ = TimerQueue.shared.schedule(at: .now + .milliseconds(1)) {
+            name.withLock { $0 = currentThreadName() }
+            _ = fired.set()
+        }
+        try await fired.wait()
+        #expect(name.value == "lab-timer")
+    }
+
+    @Test func aThreadStartedForABlockingCall_isNamedLabOffload() async throws {
+        let name = try await ThreadLauncher.pthreads.run { currentThreadName() }
+        #expect(name == "lab-offload")
     }
 }

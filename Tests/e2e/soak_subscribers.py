@@ -193,6 +193,8 @@ def main():
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+    if server.returncode != 0:
+        failures.append(f"the server exited with {server.returncode}")
 
     growth = growth_over_last_third(samples)
     peak = max((r for _, r in samples), default=0)

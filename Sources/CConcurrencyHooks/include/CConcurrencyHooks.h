@@ -2,7 +2,9 @@
 #define C_CONCURRENCY_HOOKS_H
 
 #include <stdbool.h>
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 
 /// Lets the pattern engine route the Swift runtime's global-executor enqueues elsewhere. A
 /// library that starts unstructured tasks (`Task {}` does not inherit a task executor
@@ -26,7 +28,11 @@ void lab_install_global_enqueue_router(lab_route_job_fn _Nonnull route);
 /// Swift cannot call it itself. Without a name a thread shows its creator's: the run threads
 /// showed as "oot.default-qos", the name of the Dispatch thread that started them.
 static inline void lab_set_current_thread_name(const char *_Nonnull name) {
+#ifdef __linux__
     (void) prctl(PR_SET_NAME, (unsigned long) name, 0UL, 0UL, 0UL);
+#else
+    (void) name;
+#endif
 }
 
 #endif

@@ -26,7 +26,8 @@ public struct ThreadLauncher: Sendable {
 
     /// Names the calling thread: what `top -H`, `perf report --sort comm` and
     /// /proc/PID/task/TID/comm show (15 bytes are kept). The engine's threads call it first
-    /// thing: a run's are "lab-run", the timer's "lab-timer", a virtual run's "lab-virtual".
+    /// thing: a run's are "lab-run", the timer's "lab-timer", a virtual run's "lab-virtual",
+    /// one that `run` starts for a blocking call "lab-offload".
     public static func nameCurrentThread(_ name: String) {
         lab_set_current_thread_name(name)
     }
@@ -37,7 +38,10 @@ public struct ThreadLauncher: Sendable {
     public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
         try await withUnsafeThrowingContinuation { continuation in
             do {
-                try launch { continuation.resume(returning: body()) }
+                try launch {
+                    Self.nameCurrentThread("lab-offload")
+                    continuation.resume(returning: body())
+                }
             } catch {
                 continuation.resume(throwing: error)
             }

@@ -1,4 +1,5 @@
 import CConcurrencyHooks
+
 /// Starts the dedicated OS threads that blocking work is offloaded to (the Swift side of
 /// `loop.run_in_executor`): real threads, outside the cooperative pool, so a blocked call
 /// holds one of them and never one of the pool's.

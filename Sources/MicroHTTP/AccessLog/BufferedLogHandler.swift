@@ -7,6 +7,11 @@ import Synchronization
 /// a `write(2)` per line (swift-log's `StreamLogHandler` on unbuffered stderr) halved the
 /// server's throughput. Lines at `notice` and above are written at once (start-up, the
 /// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up.
+///
+/// Each thread appends to a buffer of its own (one of `shardCount`, by `ThreadSlot`): with
+/// one buffer the two MHD workers took turns at its lock and its cache lines, once per
+/// request each. So lines written by one thread keep their order; lines written by different
+/// threads within one batch come out grouped by thread (their timestamps are to the second).
 public final class LogSink: Sendable {
     private struct State {
         var pending: [UInt8] = []
@@ -14,6 +19,13 @@ public final class LogSink: Sendable {
         /// The second's timestamp, 24 bytes held inline (an array here was retained and
         /// released with every line).
         var secondText = Timestamp()
+    }
+
+    /// One thread's buffer. The padding keeps two shards' locks and buffer headers off one
+    /// cache line, whatever the allocator puts next to each.
+    private final class Shard: Sendable {
+        let state = Mutex(State())
+        private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
     }
 
     /// `2026-11-21T22:37:27+0000` as bytes, in place.
@@ -38,13 +50,21 @@ public final class LogSink: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    /// Threads beyond this many share buffers (still correct, only contended).
+    static let shardCount = 16
+    private let shards: [Shard] = (0..<LogSink.shardCount).map { _ in Shard() }
+    /// Held while a batch is written, so two flushes never interleave their bytes.
+    private let writing = Mutex(())
+    private let descriptor: Int32
     private let interval: Duration
     /// A batch is written once this much piles up in one buffer.
     static let batchBytes = 64 * 1024
 
-    public init(interval: Duration = .milliseconds(100)) {
+    /// Writes to `descriptor` (stderr unless a test gives a pipe), from a thread named
+    /// `lab-log` that wakes every `interval`.
+    public init(interval: Duration = .milliseconds(100), descriptor: Int32 = STDERR_FILENO) {
         self.interval = interval
+        self.descriptor = descriptor
         Thread.detachNewThread { [self] in
             cmhd_set_current_thread_name("lab-log")
             while true {
@@ -54,31 +74,41 @@ public final class LogSink: Sendable {
         }
     }
 
+    /// The calling thread's buffer.
+    private var shard: Shard { shards[ThreadSlot.current % Self.shardCount] }
+
     public func append(_ line: String, urgent: Bool) {
-        let full = state.withLock { state -> Bool in
+        let full = shard.state.withLock { state -> Bool in
             state.pending.append(contentsOf: line.utf8)
             return state.pending.count >= Self.batchBytes
         }
         if urgent || full { flush() }
     }
 
+    /// Writes every buffer's lines, buffer by buffer.
     public func flush() {
-        let bytes = state.withLock { state -> [UInt8] in
-            defer { state.pending.removeAll(keepingCapacity: true) }
-            return state.pending
-        }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            guard written > 0 else { return }
-            offset += written
+        writing.withLock { _ in
+            for shard in shards {
+                let bytes = shard.state.withLock { state -> [UInt8] in
+                    guard !state.pending.isEmpty else { return [] }
+                    defer { state.pending.removeAll(keepingCapacity: true) }
+                    return state.pending
+                }
+                var offset = 0
+                while offset < bytes.count {
+                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                    if written < 0, errno == EINTR { continue }
+                    guard written > 0 else { break }
+                    offset += written
+                }
+            }
         }
     }
 
     /// `2026-11-21T22:37:27+0000`, formatted once per second.
     func timestamp() -> String {
         var now = time(nil)
-        return state.withLock { state in
+        return shard.state.withLock { state in
             Self.refreshTimestamp(&state, now: &now)
             return state.secondText.withBytes { String(decoding: $0, as: UTF8.self) }
         }
@@ -107,7 +137,7 @@ public final class LogSink: Sendable {
 
     private func append(timestampedLine line: UnsafeRawBufferPointer) {
         var now = time(nil)
-        let full = state.withLock { state -> Bool in
+        let full = shard.state.withLock { state -> Bool in
             Self.refreshTimestamp(&state, now: &now)
             state.secondText.withBytes { state.pending.append(contentsOf: $0) }
             // As typed bytes: an array appends those with one copy.
@@ -129,6 +159,26 @@ public final class LogSink: Sendable {
         }
         state.second = now
         state.secondText = Timestamp(buffer[..<length])
+    }
+}
+
+/// A small number per thread, given out in the order threads first ask (0, 1, 2, ...), read
+/// back from a pthread key: what a thread uses to pick its own buffer (`LogSink`).
+enum ThreadSlot {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
+        return key
+    }()
+    private static let next = Atomic<Int>(0)
+
+    static var current: Int {
+        let key = key
+        if let stored = pthread_getspecific(key) { return Int(bitPattern: stored) - 1 }
+        let slot = next.add(1, ordering: .relaxed).oldValue
+        // Stored plus one: a thread that has none reads nil.
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
+        return slot
     }
 }
 

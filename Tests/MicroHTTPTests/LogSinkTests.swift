@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import MicroHTTP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The batched stderr sink, written into a temporary file: each thread appends to a buffer of
+/// its own, and a flush writes them all.
+@Suite("Log sink")
+struct LogSinkTests {
+    /// An unlinked temporary file the sink writes into; `contents` reads it from the start.
+    final class Sink: Sendable {
+        let descriptor: Int32
+        let sink: LogSink
+
+        init() {
+            var template = Array("/tmp/logsink-XXXXXX".utf8CString)
+            descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            precondition(descriptor >= 0, "mkstemp")
+            template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+            // The writer thread wakes once a minute: the tests flush themselves.
+            sink = LogSink(interval: .seconds(60), descriptor: descriptor)
+        }
+
+        deinit { close(descriptor) }
+
+        var lines: [String] {
+            let size = Int(lseek(descriptor, 0, SEEK_END))
+            var bytes = [UInt8](repeating: 0, count: size)
+            let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, size, 0) }
+            return String(decoding: bytes[..<max(read, 0)], as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// Four threads append 3,000 lines each, past the 64 KiB that makes a buffer write itself
+    /// out: every line arrives once and whole, and each thread's lines in the order it wrote them.
+    @Test func linesFromManyThreads_allArriveWhole_eachThreadsInOrder() {
+        let file = Sink()
+        let threads = 4, perThread = 3_000
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for sequence in 0..<perThread {
+                file.sink.append("thread=\(thread) line=\(sequence) padding=................\n", urgent: false)
+            }
+        }
+        file.sink.flush()
+        var next = [Int](repeating: 0, count: threads)
+        var malformed = 0
+        for line in file.lines {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let thread = Int(fields[0].dropFirst(7)), let sequence = Int(fields[1].dropFirst(5)),
+                (0..<threads).contains(thread), sequence == next[thread]
+            else {
+                malformed += 1
+                continue
+            }
+            next[thread] += 1
+        }
+        #expect(malformed == 0)
+        #expect(next == [Int](repeating: perThread, count: threads))
+    }
+
+    /// An urgent line (notice and above) is written at once, with whatever was waiting before
+    /// it on its thread; without one, nothing is written until a flush.
+    @Test func anUrgentLine_writesAtOnce_andALowerOneWaits() {
+        let file = Sink()
+        file.sink.append("info line\n", urgent: false)
+        #expect(file.lines.isEmpty)
+        file.sink.append("notice line\n", urgent: true)
+        #expect(file.lines == ["info line", "notice line"])
+    }
+
+    /// A thread keeps its slot, and threads alive at once have different ones (the sink gives
+    /// each its own buffer by slot).
+    @Test func eachThread_keepsItsOwnSlot() {
+        let slots = Mutex<[(first: Int, again: Int)]>([])
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let finished = DispatchGroup()
+        for _ in 0..<3 {
+            finished.enter()
+            Thread.detachNewThread {
+                let first = ThreadSlot.current
+                started.signal()
+                release.wait()  // alive until every thread has taken its slot
+                let again = ThreadSlot.current
+                slots.withLock { $0.append((first, again)) }
+                finished.leave()
+            }
+        }
+        for _ in 0..<3 { started.wait() }
+        for _ in 0..<3 { release.signal() }
+        finished.wait()
+        let taken = slots.withLock { $0 }
+        #expect(taken.count == 3)
+        #expect(taken.allSatisfy { $0.first == $0.again })
+        #expect(Set(taken.map(\.first)).count == 3)
+    }
+}

@@ -60,7 +60,7 @@ public final class LogSink: Sendable {
     /// A batch is written once this much piles up in one buffer.
     static let batchBytes = 64 * 1024
 
-    /// Writes to `descriptor` (stderr unless a test gives a pipe), from a thread named
+    /// Writes to `descriptor` (stderr; the tests give a file), from a thread named
     /// `lab-log` that wakes every `interval`.
     public init(interval: Duration = .milliseconds(100), descriptor: Int32 = STDERR_FILENO) {
         self.interval = interval
@@ -96,7 +96,7 @@ public final class LogSink: Sendable {
                 }
                 var offset = 0
                 while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                    let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
                     if written < 0, errno == EINTR { continue }
                     guard written > 0 else { break }
                     offset += written

@@ -6,7 +6,8 @@ import Synchronization
 /// Log lines to stderr, written in batches: the access log writes a line per request, and
 /// a `write(2)` per line (swift-log's `StreamLogHandler` on unbuffered stderr) halved the
 /// server's throughput. Lines at `notice` and above are written at once (start-up, the
-/// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up.
+/// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up in
+/// one thread's buffer.
 ///
 /// Each thread appends to a buffer of its own (one of `shardCount`, by `ThreadSlot`): with
 /// one buffer the two MHD workers took turns at its lock and its cache lines, once per

@@ -676,7 +676,11 @@ def sse_read(pid, port, path, started, subs, secs):
     peak, stop = [rss_before], threading.Event()
     sampler = threading.Thread(target=sample_rss_kb, args=(pid, stop, peak), daemon=True)
     sampler.start()
+    import resource
     cpu0 = proc_cpu_jiffies(pid)
+    # The client is the only child reaped during the read (the server is reaped after it), so
+    # the children's CPU grows by the client's own.
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     try:
         out = subprocess.run([SSE_BIN, str(port), path, str(subs), repr(started), str(secs + 30)],
@@ -684,9 +688,11 @@ def sse_read(pid, port, path, started, subs, secs):
     finally:
         stop.set()
         sampler.join()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = json.loads(out.strip().splitlines()[-1])
     r["wall_s"] = time.time() - t0
     r["cpu_s"] = (proc_cpu_jiffies(pid) - cpu0) / CLK
+    r["client_cpu_s"] = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     r["rss_before_kb"], r["rss_peak_kb"] = rss_before, peak[0]
     r["kb_per_sub"] = (peak[0] - rss_before) / subs
     r["us_per_frame"] = r["cpu_s"] * 1e6 / max(1, r["delivered"])
@@ -694,6 +700,10 @@ def sse_read(pid, port, path, started, subs, secs):
     # ticks, but the service coalesces its `progress` events (one per 50 ms), so their frame
     # counts differ a little; this one compares like with like.
     r["us_per_sub_tick"] = r["cpu_s"] * 1e6 / (subs * secs * 20)
+    r["client_us_per_sub_tick"] = r["client_cpu_s"] * 1e6 / (subs * secs * 20)
+    # Server and client together, in cores over the read: how much of the machine the row uses
+    # (on 2 cores, near 2 means every tick queues behind the last).
+    r["machine_cores"] = (r["cpu_s"] + r["client_cpu_s"]) / r["wall_s"]
     return r
 
 
@@ -747,17 +757,23 @@ def row_sse(_shared_server):
             "value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
             "all_delivered": peer_ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
             "cpu_us_per_frame": round(p["us_per_frame"], 2),
-            "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2), "connect_s": p["connect_s"]}
+            "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2),
+            "client_cpu_us_per_subscriber_tick": round(p["client_us_per_sub_tick"], 2),
+            "server_and_client_cores": round(p["machine_cores"], 2), "connect_s": p["connect_s"]}
         peer_note = (f"raw peer, the C broadcaster with the same client: "
                      f"{'all delivered' if peer_ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
                      f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
-                     f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores)")
+                     f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores), "
+                     f"client {p['client_us_per_sub_tick']:.2f} us per subscriber-tick, server and client "
+                     f"{p['machine_cores']:.2f} cores")
     ours_ok = all_ok and r["samples"] > 0
     add_row(name, {"value": summary([r["p99_ms"]]), "unit": "p99 latency ms (live events)",
                    "p50_ms": r["p50_ms"], "max_ms": r["max_ms"], "first_subscriber_p99_ms": r["first_p99_ms"],
                    "events_delivered": r["delivered"], "expected": r["max_id"] * subs, "server_cpu_s": round(cpu, 2),
                    "server_cpu_cores": round(cpu / wall, 2), "cpu_us_per_frame": round(us_per_frame, 2),
                    "cpu_us_per_subscriber_tick": round(r["us_per_sub_tick"], 2),
+                   "client_cpu_us_per_subscriber_tick": round(r["client_us_per_sub_tick"], 2),
+                   "server_and_client_cores": round(r["machine_cores"], 2),
                    "connect_s": r["connect_s"], "rss_kb_per_subscriber": round(kb_per_sub, 1)},
             peers,
             {"vs C p99": ratio_to(p and p["p99_ms"], r["p99_ms"], peer_ok and ours_ok),
@@ -768,7 +784,8 @@ def row_sse(_shared_server):
                  f"{r['samples']:,} samples (first subscriber to get each event: p99 {fmt(r['first_p99_ms'])} ms); "
                  f"all connected in {fmt(r['connect_s'])} s; server CPU {cpu:.2f}s over {wall:.1f}s "
                  f"({cpu / wall:.2f} cores) = {us_per_frame:.2f} us per delivered frame (target <= 2 us), "
-                 f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; "
+                 f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; client {r['client_us_per_sub_tick']:.2f} us "
+                 f"per subscriber-tick, server and client {r['machine_cores']:.2f} cores; "
                  f"RSS {r['rss_before_kb'] / 1024:.0f} -> {r['rss_peak_kb'] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
                  f"{peer_note}; ratios are C's figure over the service's (above 1: the service does better); "
                  f"client: reference/sse_client.c (one epoll loop) on the same 2 cores"

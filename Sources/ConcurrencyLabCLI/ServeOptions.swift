@@ -20,7 +20,7 @@ struct NetworkOptions: ParsableArguments {
     var maxBodyBytes = 64 * 1024
     @Option(name: .long, help: ArgumentHelp(
         "Memory per connection, in bytes, for the request line, the headers and the I/O buffers.",
-        discussion: "libmicrohttpd's pool, resident for every open connection, event streams included (most of a stream's ~20 KB). Headers that do not fit get 431, a URL 414: the default 16384 holds one header of about 16 KB, or about 8 KB of many small ones (4 KB of cookies and 40 more fields). Raise it for larger headers; lower it to hold more streams in less memory."))
+        discussion: "libmicrohttpd's pool, resident for every open connection, event streams included (most of a stream's ~16 KB). Headers that do not fit get 431, a URL 414: the default 16384 holds one header of about 16 KB, or about 8 KB of many small ones (4 KB of cookies and 40 more fields). Raise it for larger headers; lower it to hold more streams in less memory."))
     var connectionMemoryBytes = ServerConfiguration.defaultConnectionMemoryLimit
     @Option(name: .long, help: ArgumentHelp(
         "Open connections at most (more are closed at once).",

@@ -49,16 +49,17 @@ public struct ServerConfiguration: Sendable {
     public var socketSendBufferBytes: Int?
     /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
     /// clears it after every keep-alive request, and most of what an open connection costs
-    /// (the whole pool is resident once a request has used it). Requests whose headers or URL
+    /// (all of it resident once libmicrohttpd has cleared it for a keep-alive request). Requests whose headers or URL
     /// do not fit get 431 / 414 from libmicrohttpd. See `defaultConnectionMemoryLimit`.
     public var connectionMemoryLimit: Int = ServerConfiguration.defaultConnectionMemoryLimit
 
     /// 16 KiB. What fits, measured: one header of about 16 KB, or about 8.5 KB of many small
     /// ones (121 fields of 60 bytes), or a browser's 4 KB of cookies with 40 more fields; 12 KiB
     /// refused that cookie with 20 fields (5.1 KB in all), too little for a default. Memory, with
-    /// 3,000 event streams open (the bench's SSE row): about 19.5 KB of RSS per stream with
-    /// 16 KiB, the pool 16.4 KB of it; 12 KiB saved about 4 KB a stream, 32 KiB cost about 6
-    /// more (`--connection-memory-bytes` chooses).
+    /// 3,000 event streams on one run, at the run's end: 16.4 KB of peak RSS per stream with
+    /// 16 KiB, 16.2 with 12 KiB, 24.3 with 32 KiB (`--connection-memory-bytes` chooses). That is
+    /// with event streams closing their connections; kept alive, libmicrohttpd clears the pool
+    /// for the next request, which makes all of it resident: 20.5, 16.8 and 36.4 KB.
     public static let defaultConnectionMemoryLimit = 16 * 1024
     /// How long a stream's producer may take, once cancelled for shutdown, to write its final
     /// frame and return before its stream is closed under it.

@@ -35,6 +35,29 @@ import TestSupport
         }
     }
 
+    @Test func aStreamsConnectionEndsWithTheStream_aPlainAnswerKeepsItsConnection() async throws {
+        try await LabTestServer.with { server in
+            let id = try await launch(server, ["count": 2, "delay_ms": 5])
+            let streamClient = try server.client()
+            try await streamClient.send("GET /runs/\(id)/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            let head = try await streamClient.readHead()
+            #expect(head.status == 200)
+            #expect(head.header("Connection") == "close")
+            // readAll returns at the stream's last chunk (a close before it would throw), and
+            // then the server closes the connection.
+            let events = try await SSEReader(client: streamClient).readAll().compactMap(\.event)
+            #expect(events.last == "run.finished")
+            #expect(await streamClient.waitForClose())
+
+            // The finished run's `204` and a JSON answer keep theirs: one connection asks both.
+            let client = try server.client()
+            let ended = try await client.request("GET", "/runs/\(id)/events?after=\(events.count)")
+            #expect(ended.status == 204)
+            #expect(ended.header("Connection") == nil)
+            #expect(try await client.request("GET", "/runs/\(id)").status == 200)
+        }
+    }
+
     @Test func reconnectingWithLastEventID_replaysExactlyTheEventsAfterIt() async throws {
         try await LabTestServer.with { server in
             let id = try await launch(server, ["count": 4, "delay_ms": 10])

@@ -12,6 +12,11 @@ import Runs
 /// An idle stream gets a heartbeat comment every `heartbeatInterval` (also how a departed client
 /// is noticed); at shutdown each stream ends with a `server.shutdown` event.
 ///
+/// A stream's connection ends with it (`Connection: close`). Kept alive, libmicrohttpd clears the
+/// connection's whole memory pool for the next request, which made every page of it resident
+/// at once: when a run with 10,000 subscribers finished, the server grew by 4 KB per stream
+/// (15.5 KB to 19.4 KB each) for connections their clients were about to close anyway.
+///
 /// Subscribers are bounded by the HTTP server's stream limit, one counter: event streams are
 /// its only streams. A stream is refused here when the server says it would refuse it, so the
 /// answer is a handler's own (logged and counted under its route); the server refuses the rare
@@ -58,7 +63,7 @@ final class EventStreamHandler: Sendable {
             return Response(status: 204, headers: [("Cache-Control", "no-cache")] + extraHeaders)
         }
         if let refusal = streamRefusal() { throw .refused(refusal) }
-        let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+        let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Connection", "close")]
         let contentType = "text/event-stream; charset=utf-8"
         guard let pace else {
             return Response.attachedStream(status: status, contentType: contentType, headers: headers + extraHeaders) { writer in

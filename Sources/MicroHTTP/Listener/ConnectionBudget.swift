@@ -9,7 +9,7 @@
 ///   `/healthz`); never above the connection limit, since a stream needs a connection.
 public struct ConnectionBudget: Sendable, Equatable {
     /// The automatic connection limit on a machine with a very high open-file limit: past it,
-    /// memory (about 20 KB per open event stream, most of it libmicrohttpd's
+    /// memory (about 16 KB per open event stream, most of it libmicrohttpd's
     /// buffers: `connectionMemoryLimit`) binds before descriptors do.
     public static let defaultConnectionCeiling = 65_536
 

@@ -49,8 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var socketSendBufferBytes: Int?
     /// Memory pool per connection for headers and I/O buffers: the throughput lever, since MHD
     /// clears it after every keep-alive request, and most of what an open connection costs
-    /// (all of it resident once libmicrohttpd has cleared it for a keep-alive request). Requests whose headers or URL
-    /// do not fit get 431 / 414 from libmicrohttpd. See `defaultConnectionMemoryLimit`.
+    /// (all of it resident once MHD has cleared it for a next request). Requests whose headers
+    /// or URL do not fit get 431 / 414 from libmicrohttpd. See `defaultConnectionMemoryLimit`.
     public var connectionMemoryLimit: Int = ServerConfiguration.defaultConnectionMemoryLimit
 
     /// 16 KiB. What fits, measured: one header of about 16 KB, or about 8.5 KB of many small

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -676,7 +677,6 @@ def sse_read(pid, port, path, started, subs, secs):
     peak, stop = [rss_before], threading.Event()
     sampler = threading.Thread(target=sample_rss_kb, args=(pid, stop, peak), daemon=True)
     sampler.start()
-    import resource
     cpu0 = proc_cpu_jiffies(pid)
     # The client is the only child reaped during the read (the server is reaped after it), so
     # the children's CPU grows by the client's own.
@@ -1196,7 +1196,6 @@ def main():
     build()
     # The clients of the SSE and accept rows open thousands of sockets: take the hard limit,
     # which the servers inherit (serve raises its own soft limit to the hard one anyway).
-    import resource
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--max-count", "1000000",

@@ -1200,6 +1200,9 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--max-count", "1000000",
              "--max-gather-count", "1000000"]
+    # BENCH_SERVE_ARGS="--worker-scheduling inherit" adds serve flags to every service instance
+    # the rows start: to compare a setting's effect in the bench's own harness.
+    extra += os.environ.get("BENCH_SERVE_ARGS", "").split()
     rows = [
         ("health", lambda s: row_health(s, extra), "GET /healthz, wrk 64 connections", ">= 0.9x C req/s; p99 <= 5 ms"),
         ("gather10k", lambda s: row_gather(s, 10_000, ">= 0.95x raw Swift; >= 1.3x asyncio", {"raw": 0.95, "asyncio": 1.3}),

@@ -12,6 +12,10 @@ struct NetworkOptions: ParsableArguments {
     var port = 8080
     @Option(name: .long, help: "Server threads (libmicrohttpd's thread pool); default: one per core.")
     var threads: Int?
+    @Option(name: .long, help: ArgumentHelp(
+        "How Linux schedules the server threads: 'batch' or 'inherit'.",
+        discussion: "batch (SCHED_BATCH): a server thread woken by a request does not preempt the thread running on its core; it runs at its turn, with its fair share unchanged, and serves every request ready by then. This changes anything only when every core is busy: then it trades a longer median for a shorter tail (on 2 cores with the client beside the server: p50 0.25 ms instead of 0.12, p99 4 ms instead of 6). inherit: the policy the process was started with. A process started under another policy than the default (chrt) keeps it either way."))
+    var workerScheduling: WorkerScheduling = .batch
     @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
     var maxInFlight = 256
     @Option(name: .long, help: "Seconds a request may take before it is answered 504 and cancelled.")
@@ -48,6 +52,7 @@ struct NetworkOptions: ParsableArguments {
         server.host = host
         server.port = UInt16(port)
         if let threads { server.threadPoolSize = threads }
+        server.workerScheduling = workerScheduling
         server.maxInFlight = maxInFlight
         server.requestTimeout = .seconds(requestTimeout)
         server.maxBodyBytes = maxBodyBytes
@@ -173,3 +178,5 @@ func bound(_ flag: String, _ value: Int, _ range: ClosedRange<Int>) throws {
         throw ValidationError("\(flag) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
     }
 }
+
+extension WorkerScheduling: ExpressibleByArgument {}

@@ -32,10 +32,16 @@ struct Daemon: @unchecked Sendable {
         let logSink = UnsafeMutablePointer<cmhd_log_sink>.allocate(capacity: 1)
         logSink.initialize(to: cmhd_log_sink(emit: { MHDCallbacks.log($0, $1) }, context: retained.toOpaque()))
         let options = options(configuration, budget: core.budget, cls: retained.toOpaque(), logSink: logSink)
-        let pointer = options.withUnsafeBufferPointer { options in
-            cmhd_start_daemon(flags, 0, { cls, connection, _, method, _, upload, size, context in
-                MHDCallbacks.access(cls, connection, method, upload, size, context)
-            }, retained.toOpaque(), options.baseAddress)
+        // The workers are created here, and inherit the policy (`WorkerScheduling`).
+        let (pointer, scheduled) = configuration.workerScheduling.applied {
+            options.withUnsafeBufferPointer { options in
+                cmhd_start_daemon(flags, 0, { cls, connection, _, method, _, upload, size, context in
+                    MHDCallbacks.access(cls, connection, method, upload, size, context)
+                }, retained.toOpaque(), options.baseAddress)
+            }
+        }
+        if configuration.workerScheduling == .batch && !scheduled {
+            configuration.logger.notice("worker threads keep the process's scheduling policy: SCHED_BATCH was not applied")
         }
         guard let pointer else {
             retained.release()

@@ -73,29 +73,44 @@ struct LogSinkTests {
         #expect(file.lines == ["info line", "notice line"])
     }
 
-    /// A thread keeps its slot, and threads alive at once have different ones (the sink gives
-    /// each its own buffer by slot).
-    @Test func eachThread_keepsItsOwnSlot() {
-        let slots = Mutex<[(first: Int, again: Int)]>([])
-        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let finished = DispatchGroup()
-        for _ in 0..<3 {
-            finished.enter()
-            Thread.detachNewThread {
-                let first = ThreadSlot.current
-                started.signal()
-                release.wait()  // alive until every thread has taken its slot
-                let again = ThreadSlot.current
-                slots.withLock { $0.append((first, again)) }
-                finished.leave()
-            }
+    /// A thread's lines wait in its ring after it has ended: the next flush writes them, then
+    /// lets the ring go (threads come and go: offload threads, the runtime's pool).
+    @Test func anEndedThreadsLines_areWritten_andItsRingLetGo() {
+        let file = Sink()
+        file.sink.append("from this thread\n", urgent: false)
+        let before = file.sink.ringCount
+        let thread = Thread {
+            file.sink.append("from a thread that ends\n", urgent: false)
+            file.sink.append("its second line\n", urgent: false)
         }
-        for _ in 0..<3 { started.wait() }
-        for _ in 0..<3 { release.signal() }
-        finished.wait()
-        let taken = slots.withLock { $0 }
-        #expect(taken.count == 3)
-        #expect(taken.allSatisfy { $0.first == $0.again })
-        #expect(Set(taken.map(\.first)).count == 3)
+        thread.start()
+        // The ring is retired by the thread's key destructor, after its block returned: wait
+        // for that (at most a second), not for the block.
+        var retired = false
+        for _ in 0..<500 where !retired {
+            retired = file.sink.retiredRingCount == 1
+            if !retired { usleep(2_000) }
+        }
+        #expect(retired)
+        #expect(file.sink.ringCount == before + 1)
+        file.sink.flush()
+        #expect(file.lines == ["from this thread", "from a thread that ends", "its second line"])
+        #expect(file.sink.ringCount == before)
+    }
+
+    /// A line longer than a thread's whole ring is written by itself, after the lines before
+    /// it, and the ring goes on taking lines.
+    @Test func aLineLongerThanTheRing_isWrittenWhole_inOrder() {
+        let file = Sink()
+        file.sink.append("before\n", urgent: false)
+        let long = String(repeating: "x", count: LogSink.Ring.capacity + 100) + "\n"
+        file.sink.append(long, urgent: false)
+        file.sink.append("after\n", urgent: false)
+        file.sink.flush()
+        let lines = file.lines
+        #expect(lines.count == 3)
+        #expect(lines.first == "before")
+        #expect(lines.dropFirst().first?.count == LogSink.Ring.capacity + 100)
+        #expect(lines.last == "after")
     }
 }

@@ -9,24 +9,77 @@ import Synchronization
 /// bound port, shutdown, errors); lower ones within `interval`, or when 64 KiB pile up in
 /// one thread's buffer.
 ///
-/// Each thread appends to a buffer of its own (one of `shardCount`, by `ThreadSlot`): with
-/// one buffer the two MHD workers took turns at its lock and its cache lines, once per
-/// request each. So lines written by one thread keep their order; lines written by different
-/// threads within one batch come out grouped by thread (their timestamps are to the second).
+/// Each thread appends to a ring of its own (`Ring`), without a lock: the MHD workers log
+/// every request. With a lock per buffer, the unlock's locked instruction waited for the
+/// line's stores to reach the cache, and that wait was most of what appending cost. So lines
+/// written by one thread keep their order; lines written by different threads within one batch
+/// come out grouped by thread (their timestamps are to the second).
 public final class LogSink: Sendable {
-    private struct State {
-        var pending: [UInt8] = []
+    /// One thread's lines waiting to be written.
+    ///
+    /// Invariant: `head` and `tail` count the bytes ever appended and ever written (byte `i`
+    /// lives at `i % capacity`), `tail <= head <= tail + capacity`. Only the owning thread
+    /// writes `head`, and the bytes from `head` up to `tail + capacity`; only a flush, under
+    /// `writing`, writes `tail`, and reads the bytes from `tail` to `head`. `head` is stored
+    /// (releasing) after the bytes it covers, `tail` (releasing) after the write that read
+    /// them, and each side loads the other's index acquiring: neither reads bytes the other is
+    /// still writing.
+    final class Ring: @unchecked Sendable {
+        /// Keeps the indices off the cache line of whatever the allocator put before the ring
+        /// (another thread's ring: the two workers would write one line per request).
+        private let leading: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        let head = Atomic<Int>(0)
+        let tail = Atomic<Int>(0)
+        /// Set when the owning thread has ended: the next flush writes what is left and lets
+        /// the ring go.
+        let retired = Atomic<Bool>(false)
+        let storage: UnsafeMutableRawPointer
+        /// The owning thread's own: the second its timestamp is for, and its text.
         var second = -1
-        /// The second's timestamp, 24 bytes held inline (an array here was retained and
-        /// released with every line).
         var secondText = Timestamp()
-    }
+        private let trailing: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
-    /// One thread's buffer. The padding keeps two shards' locks and buffer headers off one
-    /// cache line, whatever the allocator puts next to each.
-    private final class Shard: Sendable {
-        let state = Mutex(State())
-        private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        static let capacity = 128 * 1024
+
+        init() {
+            storage = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: 64)
+        }
+
+        deinit { storage.deallocate() }
+
+        /// The owning thread's append of `first` then `second`: the bytes now waiting, or nil
+        /// when the two do not fit beside what is waiting.
+        func append(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Int? {
+            let head = head.load(ordering: .relaxed)
+            let tail = tail.load(ordering: .acquiring)
+            let end = head + first.count + second.count
+            guard end - tail <= Self.capacity else { return nil }
+            copy(first, at: head)
+            copy(second, at: head + first.count)
+            self.head.store(end, ordering: .releasing)
+            return end - tail
+        }
+
+        private func copy(_ bytes: UnsafeRawBufferPointer, at index: Int) {
+            guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+            let offset = index % Self.capacity
+            let first = min(bytes.count, Self.capacity - offset)
+            (storage + offset).copyMemory(from: source, byteCount: first)
+            if first < bytes.count { storage.copyMemory(from: source + first, byteCount: bytes.count - first) }
+        }
+
+        /// A flush's part, under `writing`: hands the waiting bytes to `write` (in two pieces
+        /// when they wrap), then frees their room.
+        func drain(_ write: (UnsafeRawBufferPointer) -> Void) {
+            let tail = tail.load(ordering: .relaxed)
+            let head = head.load(ordering: .acquiring)
+            guard head > tail else { return }
+            let offset = tail % Self.capacity
+            let first = min(head - tail, Self.capacity - offset)
+            write(UnsafeRawBufferPointer(start: storage + offset, count: first))
+            if first < head - tail { write(UnsafeRawBufferPointer(start: storage, count: head - tail - first)) }
+            self.tail.store(head, ordering: .releasing)
+        }
     }
 
     /// `2026-11-21T22:37:27+0000` as bytes, in place.
@@ -45,20 +98,21 @@ public final class LogSink: Sendable {
             withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: text.prefix(count)) }
         }
 
-        func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-            // A tuple of UInt8 is laid out as UInt8 elements: its memory is bound to UInt8.
-            withUnsafeBytes(of: bytes) { body(UnsafeBufferPointer(rebasing: $0.assumingMemoryBound(to: UInt8.self)[..<count])) }
+        func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+            withUnsafeBytes(of: bytes) { body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         }
     }
 
-    /// Threads beyond this many share buffers (still correct, only contended).
-    static let shardCount = 16
-    private let shards: [Shard] = (0..<LogSink.shardCount).map { _ in Shard() }
-    /// Held while a batch is written, so two flushes never interleave their bytes.
+    /// Every thread's ring, the ended ones until a flush has written them out.
+    private let rings = Mutex<[Ring]>([])
+    /// Where each thread finds its ring (retained there; released when the thread ends).
+    private let key: pthread_key_t
+    /// Held while a batch is written, so two flushes never interleave their bytes, and a ring
+    /// has one reader at a time.
     private let writing = Mutex(())
     private let descriptor: Int32
     private let interval: Duration
-    /// A batch is written once this much piles up in one buffer.
+    /// A thread writes the batch itself once this much piles up in its ring.
     static let batchBytes = 64 * 1024
 
     /// Writes to `descriptor` (stderr; the tests give a file), from a thread named
@@ -66,6 +120,13 @@ public final class LogSink: Sendable {
     public init(interval: Duration = .milliseconds(100), descriptor: Int32 = STDERR_FILENO) {
         self.interval = interval
         self.descriptor = descriptor
+        var key = pthread_key_t()
+        // A thread that ends leaves its ring to the next flush.
+        precondition(pthread_key_create(&key, { ring in
+            guard let ring else { return }
+            Unmanaged<Ring>.fromOpaque(ring).takeRetainedValue().retired.store(true, ordering: .releasing)
+        }) == 0, "pthread_key_create")
+        self.key = key
         Thread.detachNewThread { [self] in
             cmhd_set_current_thread_name("lab-log")
             while true {
@@ -75,49 +136,65 @@ public final class LogSink: Sendable {
         }
     }
 
-    /// The calling thread's buffer.
-    private var shard: Shard { shards[ThreadSlot.current % Self.shardCount] }
-
-    public func append(_ line: String, urgent: Bool) {
-        let full = shard.state.withLock { state -> Bool in
-            state.pending.append(contentsOf: line.utf8)
-            return state.pending.count >= Self.batchBytes
+    /// Runs `body` with the calling thread's ring, made on its first line. The thread's
+    /// reference (held by its key) keeps the ring alive, so `body` borrows it without a retain
+    /// and release of its own: two atomic writes on every request's line.
+    private func withRing<Result>(_ body: (Ring) -> Result) -> Result {
+        if let stored = pthread_getspecific(key) {
+            return Unmanaged<Ring>.fromOpaque(stored)._withUnsafeGuaranteedRef(body)
         }
-        if urgent || full { flush() }
+        let ring = Ring()
+        rings.withLock { $0.append(ring) }
+        pthread_setspecific(key, Unmanaged.passRetained(ring).toOpaque())
+        return body(ring)
     }
 
-    /// Writes every buffer's lines, buffer by buffer.
+    /// Rings in use, the ended threads' included until a flush has written them out.
+    var ringCount: Int { rings.withLock { $0.count } }
+
+    /// Rings whose thread has ended, waiting for a flush.
+    var retiredRingCount: Int { rings.withLock { $0.count { $0.retired.load(ordering: .acquiring) } } }
+
+    public func append(_ line: String, urgent: Bool) {
+        var line = line
+        line.withUTF8 { append(UnsafeRawBufferPointer($0), timestamped: false, urgent: urgent) }
+    }
+
+    /// Writes every ring's lines, ring by ring, and lets go of the rings of ended threads.
     public func flush() {
         writing.withLock { _ in
-            for shard in shards {
-                let bytes = shard.state.withLock { state -> [UInt8] in
-                    guard !state.pending.isEmpty else { return [] }
-                    defer { state.pending.removeAll(keepingCapacity: true) }
-                    return state.pending
-                }
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                    if written < 0, errno == EINTR { continue }
-                    guard written > 0 else { break }
-                    offset += written
-                }
+            for ring in rings.withLock({ $0 }) {
+                // Read before draining: a ring retired by then has had its last line.
+                let retired = ring.retired.load(ordering: .acquiring)
+                ring.drain { writeAll($0) }
+                if retired { rings.withLock { $0.removeAll { $0 === ring } } }
             }
+        }
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0, errno == EINTR { continue }
+            // A closed or failing stderr: what is left of the batch is dropped, never retried
+            // (the lines must not pile up in the rings).
+            guard written > 0 else { return }
+            offset += written
         }
     }
 
     /// `2026-11-21T22:37:27+0000`, formatted once per second.
     func timestamp() -> String {
-        var now = time(nil)
-        return shard.state.withLock { state in
-            Self.refreshTimestamp(&state, now: &now)
-            return state.secondText.withBytes { String(decoding: $0, as: UTF8.self) }
+        withRing { ring in
+            Self.refreshTimestamp(ring)
+            return ring.secondText.withBytes { String(decoding: $0, as: UTF8.self) }
         }
     }
 
-    /// Appends a line: the timestamp, then what `text` writes. `text` writes outside the lock,
-    /// into a buffer on the stack (into an array when the line is longer than it), and the
-    /// lock is held for two copies: the MHD threads log every request through here.
+    /// Appends a line: the timestamp, then what `text` writes. `text` writes into a buffer on
+    /// the stack (into an array when the line is longer than it), which is copied into the
+    /// thread's ring: the MHD threads log every request through here.
     func appendLine(_ text: some LineText) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.stackLineBytes) { buffer in
             var line = FixedLineOutput(UnsafeMutableRawBufferPointer(buffer))
@@ -125,9 +202,9 @@ public final class LogSink: Sendable {
             if line.overflowed {
                 var long: [UInt8] = []
                 text.write(to: &long)
-                long.withUnsafeBytes { append(timestampedLine: $0) }
+                long.withUnsafeBytes { append($0, timestamped: true, urgent: false) }
             } else {
-                append(timestampedLine: line.written)
+                append(line.written, timestamped: true, urgent: false)
             }
         }
     }
@@ -136,20 +213,39 @@ public final class LogSink: Sendable {
     /// id) in an array.
     static let stackLineBytes = 512
 
-    private func append(timestampedLine line: UnsafeRawBufferPointer) {
-        var now = time(nil)
-        let full = shard.state.withLock { state -> Bool in
-            Self.refreshTimestamp(&state, now: &now)
-            state.secondText.withBytes { state.pending.append(contentsOf: $0) }
-            // As typed bytes: an array appends those with one copy.
-            state.pending.append(contentsOf: line.assumingMemoryBound(to: UInt8.self))
-            return state.pending.count >= Self.batchBytes
+    private func append(_ line: UnsafeRawBufferPointer, timestamped: Bool, urgent: Bool) {
+        let waiting = withRing { ring in
+            var stamp = Timestamp()
+            if timestamped {
+                Self.refreshTimestamp(ring)
+                stamp = ring.secondText
+            }
+            return stamp.withBytes { stamp in
+                if let waiting = ring.append(stamp, line) { return waiting }
+                // No room beside what waits: write that out, then try again. A line longer
+                // than the ring is written by itself, after everything before it.
+                flush()
+                if let waiting = ring.append(stamp, line) { return waiting }
+                writing.withLock { _ in
+                    writeAll(stamp)
+                    writeAll(line)
+                }
+                return 0
+            }
         }
-        if full { flush() }
+        if urgent { flush() } else if waiting >= Self.batchBytes { flushOwnRing() }
     }
 
-    private static func refreshTimestamp(_ state: inout State, now: inout time_t) {
-        guard state.second != now else { return }
+    /// Writes the calling thread's ring only: its lines are still in this core's cache, and
+    /// the other threads' rings are left to their own threads and to `lab-log`.
+    private func flushOwnRing() {
+        withRing { ring in writing.withLock { _ in ring.drain { writeAll($0) } } }
+    }
+
+    /// The owning thread's timestamp, formatted again when the second has changed.
+    private static func refreshTimestamp(_ ring: Ring) {
+        var now = time(nil)
+        guard ring.second != now else { return }
         var parts = tm()
         gmtime_r(&now, &parts)
         var buffer = [UInt8](repeating: 0, count: 32)
@@ -158,28 +254,8 @@ public final class LogSink: Sendable {
                 strftime($0, 32, "%Y-%m-%dT%H:%M:%S+0000", &parts)
             }
         }
-        state.second = now
-        state.secondText = Timestamp(buffer[..<length])
-    }
-}
-
-/// A small number per thread, given out in the order threads first ask (0, 1, 2, ...), read
-/// back from a pthread key: what a thread uses to pick its own buffer (`LogSink`).
-enum ThreadSlot {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
-        return key
-    }()
-    private static let next = Atomic<Int>(0)
-
-    static var current: Int {
-        let key = key
-        if let stored = pthread_getspecific(key) { return Int(bitPattern: stored) - 1 }
-        let slot = next.add(1, ordering: .relaxed).oldValue
-        // Stored plus one: a thread that has none reads nil.
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
-        return slot
+        ring.second = now
+        ring.secondText = Timestamp(buffer[..<length])
     }
 }
 

@@ -22,6 +22,40 @@ import TestSupport
         return types
     }
 
+    /// A route's counts are kept per thread (one shard each) and summed when scraped: twelve
+    /// threads, more than one per shard for some, record at once; the scrape has every request
+    /// once, by method and status, in the right bucket, with the durations' sum.
+    @Test func countsRecordedOnManyThreads_areSummedWhenScraped() {
+        let metrics = LabMetrics()
+        let series = metrics.series(route: "/x")
+        let threads = 12, perThread = 500
+        let done = DispatchGroup()
+        for thread in 0..<threads {
+            done.enter()
+            Thread.detachNewThread {
+                for _ in 0..<perThread {
+                    series.record(method: "GET", status: thread % 2 == 0 ? 200 : 404, duration: .microseconds(200))
+                }
+                series.record(method: "POST", status: 201, duration: .seconds(400))
+                done.leave()
+            }
+        }
+        done.wait()
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        let half = Double(threads / 2 * perThread)
+        #expect(sample(text, #"lab_http_requests_total{route="/x",method="GET",status="200"}"#) == half)
+        #expect(sample(text, #"lab_http_requests_total{route="/x",method="GET",status="404"}"#) == half)
+        #expect(sample(text, #"lab_http_requests_total{route="/x",method="POST",status="201"}"#) == Double(threads))
+        #expect(sample(text, #"lab_http_request_duration_seconds_bucket{route="/x",le="0.0001"}"#) == 0)
+        #expect(sample(text, #"lab_http_request_duration_seconds_bucket{route="/x",le="0.0005"}"#) == 2 * half)
+        #expect(sample(text, #"lab_http_request_duration_seconds_bucket{route="/x",le="300.0"}"#) == 2 * half)
+        #expect(sample(text, #"lab_http_request_duration_seconds_bucket{route="/x",le="+Inf"}"#) == 2 * half + Double(threads))
+        #expect(sample(text, #"lab_http_request_duration_seconds_count{route="/x"}"#) == 2 * half + Double(threads))
+        let sum = sample(text, #"lab_http_request_duration_seconds_sum{route="/x"}"#)
+        #expect(sum != nil)
+        #expect(abs((sum ?? 0) - (2 * half * 0.0002 + Double(threads) * 400)) < 1e-6)
+    }
+
     /// A route's series, which the application keeps per route: one counter per method and
     /// status, one histogram per route, and the same series for the same template.
     @Test func aRoute_countsEachMethodAndStatusApart_andSharesOneHistogram() {

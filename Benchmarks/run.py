@@ -1200,7 +1200,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     extra = ["--max-concurrent-runs", "1024", "--max-in-flight", "2048", "--max-count", "1000000",
              "--max-gather-count", "1000000"]
-    # BENCH_SERVE_ARGS="--worker-scheduling inherit" adds serve flags to every service instance
+    # BENCH_SERVE_ARGS="--worker-scheduling batch" adds serve flags to every service instance
     # the rows start: to compare a setting's effect in the bench's own harness.
     extra += os.environ.get("BENCH_SERVE_ARGS", "").split()
     rows = [

@@ -13,9 +13,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(name: .long, help: "Server threads (libmicrohttpd's thread pool); default: one per core.")
     var threads: Int?
     @Option(name: .long, help: ArgumentHelp(
-        "How Linux schedules the server threads: 'batch' or 'inherit'.",
-        discussion: "batch (SCHED_BATCH): a server thread woken by a request does not preempt the thread running on its core; it runs at its turn, with its fair share unchanged, and serves every request ready by then. This changes anything only when every core is busy: then it trades a longer median for a shorter tail (on 2 cores with the client beside the server: p50 0.25 ms instead of 0.12, p99 4 ms instead of 6). inherit: the policy the process was started with. A process started under another policy than the default (chrt) keeps it either way."))
-    var workerScheduling: WorkerScheduling = .batch
+        "How Linux schedules the server threads: 'inherit' or 'batch'.",
+        discussion: "inherit: the policy the process was started with. batch (SCHED_BATCH): a server thread woken by a request does not preempt the thread running on its core; it runs at its turn, with its fair share unchanged, and serves every request ready by then. It changes anything only when every core is busy: then it trades a longer median for a shorter tail (on 2 cores with the client beside the server: p50 0.25 ms instead of 0.12, p99 4 ms instead of 6). Threads the server threads start inherit it too (the timer thread, the Swift runtime's pool threads), so under full load the runs' wake-ups wait their turn as well. A process started under another policy than the default (chrt) keeps it either way."))
+    var workerScheduling: WorkerScheduling = .inherit
     @Option(name: .long, help: "Requests handled at once; more get 503 at once.")
     var maxInFlight = 256
     @Option(name: .long, help: "Seconds a request may take before it is answered 504 and cancelled.")

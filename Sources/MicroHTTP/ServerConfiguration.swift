@@ -27,10 +27,11 @@ public struct ServerConfiguration: Sendable {
     /// open-file limit leaves room for; a value above that is lowered to it (see
     /// `ConnectionBudget`, `DescriptorLimit`).
     public var connectionLimit: Int?
-    /// How the kernel schedules libmicrohttpd's worker threads: `.batch` (the default) keeps a
-    /// worker woken by a request from preempting the thread running on its core, so the worker
-    /// serves whatever is ready at its turn; see `WorkerScheduling` for what it changes.
-    public var workerScheduling: WorkerScheduling = .batch
+    /// How the kernel schedules libmicrohttpd's worker threads: `.inherit` (the default) leaves
+    /// them the process's policy; `.batch` keeps a worker woken by a request from preempting the
+    /// thread running on its core, so the worker serves whatever is ready at its turn. See
+    /// `WorkerScheduling` for what it changes, and why it is not the default.
+    public var workerScheduling: WorkerScheduling = .inherit
     /// Raise the process's soft open-file limit to its hard limit when the server starts, so
     /// that the automatic connection limit is as high as the machine allows.
     public var raisesDescriptorLimit = true

@@ -56,6 +56,16 @@ import TestSupport
         #expect(abs((sum ?? 0) - (2 * half * 0.0002 + Double(threads) * 400)) < 1e-6)
     }
 
+    /// A label value is escaped as the text format asks (backslash, double quote, newline),
+    /// a newline inside "\r\n" too: a raw one would end the sample's line.
+    @Test func labelValues_areEscaped() {
+        let metrics = LabMetrics()
+        metrics.series(route: "/x").record(method: "a\"b\\c\r\nd", status: 200, duration: .milliseconds(1))
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"lab_http_requests_total{route="/x",method="a\"b\\c"# + "\r" + #"\nd",status="200"} 1"#))
+        #expect(!text.contains("\r\n"))
+    }
+
     /// A route's series, which the application keeps per route: one counter per method and
     /// status, one histogram per route, and the same series for the same template.
     @Test func aRoute_countsEachMethodAndStatusApart_andSharesOneHistogram() {

@@ -85,9 +85,9 @@ struct LogSinkTests {
         }
         thread.start()
         // The ring is retired by the thread's key destructor, after its block returned: wait
-        // for that (at most a second), not for the block.
+        // for that (at most ten seconds on a busy machine), not for the block.
         var retired = false
-        for _ in 0..<500 where !retired {
+        for _ in 0..<5_000 where !retired {
             retired = file.sink.retiredRingCount == 1
             if !retired { usleep(2_000) }
         }

@@ -36,8 +36,7 @@ struct WorkerSchedulingTests {
         return (answers.first ?? "", starter)
     }
 
-    @Test func batch_isTheDefault_andReachesTheWorkers_notTheStartingThread() async throws {
-        #expect(ServerConfiguration().workerScheduling == .batch)
+    @Test func batch_reachesTheWorkers_notTheStartingThread() async throws {
         let before = sched_getscheduler(0)
         try #require(before == SCHED_OTHER)
         let seen = try await policies(.batch)
@@ -45,19 +44,19 @@ struct WorkerSchedulingTests {
         #expect(seen.starter == before)
     }
 
-    @Test func inherit_leavesTheWorkersUnderTheStartingThreadsPolicy() async throws {
+    @Test func inherit_isTheDefault_andLeavesTheWorkersTheStartingThreadsPolicy() async throws {
+        #expect(ServerConfiguration().workerScheduling == .inherit)
         let seen = try await policies(.inherit)
         #expect(seen.worker == "\(SCHED_OTHER)")
         #expect(seen.starter == SCHED_OTHER)
     }
 
-    /// A process started under another policy (here SCHED_IDLE, which any process may take)
-    /// keeps it: `batch` replaces only the default.
-    @Test func aThreadUnderAnotherPolicy_keepsIt_forItsWorkersToo() async throws {
-        let idle: Int32 = 5  // SCHED_IDLE, a _GNU_SOURCE name like SCHED_BATCH
+    /// A process started under another policy keeps it: here the starting thread runs under
+    /// SCHED_BATCH itself (as under `chrt -b`), and `inherit` hands that on to the workers.
+    @Test func inherit_handsOnAPolicyTheProcessWasStartedWith() async throws {
         var parameters = sched_param(sched_priority: 0)
         // Set, started and restored with no suspension in between: all on this thread.
-        try #require(sched_setscheduler(0, idle, &parameters) == 0)
+        try #require(sched_setscheduler(0, WorkerScheduling.schedBatch, &parameters) == 0)
         var configuration = ServerConfiguration()
         configuration.threadPoolSize = 2
         configuration.logger.logLevel = .warning
@@ -67,10 +66,16 @@ struct WorkerSchedulingTests {
         var restored = sched_param(sched_priority: 0)
         try #require(sched_setscheduler(0, SCHED_OTHER, &restored) == 0)
         try started.get()
-        let client = try HTTPTestClient(port: server.port)
-        let worker = try await client.request("GET", "/").text
+        let worker: String
+        do {
+            let client = try HTTPTestClient(port: server.port)
+            worker = try await client.request("GET", "/").text
+        } catch {
+            await server.shutdown(deadline: .seconds(5))
+            throw error
+        }
         await server.shutdown(deadline: .seconds(5))
-        #expect(worker == "\(idle)")
-        #expect(starter == idle)
+        #expect(worker == "\(WorkerScheduling.schedBatch)")
+        #expect(starter == WorkerScheduling.schedBatch)
     }
 }

@@ -15,10 +15,17 @@ import Glibc
 /// Measured on 2 cores with wrk beside the server (GET /healthz, access log on): 64
 /// connections, throughput unchanged, p99 about 4 ms instead of 6 (median 0.25 ms instead of
 /// 0.12); one wrk thread on 8 connections, 1.45x the throughput (median 26 us instead of 41,
-/// p99 5 ms instead of 3.3); one connection, no difference.
+/// p99 5 ms instead of 3.3); one connection, no difference. The p99 gain held only while the
+/// machine ran at its faster speed: in its slower periods p99 was about 6.5 ms either way.
+///
+/// Not the default, because the policy does not stay with the workers: threads a worker starts
+/// inherit it too, the timer thread that fires every run's sleeps when a worker's request is
+/// the first to need it, and the Swift runtime's pool threads a worker's task makes it start.
+/// Under full load their wake-ups would wait their turn as well, and a run's timeline would
+/// show it.
 public enum WorkerScheduling: String, Sendable, CaseIterable {
-    /// `SCHED_BATCH`, when the process runs under the default policy (a process started under
-    /// another one, say a real-time policy, keeps it).
+    /// `SCHED_BATCH` (opt-in), when the process runs under the default policy (a process
+    /// started under another one, say a real-time policy, keeps it).
     case batch
     /// Whatever the thread that starts the server has: `SCHED_OTHER` unless the process was
     /// started under another policy (`chrt`).

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LabJSON
 @testable import LabServer
 import Patterns
@@ -54,6 +55,32 @@ import TestSupport
         let sum = sample(text, #"lab_http_request_duration_seconds_sum{route="/x"}"#)
         #expect(sum != nil)
         #expect(abs((sum ?? 0) - (2 * half * 0.0002 + Double(threads) * 400)) < 1e-6)
+    }
+
+    /// A thread keeps its slot, and threads alive at once have different ones: each records
+    /// into a shard of its own (`RouteSeries`), so the workers never share one.
+    @Test func eachThread_keepsItsOwnSlot() {
+        let slots = Mutex<[(first: Int, again: Int)]>([])
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let finished = DispatchGroup()
+        for _ in 0..<3 {
+            finished.enter()
+            Thread.detachNewThread {
+                let first = ThreadSlot.current
+                started.signal()
+                release.wait()  // alive until every thread has taken its slot
+                let again = ThreadSlot.current
+                slots.withLock { $0.append((first, again)) }
+                finished.leave()
+            }
+        }
+        for _ in 0..<3 { started.wait() }
+        for _ in 0..<3 { release.signal() }
+        finished.wait()
+        let taken = slots.withLock { $0 }
+        #expect(taken.count == 3)
+        #expect(taken.allSatisfy { $0.first == $0.again })
+        #expect(Set(taken.map(\.first)).count == 3)
     }
 
     /// A label value is escaped as the text format asks (backslash, double quote, newline),

@@ -51,6 +51,16 @@ public final class LabMetrics: Sendable {
             /// Per bucket (`durationBuckets`, then +Inf), not cumulative.
             var buckets = [Int](repeating: 0, count: LabMetrics.durationBuckets.count + 1)
             var sum: Duration = .zero
+
+            /// Adds `count` requests answered `status` to `method`: one short scan of the few
+            /// pairs the route has answered.
+            mutating func add(method: String, status: Int, count: Int) {
+                if let index = requests.firstIndex(where: { $0.status == status && $0.method == method }) {
+                    requests[index].count += count
+                } else {
+                    requests.append((method, status, count))
+                }
+            }
         }
 
         /// The padding keeps two shards' locks off one cache line, wherever the allocator puts
@@ -67,11 +77,7 @@ public final class LabMetrics: Sendable {
         func record(method: String, status: Int, duration elapsed: Duration) {
             let bucket = LabMetrics.durationBuckets.firstIndex { elapsed <= $0 } ?? LabMetrics.durationBuckets.count
             shards[ThreadSlot.current % Self.shardCount].counts.withLock { counts in
-                if let index = counts.requests.firstIndex(where: { $0.status == status && $0.method == method }) {
-                    counts.requests[index].count += 1
-                } else {
-                    counts.requests.append((method, status, 1))
-                }
+                counts.add(method: method, status: status, count: 1)
                 counts.buckets[bucket] += 1
                 counts.sum += elapsed
             }
@@ -84,11 +90,7 @@ public final class LabMetrics: Sendable {
             for shard in shards {
                 let counts = shard.counts.withLock { $0 }
                 for request in counts.requests {
-                    if let index = total.requests.firstIndex(where: { $0.status == request.status && $0.method == request.method }) {
-                        total.requests[index].count += request.count
-                    } else {
-                        total.requests.append(request)
-                    }
+                    total.add(method: request.method, status: request.status, count: request.count)
                 }
                 for index in counts.buckets.indices { total.buckets[index] += counts.buckets[index] }
                 total.sum += counts.sum

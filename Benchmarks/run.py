@@ -239,10 +239,11 @@ def terminate(proc, grace):
 
 
 class SSEPeer:
-    """reference/sse_server.c: the SSE row's raw peer, a C broadcaster ticking for `secs`."""
+    """reference/sse_server.c: the SSE row's raw peer, a C broadcaster ticking for `secs`,
+    sending from `threads` threads (1 or 2)."""
 
-    def __init__(self, secs):
-        self.proc = subprocess.Popen([SSE_PEER_BIN, str(secs)], stdout=subprocess.PIPE, text=True)
+    def __init__(self, secs, threads=1):
+        self.proc = subprocess.Popen([SSE_PEER_BIN, str(secs), str(threads)], stdout=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
         try:
             port, started = self.proc.stdout.readline().split()
@@ -722,12 +723,14 @@ def row_sse(_shared_server):
     is the streams' own. Then, in the same batch and with the same client, the raw peer
     (reference/sse_server.c: one C thread, one send() per subscriber per tick, ticks it fell
     behind on sent together): what this machine allows at all. A failure of the peer costs
-    only the peer's figures."""
+    only the peer's figures. Then the same broadcaster sending from two threads (not a goal):
+    whether spreading the sends over both cores helps when the client needs them too."""
     subs, secs = CFG["sse_subscribers"], CFG["sse_secs"]
     name = f"{subs:,} SSE subscribers on one run, 20 events/s"
     goal = "all delivered; p99 <= 100 ms; connected <= 2 s; <= 20 KB RSS/subscriber"
     server = Server(log_level="notice")
     c, p, peer_error = None, None, None
+    c2, p2, peer2_error = None, None, None
     try:
         with Batch(name, [server]) as b:
             status, run = http_json(server.url("/patterns/periodic/runs"),
@@ -742,10 +745,20 @@ def row_sse(_shared_server):
             except Exception as e:  # the service's figures stand without the peer's
                 peer_error = f"{type(e).__name__}: {e}"
                 log(f"bench: {name}: the C broadcaster failed: {peer_error}")
+            if c:
+                c.stop()
+            try:
+                c2 = SSEPeer(secs, threads=2)
+                b.servers = [server, c, c2]
+                p2 = sse_read(c2.pid, c2.port, "/events", c2.started, subs, secs)
+            except Exception as e:
+                peer2_error = f"{type(e).__name__}: {e}"
+                log(f"bench: {name}: the two-thread C broadcaster failed: {peer2_error}")
     finally:
         server.stop()
-        if c:
-            c.stop()
+        for peer in (c, c2):
+            if peer:
+                peer.stop()
     cpu, wall, kb_per_sub, us_per_frame = r["cpu_s"], r["wall_s"], r["kb_per_sub"], r["us_per_frame"]
     all_ok = r["complete"] == subs and r["errors"] == 0 and r["refused"] == 0 and r["finished"] == subs
     met = all_ok and r["samples"] > 0 and r["p99_ms"] <= 100 and r["connect_s"] <= 2 and kb_per_sub <= 20
@@ -766,6 +779,20 @@ def row_sse(_shared_server):
                      f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores), "
                      f"client {p['client_us_per_sub_tick']:.2f} us per subscriber-tick, server and client "
                      f"{p['machine_cores']:.2f} cores")
+    peer2_ok = (p2 is not None and p2["complete"] == subs and p2["finished"] == subs and p2["errors"] == 0
+                and p2["refused"] == 0 and p2["samples"] > 0)
+    peer2_note = f"the same sending from two threads (not a goal): failed ({peer2_error})"
+    if p2 is not None:
+        peers["C broadcaster, two sending threads (not a goal)"] = {
+            "value": summary([p2["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p2["p50_ms"],
+            "all_delivered": peer2_ok, "server_cpu_s": round(p2["cpu_s"], 2),
+            "cpu_us_per_subscriber_tick": round(p2["us_per_sub_tick"], 2),
+            "client_cpu_us_per_subscriber_tick": round(p2["client_us_per_sub_tick"], 2),
+            "server_and_client_cores": round(p2["machine_cores"], 2)}
+        peer2_note = (f"the same sending from two threads (not a goal): "
+                      f"{'all delivered' if peer2_ok else 'NOT all delivered'}, p50 {fmt(p2['p50_ms'])} "
+                      f"p99 {fmt(p2['p99_ms'])} ms, {p2['us_per_sub_tick']:.2f} us per subscriber-tick, "
+                      f"server and client {p2['machine_cores']:.2f} cores")
     ours_ok = all_ok and r["samples"] > 0
     add_row(name, {"value": summary([r["p99_ms"]]), "unit": "p99 latency ms (live events)",
                    "p50_ms": r["p50_ms"], "max_ms": r["max_ms"], "first_subscriber_p99_ms": r["first_p99_ms"],
@@ -787,7 +814,7 @@ def row_sse(_shared_server):
                  f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; client {r['client_us_per_sub_tick']:.2f} us "
                  f"per subscriber-tick, server and client {r['machine_cores']:.2f} cores; "
                  f"RSS {r['rss_before_kb'] / 1024:.0f} -> {r['rss_peak_kb'] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
-                 f"{peer_note}; ratios are C's figure over the service's (above 1: the service does better); "
+                 f"{peer_note}; {peer2_note}; ratios are C's figure over the service's (above 1: the service does better); "
                  f"client: reference/sse_client.c (one epoll loop) on the same 2 cores"
                  + (f"; {r['errors']} client errors" if r["errors"] else "")
                  + (f"; {r['refused']} refused" if r["refused"] else ""))

@@ -11,6 +11,6 @@ gcc -O2 -Wall -Wextra -Werror -pthread -o "$out/hello" "$root/Benchmarks/referen
 gcc -O2 -Wall -Wextra -Werror -pthread -DEXTERNAL_ACCEPT -o "$out/hello_ext" "$root/Benchmarks/reference/hello.c" \
   $(pkg-config --cflags --libs libmicrohttpd)
 gcc -O2 -Wall -Wextra -Werror -o "$out/sse_client" "$root/Benchmarks/reference/sse_client.c"
-gcc -O2 -Wall -Wextra -Werror -o "$out/sse_server" "$root/Benchmarks/reference/sse_server.c"
+gcc -O2 -Wall -Wextra -Werror -pthread -o "$out/sse_server" "$root/Benchmarks/reference/sse_server.c"
 gcc -O2 -Wall -Wextra -Werror -o "$out/accept_burst" "$root/Benchmarks/reference/accept_burst.c"
 echo "built $out/hello $out/hello_ext $out/sse_client $out/sse_server $out/accept_burst"

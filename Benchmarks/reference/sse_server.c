@@ -12,10 +12,14 @@
  * latency the client measures of the peer includes its timer's wake-up, the service's does not.
  * `drift_ms` is always 0 here, and `run.finished` carries only `t_ms` and `ticks`.
  *
- * usage: sse_server SECONDS
+ * usage: sse_server SECONDS [THREADS]
  *   Binds 127.0.0.1 on a free port, prints `PORT STARTED_EPOCH_S` on one line, ticks for
  *   SECONDS, finishes every stream, exits when every subscriber has been written out (or 60 s
  *   after the end). Any path is the stream.
+ *   THREADS 2 splits each tick's sends over two threads (descriptors by parity; the second
+ *   thread only sends, and leaves a socket that would not take the whole chunk to the first,
+ *   which owns all other state): what sending from both cores buys when the client shares
+ *   them. Default 1.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 enum { READING, LIVE, CLOSED };
@@ -145,6 +150,74 @@ static void readable(struct sub *s) {
   }
 }
 
+/* THREADS 2: each tick's chunk is sent by two threads, `send_share` each, over the descriptors
+ * of their parity. A share only sends to a live subscriber with nothing pending and the whole
+ * chunk taken; every other case (something pending, a partial send, EAGAIN, an error) it notes
+ * with what was sent, for the main thread to settle once both shares are done. While the second
+ * thread sends, the main thread only sends too: no subscriber's state changes under it. */
+struct unsettled { int fd; ssize_t sent; int error; };
+static int threads = 1;
+static const char *share_chunk; static size_t share_len;
+static struct unsettled *unsettled[2]; static int unsettled_count[2];
+static pthread_mutex_t share_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t share_cond = PTHREAD_COND_INITIALIZER;
+static long share_started, share_done;
+
+static void send_share(int parity) {
+  int n = 0;
+  for (int fd = parity; fd < subs_cap; fd += 2) {
+    struct sub *s = subs[fd];
+    if (!s || s->state != LIVE) continue;
+    if (s->pending_len > s->pending_off) { unsettled[parity][n++] = (struct unsettled) { fd, -1, 0 }; continue; }
+    ssize_t sent = send(fd, share_chunk, share_len, MSG_NOSIGNAL);
+    if (sent == (ssize_t) share_len) continue;
+    int error = sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+    unsettled[parity][n++] = (struct unsettled) { fd, sent < 0 ? 0 : sent, error };
+  }
+  unsettled_count[parity] = n;
+}
+
+static void *second_sender(void *unused) {
+  (void) unused;
+  for (long seen = 0;;) {
+    pthread_mutex_lock(&share_lock);
+    while (share_started == seen) pthread_cond_wait(&share_cond, &share_lock);
+    seen = share_started;
+    pthread_mutex_unlock(&share_lock);
+    send_share(1);
+    pthread_mutex_lock(&share_lock);
+    share_done = seen;
+    pthread_cond_broadcast(&share_cond);
+    pthread_mutex_unlock(&share_lock);
+  }
+  return NULL;
+}
+
+/* Sends `chunk` from both threads, then settles what the shares left (see above). */
+static void send_from_both(const char *chunk, size_t n) {
+  share_chunk = chunk; share_len = n;
+  pthread_mutex_lock(&share_lock);
+  long round = ++share_started;
+  pthread_cond_broadcast(&share_cond);
+  pthread_mutex_unlock(&share_lock);
+  send_share(0);
+  pthread_mutex_lock(&share_lock);
+  while (share_done != round) pthread_cond_wait(&share_cond, &share_lock);
+  pthread_mutex_unlock(&share_lock);
+  for (int parity = 0; parity < 2; parity++) {
+    for (int i = 0; i < unsettled_count[parity]; i++) {
+      struct unsettled u = unsettled[parity][i];
+      struct sub *s = subs[u.fd];
+      if (!s) continue;
+      if (u.sent < 0) { deliver(s, chunk, n); continue; }  /* behind: onto what it has pending */
+      if (u.error) { drop(s); continue; }
+      s->pending_len = s->pending_off = 0;
+      grow(&s->pending, &s->pending_len, &s->pending_cap, chunk + u.sent, n - (size_t) u.sent);
+      want_out(s, 1);
+    }
+  }
+}
+
 /* Appends one chunk (its frames) to the history and sends it to every live subscriber: one
  * send() each, or onto what it has pending when its socket is full. */
 static void broadcast(const char *frames, size_t n, int last) {
@@ -156,6 +229,10 @@ static void broadcast(const char *frames, size_t n, int last) {
   grow(&chunk, &chunk_len, &chunk_cap, frames, n);
   grow(&chunk, &chunk_len, &chunk_cap, last ? "\r\n0\r\n\r\n" : "\r\n", last ? 7 : 2);
   grow(&history, &history_len, &history_cap, chunk, chunk_len);
+  if (threads == 2 && !last) {
+    send_from_both(chunk, chunk_len);
+    return;
+  }
   for (int fd = 0; fd < subs_cap; fd++) {
     struct sub *s = subs[fd];
     if (!s || s->state != LIVE) continue;
@@ -165,14 +242,23 @@ static void broadcast(const char *frames, size_t n, int last) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) { fprintf(stderr, "usage: %s SECONDS\n", argv[0]); return 2; }
+  if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "1") != 0 && strcmp(argv[2], "2") != 0)) {
+    fprintf(stderr, "usage: %s SECONDS [THREADS: 1 or 2]\n", argv[0]);
+    return 2;
+  }
   int seconds = atoi(argv[1]), ticks = seconds * 20;
+  threads = argc == 3 ? atoi(argv[2]) : 1;
   struct rlimit limit;
   getrlimit(RLIMIT_NOFILE, &limit);
   limit.rlim_cur = limit.rlim_max;
   setrlimit(RLIMIT_NOFILE, &limit);
   subs_cap = (int) (limit.rlim_cur < 1 << 20 ? limit.rlim_cur : 1 << 20);
   subs = calloc((size_t) subs_cap, sizeof *subs);
+  if (threads == 2) {
+    pthread_t second;
+    for (int parity = 0; parity < 2; parity++) unsettled[parity] = calloc((size_t) subs_cap / 2 + 1, sizeof (struct unsettled));
+    if (pthread_create(&second, NULL, second_sender, NULL) != 0) { perror("pthread_create"); return 1; }
+  }
 
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

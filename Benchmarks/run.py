@@ -716,6 +716,33 @@ def ratio_to(peer, ours, usable):
     return round(peer / ours, 2)
 
 
+SSE_PEER_LABELS = {
+    1: ("C broadcaster (reference/sse_server.c)", "raw peer, the C broadcaster with the same client"),
+    2: ("C broadcaster, two sending threads (not a goal)", "the same sending from two threads (not a goal)"),
+}
+
+
+def sse_peer_summary(p, subs, label, error):
+    """A C broadcaster's read (None if it failed with `error`): its entry among the row's peers
+    (None without a read), whether it delivered every event to every subscriber, and its note."""
+    if p is None:
+        return None, False, f"{label}: failed ({error})"
+    ok = (p["complete"] == subs and p["finished"] == subs and p["errors"] == 0 and p["refused"] == 0
+          and p["samples"] > 0)
+    entry = {"value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
+             "all_delivered": ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
+             "cpu_us_per_frame": round(p["us_per_frame"], 2),
+             "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2),
+             "client_cpu_us_per_subscriber_tick": round(p["client_us_per_sub_tick"], 2),
+             "server_and_client_cores": round(p["machine_cores"], 2), "connect_s": p["connect_s"]}
+    note = (f"{label}: {'all delivered' if ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
+            f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
+            f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores), "
+            f"client {p['client_us_per_sub_tick']:.2f} us per subscriber-tick, server and client "
+            f"{p['machine_cores']:.2f} cores")
+    return entry, ok, note
+
+
 def row_sse(_shared_server):
     """A periodic run at 20 events/s with SUBSCRIBERS streams on it, read by the C client
     (reference/sse_client.c, one epoll loop): latency = arrival - (started_at + t_ms). A fresh
@@ -729,8 +756,8 @@ def row_sse(_shared_server):
     name = f"{subs:,} SSE subscribers on one run, 20 events/s"
     goal = "all delivered; p99 <= 100 ms; connected <= 2 s; <= 20 KB RSS/subscriber"
     server = Server(log_level="notice")
-    c, p, peer_error = None, None, None
-    c2, p2, peer2_error = None, None, None
+    # By sending threads: the peer's read (missing if it failed) and why it failed.
+    peer_reads, peer_errors, peers_started = {}, {}, []
     try:
         with Batch(name, [server]) as b:
             status, run = http_json(server.url("/patterns/periodic/runs"),
@@ -738,61 +765,32 @@ def row_sse(_shared_server):
             started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).timestamp()
             r = sse_read(server.pid, server.port, f"/runs/{run['id']}/events", started, subs, secs)
             server.stop()
-            try:
-                c = SSEPeer(secs)
-                b.servers = [server, c]
-                p = sse_read(c.pid, c.port, "/events", c.started, subs, secs)
-            except Exception as e:  # the service's figures stand without the peer's
-                peer_error = f"{type(e).__name__}: {e}"
-                log(f"bench: {name}: the C broadcaster failed: {peer_error}")
-            if c:
-                c.stop()
-            try:
-                c2 = SSEPeer(secs, threads=2)
-                b.servers = [server, c, c2]
-                p2 = sse_read(c2.pid, c2.port, "/events", c2.started, subs, secs)
-            except Exception as e:
-                peer2_error = f"{type(e).__name__}: {e}"
-                log(f"bench: {name}: the two-thread C broadcaster failed: {peer2_error}")
+            for threads in SSE_PEER_LABELS:
+                peer = None
+                try:
+                    peer = SSEPeer(secs, threads)
+                    peers_started.append(peer)
+                    b.servers = [server, *peers_started]
+                    peer_reads[threads] = sse_read(peer.pid, peer.port, "/events", peer.started, subs, secs)
+                except Exception as e:  # the service's figures stand without the peer's
+                    peer_errors[threads] = f"{type(e).__name__}: {e}"
+                    log(f"bench: {name}: {SSE_PEER_LABELS[threads][1]} failed: {peer_errors[threads]}")
+                finally:
+                    if peer:
+                        peer.stop()
     finally:
         server.stop()
-        for peer in (c, c2):
-            if peer:
-                peer.stop()
+        for peer in peers_started:
+            peer.stop()
     cpu, wall, kb_per_sub, us_per_frame = r["cpu_s"], r["wall_s"], r["kb_per_sub"], r["us_per_frame"]
     all_ok = r["complete"] == subs and r["errors"] == 0 and r["refused"] == 0 and r["finished"] == subs
     met = all_ok and r["samples"] > 0 and r["p99_ms"] <= 100 and r["connect_s"] <= 2 and kb_per_sub <= 20
-    peer_ok = (p is not None and p["complete"] == subs and p["finished"] == subs and p["errors"] == 0
-               and p["refused"] == 0 and p["samples"] > 0)
-    peers, peer_note = {}, f"raw peer, the C broadcaster: failed ({peer_error})"
-    if p is not None:
-        peers["C broadcaster (reference/sse_server.c)"] = {
-            "value": summary([p["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p["p50_ms"],
-            "all_delivered": peer_ok, "events_delivered": p["delivered"], "server_cpu_s": round(p["cpu_s"], 2),
-            "cpu_us_per_frame": round(p["us_per_frame"], 2),
-            "cpu_us_per_subscriber_tick": round(p["us_per_sub_tick"], 2),
-            "client_cpu_us_per_subscriber_tick": round(p["client_us_per_sub_tick"], 2),
-            "server_and_client_cores": round(p["machine_cores"], 2), "connect_s": p["connect_s"]}
-        peer_note = (f"raw peer, the C broadcaster with the same client: "
-                     f"{'all delivered' if peer_ok else 'NOT all delivered'} ({p['delivered']:,} frames), "
-                     f"p50 {fmt(p['p50_ms'])} p99 {fmt(p['p99_ms'])} ms, {p['us_per_frame']:.2f} us per frame, "
-                     f"{p['us_per_sub_tick']:.2f} us per subscriber-tick ({p['cpu_s'] / p['wall_s']:.2f} cores), "
-                     f"client {p['client_us_per_sub_tick']:.2f} us per subscriber-tick, server and client "
-                     f"{p['machine_cores']:.2f} cores")
-    peer2_ok = (p2 is not None and p2["complete"] == subs and p2["finished"] == subs and p2["errors"] == 0
-                and p2["refused"] == 0 and p2["samples"] > 0)
-    peer2_note = f"the same sending from two threads (not a goal): failed ({peer2_error})"
-    if p2 is not None:
-        peers["C broadcaster, two sending threads (not a goal)"] = {
-            "value": summary([p2["p99_ms"]]), "unit": "p99 latency ms (live events)", "p50_ms": p2["p50_ms"],
-            "all_delivered": peer2_ok, "server_cpu_s": round(p2["cpu_s"], 2),
-            "cpu_us_per_subscriber_tick": round(p2["us_per_sub_tick"], 2),
-            "client_cpu_us_per_subscriber_tick": round(p2["client_us_per_sub_tick"], 2),
-            "server_and_client_cores": round(p2["machine_cores"], 2)}
-        peer2_note = (f"the same sending from two threads (not a goal): "
-                      f"{'all delivered' if peer2_ok else 'NOT all delivered'}, p50 {fmt(p2['p50_ms'])} "
-                      f"p99 {fmt(p2['p99_ms'])} ms, {p2['us_per_sub_tick']:.2f} us per subscriber-tick, "
-                      f"server and client {p2['machine_cores']:.2f} cores")
+    summaries = {threads: sse_peer_summary(peer_reads.get(threads), subs, label, peer_errors.get(threads))
+                 for threads, (_, label) in SSE_PEER_LABELS.items()}
+    peers = {SSE_PEER_LABELS[threads][0]: entry for threads, (entry, _, _) in summaries.items() if entry}
+    peer_notes = [note for _, _, note in summaries.values()]
+    # The goal's ratios are to the one-thread peer's figures.
+    p, peer_ok = peer_reads.get(1), summaries[1][1]
     ours_ok = all_ok and r["samples"] > 0
     add_row(name, {"value": summary([r["p99_ms"]]), "unit": "p99 latency ms (live events)",
                    "p50_ms": r["p50_ms"], "max_ms": r["max_ms"], "first_subscriber_p99_ms": r["first_p99_ms"],
@@ -814,7 +812,7 @@ def row_sse(_shared_server):
                  f"{r['us_per_sub_tick']:.2f} us per subscriber-tick; client {r['client_us_per_sub_tick']:.2f} us "
                  f"per subscriber-tick, server and client {r['machine_cores']:.2f} cores; "
                  f"RSS {r['rss_before_kb'] / 1024:.0f} -> {r['rss_peak_kb'] / 1024:.0f} MB = {kb_per_sub:.1f} KB per subscriber; "
-                 f"{peer_note}; {peer2_note}; ratios are C's figure over the service's (above 1: the service does better); "
+                 f"{'; '.join(peer_notes)}; ratios are C's figure over the service's (above 1: the service does better); "
                  f"client: reference/sse_client.c (one epoll loop) on the same 2 cores"
                  + (f"; {r['errors']} client errors" if r["errors"] else "")
                  + (f"; {r['refused']} refused" if r["refused"] else ""))

@@ -372,6 +372,10 @@ def fmt(v, unit=""):
     return s + unit
 
 
+def fmt_share(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
 def fmt_sum(s, unit=""):
     if not s:
         return "-"
@@ -415,6 +419,36 @@ def wrk(url, conns, secs, threads=2, script=None, timeout="10s"):
             "socket_errors": errors.group(1).strip() if errors else "", "requests": total}
 
 
+def worker_jiffies(pid):
+    """CPU jiffies of each of the process's libmicrohttpd workers (threads named MHD-worker, as
+    libmicrohttpd names them in the C servers and in the service), by thread id."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != "MHD-worker":
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            out[tid] = int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def wrk_by_worker(url, pid, conns, secs):
+    """wrk's figures, plus the busiest worker's share of the workers' CPU during the run (0.5:
+    even over two workers; 1: one worker did everything): on 2 cores shared with wrk, how the
+    connections fell on the workers moves p99 more than anything the server does per request."""
+    before = worker_jiffies(pid)
+    r = wrk(url, conns, secs)
+    after = worker_jiffies(pid)
+    used = [after[t] - before.get(t, 0) for t in after]
+    r["busiest_worker_share"] = round(max(used) / sum(used), 2) if used and sum(used) > 0 else None
+    return r
+
+
 def parse_latency(s):
     m = re.match(r"([\d.]+)(us|ms|s|m)", s)
     v, u = float(m.group(1)), m.group(2)
@@ -432,16 +466,17 @@ def row_health(server, extra):
         res = {"service": [], "c": [], "quiet": [], "c_ext": []}
         urls = {"service": server.url("/healthz"), "quiet": quiet.url("/healthz"),
                 "c": f"http://127.0.0.1:{hello.port}/healthz", "c_ext": f"http://127.0.0.1:{hello_ext.port}/healthz"}
+        pids = {"service": server.pid, "quiet": quiet.pid, "c": hello.pid, "c_ext": hello_ext.pid}
         with Batch(name, [server, hello, quiet, hello_ext]) as b:
             for u in urls.values():  # warm up
                 wrk(u, 64, 1)
             for _, order in rotations(["service", "c", "quiet"], CFG["health_reps"]):
                 for s in order:
-                    res[s].append(wrk(urls[s], 64, CFG["health_secs"]))
+                    res[s].append(wrk_by_worker(urls[s], pids[s], 64, CFG["health_secs"]))
             # After the goal's rotation, which keeps its order: the C server accepting as
             # MicroHTTP does (one accepting thread, connections spread by descriptor).
             for _ in range(CFG["health_reps"]):
-                res["c_ext"].append(wrk(urls["c_ext"], 64, CFG["health_secs"]))
+                res["c_ext"].append(wrk_by_worker(urls["c_ext"], pids["c_ext"], 64, CFG["health_secs"]))
     finally:
         for started in (hello, hello_ext, quiet):
             if started is not None:
@@ -468,7 +503,12 @@ def row_health(server, extra):
                  f"C p99 {fmt_sum(cp99, ' ms')}; C accepting as MicroHTTP does (one accepting thread, "
                  f"connections spread over the workers by descriptor; not a goal) {fmt_sum(xrps)} req/s "
                  f"p99 {fmt_sum(xp99, ' ms')}; wrk -t2 -c64 "
-                 f"{CFG['health_secs']}s x{CFG['health_reps']}" + (f"; {bad} non-2xx" if bad else ""),
+                 f"{CFG['health_secs']}s x{CFG['health_reps']}; p99 ms of each run, with the busiest worker's "
+                 f"share of the workers' CPU (0.5 = even): "
+                 + "; ".join(f"{label} " + ", ".join(f"{fmt(r['p99_ms'])} ({fmt_share(r['busiest_worker_share'])})"
+                                                    for r in res[key])
+                             for key, label in (("service", "service"), ("c", "C"), ("c_ext", "C accepting as MicroHTTP")))
+                 + (f"; {bad} non-2xx" if bad else ""),
             detail={"wrk": res})
 
 

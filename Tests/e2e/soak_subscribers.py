@@ -72,6 +72,7 @@ class Subscribers:
         self.open = {}        # socket -> last event id seen in its bytes
         self.statuses = {}
         self.connects = self.closes = 0
+        self.unanswered = 0   # closed (by either side) before the answer's first bytes arrived
 
     def connect(self, resume_from=0):
         sock = socket.socket()
@@ -88,6 +89,8 @@ class Subscribers:
         self.connects += 1
 
     def close(self, sock):
+        if not self.open[sock][2]:
+            self.unanswered += 1
         self.selector.unregister(sock)
         sock.close()
         del self.open[sock]
@@ -126,6 +129,13 @@ class Subscribers:
             last = self.open[sock][0]
             self.close(sock)
             self.connect(last if random.random() < 0.5 else 0)
+
+    def await_answers(self, seconds):
+        """Pumps until every open stream has its answer's first bytes (at most `seconds`): the
+        last churn's streams are answered before they are closed, and counted."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(not state[2] for state in self.open.values()):
+            self.pump(0.1)
 
     def close_all(self):
         for sock in list(self.open):
@@ -185,6 +195,7 @@ def main():
                 samples.append((elapsed, rss_mib(server.pid)))
                 print(f"{elapsed:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  streams {len(clients.open):5d}  "
                       f"fds {descriptors(server.pid):5d}", flush=True)
+        clients.await_answers(5)
         clients.close_all()
         # The server notices a departed client at its next write: at most one tick later.
         time.sleep(2)
@@ -198,13 +209,16 @@ def main():
 
     growth = growth_over_last_third(samples)
     peak = max((r for _, r in samples), default=0)
-    print(f"\n{clients.connects} connections opened, {clients.closes} closed; statuses {clients.statuses}")
+    print(f"\n{clients.connects} connections opened, {clients.closes} closed; statuses {clients.statuses}; "
+          f"{clients.unanswered} closed before an answer")
     print(f"RSS peak {peak:.1f} MiB; fitted growth over the last third {growth:+.1f} MiB")
     print(f"descriptors: {fds_before} before the subscribers, {fds_after} after they all left")
     if growth > max(args.margin_mib, 0.10 * peak):
         failures.append(f"RSS kept growing: {growth:+.1f} MiB over the last third")
     if fds_after < 0 or fds_after > fds_before + 16:
         failures.append(f"descriptors left behind: {fds_before} -> {fds_after}")
+    if clients.unanswered:
+        failures.append(f"{clients.unanswered} streams were closed before any answer")
     if set(clients.statuses) - {200}:
         failures.append(f"stream requests answered other than 200: {clients.statuses}")
     for failure in failures:

@@ -45,10 +45,10 @@ def descriptors(pid):
 
 def start_server(binary, subscribers, run_ms, log):
     # The periodic run outlasts the soak: its duration is a delay parameter, bounded by
-    # --max-delay-ms (60 s by default).
+    # --max-delay-ms (60 s by default), and its planned duration by --max-run-seconds (300 s).
     command = [binary, "serve", "--port", "0", "--db", ":memory:", "--log-level", "notice",
                "--max-subscribers", str(subscribers + 500), "--connection-limit", str(subscribers + 1000),
-               "--max-delay-ms", str(run_ms)]
+               "--max-delay-ms", str(run_ms), "--max-run-seconds", str(max(300, -(-run_ms // 1000)))]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -7,8 +7,10 @@ descriptors (/proc/PID/fd) are sampled every few seconds.
 
 Fails (exit 1) when the server dies, when RSS keeps growing over the last third of the soak
 beyond a margin (fitted growth > max(--margin-mib, 10 %)), when descriptors are left behind once
-every client has gone (more than 16 above the count before the first subscriber), or when a
-stream request gets anything but 200 (the run ends within the soak, so a 204 is not expected).
+every client has gone (more than 16 above the count before the first subscriber), when a
+stream request gets anything but 200 (the run ends within the soak, so a 204 is not expected),
+or when a stream is closed, by either side, before its answer's first bytes arrived (the soak
+waits up to 5 s for the last churn's answers before it closes everything).
 
 Standard library only. Usage: soak_subscribers.py --binary PATH [--seconds 180] [--subscribers 5000]
 """

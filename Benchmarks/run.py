@@ -100,9 +100,11 @@ def cpu_busy_jiffies():
     return sum(v[:8]) - idle
 
 
-def proc_cpu_jiffies(pid):
+def proc_cpu_jiffies(pid, stat_path=None):
+    """User and system jiffies of a process (or of one of its threads: `stat_path` is then
+    /proc/PID/task/TID/stat); 0 when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(stat_path or f"/proc/{pid}/stat") as f:
             s = f.read()
         fields = s[s.rindex(")") + 2:].split()
         return int(fields[11]) + int(fields[12])
@@ -428,12 +430,9 @@ def worker_jiffies(pid):
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 if f.read().strip() != "MHD-worker":
                     continue
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                s = f.read()
-            fields = s[s.rindex(")") + 2:].split()
-            out[tid] = int(fields[11]) + int(fields[12])
-        except (OSError, ValueError):
+        except OSError:
             continue
+        out[tid] = proc_cpu_jiffies(pid, f"/proc/{pid}/task/{tid}/stat")
     return out
 
 
